@@ -1,0 +1,5 @@
+import sys
+
+from harborlite.cli import main
+
+sys.exit(main())

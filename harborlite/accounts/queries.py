@@ -1,0 +1,89 @@
+"""Users in the database. Each function takes a session; the caller commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harborlite.db.models import User, utcnow
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_user_by_name(session: AsyncSession, username: str) -> User | None:
+    result = await session.execute(select(User).where(User.username == username))
+    return result.scalar_one_or_none()
+
+
+async def get_users_by_names(session: AsyncSession, names: Sequence[str]) -> list[User]:
+    result = await session.execute(select(User).where(User.username.in_(names)))
+    return list(result.scalars())
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password_hash: str,
+    email: str = "",
+    realname: str = "",
+    comment: str = "",
+    sysadmin: bool = False,
+) -> User:
+    user = User(
+        username=username,
+        password_hash=password_hash,
+        email=email,
+        realname=realname,
+        comment=comment,
+        sysadmin=sysadmin,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def email_taken(session: AsyncSession, email: str, except_id: int | None = None) -> bool:
+    query = select(User.id).where(User.email == email)
+    if except_id is not None:
+        query = query.where(User.id != except_id)
+    return (await session.execute(query.limit(1))).first() is not None
+
+
+async def list_users(
+    session: AsyncSession, *, username: str | None = None, offset: int = 0, limit: int = 10
+) -> tuple[list[User], int]:
+    query = select(User)
+    count = select(func.count()).select_from(User)
+    if username:
+        pattern = f"%{username}%"
+        query = query.where(or_(User.username.like(pattern), User.email.like(pattern)))
+        count = count.where(or_(User.username.like(pattern), User.email.like(pattern)))
+    total = int((await session.execute(count)).scalar_one())
+    rows = await session.execute(query.order_by(User.id).offset(offset).limit(limit))
+    return list(rows.scalars()), total
+
+
+async def set_password(session: AsyncSession, user: User, password_hash: str) -> None:
+    user.password_hash = password_hash
+    user.update_time = utcnow()
+    await session.flush()
+
+
+async def set_sysadmin(session: AsyncSession, user: User, sysadmin: bool) -> None:
+    user.sysadmin = sysadmin
+    user.update_time = utcnow()
+    await session.flush()
+
+
+async def delete_user(session: AsyncSession, user: User) -> None:
+    await session.delete(user)
+    await session.flush()
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(User))).scalar_one())

@@ -1,0 +1,149 @@
+"""Who calls the API, and the small checks every handler shares."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from harborlite.accounts.authentication import parse_basic, principal_of, verify_credentials
+from harborlite.audit.events import LOGIN, AuditEvent, Origin, record
+from harborlite.auth.permissions import ANONYMOUS, Principal, ProjectAccess, can
+from harborlite.db.models import Project
+from harborlite.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from harborlite.projects import queries as projects
+from harborlite.services import services_of
+
+
+def origin(request: Request) -> Origin:
+    client = request.client
+    return Origin(client.host if client else "", request.headers.get("user-agent", ""))
+
+
+async def caller(request: Request, session: AsyncSession) -> Principal:
+    """The authenticated caller: HTTP Basic, or the portal's session (set by the portal)."""
+    cached = request.scope.get("harborlite.principal")
+    if isinstance(cached, Principal):
+        return cached
+    services = services_of(request)
+    basic = parse_basic(request.headers.get("authorization"))
+    principal = ANONYMOUS
+    if basic is not None:
+        username, password = basic
+        await services.failures.delay(username)
+        user = await verify_credentials(session, services.credentials, username, password)
+        if user is None:
+            services.failures.failed(username)
+            record(
+                session,
+                AuditEvent(
+                    username=username,
+                    operation=LOGIN,
+                    resource_type="user",
+                    resource=username,
+                    origin=origin(request),
+                    success=False,
+                    detail="invalid username/password (API)",
+                ),
+            )
+            await session.commit()
+            raise Unauthorized("invalid username/password")
+        services.failures.succeeded(username)
+        principal = principal_of(user)
+    request.scope["harborlite.principal"] = principal
+    return principal
+
+
+def require_login(principal: Principal) -> None:
+    if principal.anonymous:
+        raise Unauthorized("authentication required")
+
+
+def require_admin(principal: Principal) -> None:
+    require_login(principal)
+    if not principal.sysadmin:
+        raise Forbidden("only system administrators may do this")
+
+
+def deny(principal: Principal, what: str) -> Exception:
+    """401 for anonymous callers, 403 for signed-in ones, as Harbor distinguishes them."""
+    if principal.anonymous:
+        return Unauthorized(f"authentication required to {what}")
+    return Forbidden(f"{principal.username} is not allowed to {what}")
+
+
+async def project_from_path(
+    request: Request, session: AsyncSession, principal: Principal, key: str = "project_name_or_id"
+) -> tuple[Project, ProjectAccess]:
+    """The project named (or numbered) in the path, when the caller may read it; else 404/401/403.
+
+    ``X-Is-Resource-Name: true`` says a number is a name, as Harbor's header does.
+    """
+    ident = request.path_params[key]
+    by_name = request.headers.get("x-is-resource-name", "").lower() == "true"
+    project = None
+    if ident.isdigit() and not by_name:
+        project = await projects.get_project(session, int(ident))
+    if project is None:
+        project = await projects.get_project_by_name(session, ident)
+    if project is None:
+        raise NotFound(f"project {ident} not found")
+    access = await projects.project_access(session, principal, project)
+    if not can(principal, access, "project", "read"):
+        if principal.anonymous:
+            raise Unauthorized("authentication required")
+        raise NotFound(f"project {ident} not found")
+    return project, access
+
+
+def check(principal: Principal, access: ProjectAccess, resource: str, action: str) -> None:
+    if not can(principal, access, resource, action):
+        raise deny(principal, f"{action} {resource} in project {access.name}")
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        raise BadRequest("request body is empty: a JSON object is required")
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("request body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequest("request body must be a JSON object")
+    return value
+
+
+def field_str(body: dict[str, Any], key: str, *, required: bool = False, default: str = "") -> str:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise BadRequest(f"{key} is required")
+        return default
+    if not isinstance(value, str):
+        raise BadRequest(f"{key} must be a string")
+    return value
+
+
+def field_bool(body: dict[str, Any], key: str, default: bool = False) -> bool:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise BadRequest(f"{key} must be a boolean")
+
+
+def path_int(request: Request, key: str) -> int:
+    raw = request.path_params[key]
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{key} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise BadRequest(f"{key} must be positive")
+    return value

@@ -1,0 +1,196 @@
+"""``/projects``: create, list, read, update, delete."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from harborlite.accounts import queries as accounts
+from harborlite.api.context import (
+    caller,
+    check,
+    field_str,
+    json_body,
+    origin,
+    project_from_path,
+    require_login,
+)
+from harborlite.api.paging import page_of, paged_response
+from harborlite.api.render import project_json
+from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
+from harborlite.errors import BadRequest, Conflict, PreconditionFailed
+from harborlite.projects import queries as projects
+from harborlite.services import services_of
+
+PROJECT_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def validate_project_name(name: str) -> None:
+    if not 1 <= len(name) <= 255 or not PROJECT_NAME.match(name):
+        raise BadRequest(
+            f"project name {name!r} is invalid: use lower case letters, digits and single "
+            "'.', '_' or '-' between them (1 to 255 characters)"
+        )
+
+
+def metadata_of(body: dict[str, object]) -> dict[str, str]:
+    raw = body.get("metadata") or {}
+    if not isinstance(raw, dict):
+        raise BadRequest("metadata must be an object")
+    metadata: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if not isinstance(value, str):
+            raise BadRequest(f"metadata.{key} must be a string")
+        metadata[str(key)] = value
+    if "public" in metadata and metadata["public"].lower() not in ("true", "false"):
+        raise BadRequest('metadata.public must be "true" or "false"')
+    return metadata
+
+
+async def create_project(request: Request) -> Response:
+    services = services_of(request)
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        require_login(principal)
+        body = await json_body(request)
+        name = field_str(body, "project_name", required=True)
+        validate_project_name(name)
+        metadata = metadata_of(body)
+        public = metadata.get("public", "").lower() == "true"
+        if isinstance(body.get("public"), bool) and "public" not in metadata:
+            public = bool(body["public"])
+        if await projects.get_project_by_name(session, name) is not None:
+            raise Conflict(f"project {name} already exists")
+        owner = await accounts.get_user(session, principal.user_id or 0)
+        project = await projects.create_project(
+            session, name=name, public=public, owner=owner, metadata=metadata
+        )
+        record(
+            session,
+            AuditEvent(
+                principal.username, CREATE, "project", name, origin(request), project_id=project.id
+            ),
+        )
+        await session.commit()
+        location = f"/api/v2.0/projects/{project.id}"
+    return Response(status_code=201, headers={"Location": location})
+
+
+async def head_projects(request: Request) -> Response:
+    services = services_of(request)
+    name = request.query_params.get("project_name")
+    if not name:
+        raise BadRequest("project_name is required")
+    async with services.sessions() as session:
+        exists = await projects.get_project_by_name(session, name) is not None
+    return Response(status_code=200 if exists else 404)
+
+
+async def list_projects(request: Request) -> Response:
+    services = services_of(request)
+    page = page_of(request)
+    public_param = request.query_params.get("public")
+    public = None if public_param in (None, "") else public_param.lower() == "true"
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        rows, total = await projects.list_projects(
+            session,
+            principal,
+            name=request.query_params.get("name"),
+            public=public,
+            offset=page.offset,
+            limit=page.size,
+        )
+        items = []
+        for project, role in rows:
+            owner = await accounts.get_user(session, project.owner_id) if project.owner_id else None
+            items.append(
+                project_json(
+                    project,
+                    owner_name=owner.username if owner else "",
+                    role=role,
+                    repo_count=await projects.repository_count(session, project.id),
+                )
+            )
+    return paged_response(request, items, total, page)
+
+
+async def get_project(request: Request) -> Response:
+    services = services_of(request)
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        project, access = await project_from_path(request, session, principal)
+        owner = await accounts.get_user(session, project.owner_id) if project.owner_id else None
+        body = project_json(
+            project,
+            owner_name=owner.username if owner else "",
+            role=access.role,
+            repo_count=await projects.repository_count(session, project.id),
+        )
+    return JSONResponse(body)
+
+
+async def update_project(request: Request) -> Response:
+    services = services_of(request)
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        project, access = await project_from_path(request, session, principal)
+        check(principal, access, "project", "update")
+        body = await json_body(request)
+        metadata = metadata_of(body)
+        if isinstance(body.get("public"), bool) and "public" not in metadata:
+            metadata["public"] = "true" if body["public"] else "false"
+        await projects.set_metadata(session, project, metadata)
+        record(
+            session,
+            AuditEvent(
+                principal.username,
+                UPDATE,
+                "project",
+                project.name,
+                origin(request),
+                project_id=project.id,
+                detail=f"metadata {sorted(metadata)}",
+            ),
+        )
+        await session.commit()
+    return Response(status_code=200)
+
+
+async def delete_project(request: Request) -> Response:
+    services = services_of(request)
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        project, access = await project_from_path(request, session, principal)
+        check(principal, access, "project", "delete")
+        count = await projects.repository_count(session, project.id)
+        if count:
+            raise PreconditionFailed(
+                f"the project {project.name} contains {count} repositories and cannot be "
+                "deleted: delete them first"
+            )
+        name, project_id = project.name, project.id
+        await projects.delete_project(session, project)
+        record(
+            session,
+            AuditEvent(
+                principal.username, DELETE, "project", name, origin(request), project_id=project_id
+            ),
+        )
+        await session.commit()
+    return Response(status_code=200)
+
+
+ROUTES = [
+    Route("/projects", list_projects, methods=["GET"]),
+    Route("/projects", head_projects, methods=["HEAD"]),
+    Route("/projects", create_project, methods=["POST"]),
+    Route("/projects/{project_name_or_id}", get_project, methods=["GET"]),
+    Route("/projects/{project_name_or_id}", update_project, methods=["PUT"]),
+    Route("/projects/{project_name_or_id}", delete_project, methods=["DELETE"]),
+]

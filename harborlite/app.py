@@ -1,0 +1,90 @@
+"""The app factory: surfaces over domains, resources opened in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+
+from harborlite.accounts.passwords import CredentialCache
+from harborlite.api.routes import api_app
+from harborlite.bootstrap import ensure_initial_state, prepare_data_dir
+from harborlite.db.engine import make_engine, make_sessionmaker, migrate
+from harborlite.middleware import RequestIdMiddleware
+from harborlite.registry.proxy import RegistryGateway
+from harborlite.registry.pulls import PullRecorder
+from harborlite.registry.supervisor import RegistrySupervisor
+from harborlite.registry.upstream import Upstream
+from harborlite.services import Services
+from harborlite.settings import Settings
+from harborlite.token.endpoint import token_endpoint
+from harborlite.token.keys import TokenSigner
+
+log = logging.getLogger("harborlite")
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
+        prepare_data_dir(settings)
+        engine = make_engine(settings.database_url)
+        await migrate(engine)
+        sessions = make_sessionmaker(engine)
+        async with sessions() as session:
+            generated = await ensure_initial_state(session, settings)
+        if generated is not None:
+            log.warning(
+                "created user admin with password %s (saved in %s, shown only this once)",
+                generated,
+                settings.admin_password_file,
+            )
+        signer = TokenSigner.load(
+            settings.key_path,
+            settings.cert_path,
+            issuer=settings.token_issuer,
+            service=settings.token_service,
+            expiration_seconds=settings.token_expiration_minutes * 60,
+        )
+        supervisor = None
+        if settings.embedded_registry:
+            supervisor = RegistrySupervisor(settings)
+            await supervisor.start()
+            registry_url = supervisor.url
+        else:
+            assert settings.registry_url is not None
+            registry_url = settings.registry_url
+        pulls = PullRecorder(sessions)
+        pulls.start()
+        upstream = Upstream.open(registry_url, signer)
+        services = Services(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            signer=signer,
+            credentials=CredentialCache(settings.credential_cache_seconds),
+            upstream=upstream,
+            pulls=pulls,
+            supervisor=supervisor,
+        )
+        log.info("harborlite is ready at %s (registry %s)", settings.external_url, registry_url)
+        try:
+            yield {"services": services}
+        finally:
+            await pulls.stop()
+            await upstream.close()
+            if supervisor is not None:
+                await supervisor.stop()
+            await engine.dispose()
+
+    gateway = RegistryGateway()
+    routes = [
+        Route("/service/token", token_endpoint, methods=["GET", "POST"]),
+        Mount("/v2", app=gateway),
+        Mount("/api/v2.0", app=api_app()),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(RequestIdMiddleware)
+    return app

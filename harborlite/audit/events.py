@@ -1,0 +1,72 @@
+"""Audit events: typed records with stable names, written through one function."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harborlite.db.models import AuditLog, utcnow
+
+log = logging.getLogger("harborlite.audit")
+
+# Operations (Harbor's names, plus login/logout)
+CREATE, DELETE, UPDATE, PULL, PUSH, LOGIN, LOGOUT = (
+    "create",
+    "delete",
+    "update",
+    "pull",
+    "push",
+    "login",
+    "logout",
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from."""
+
+    client_ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    username: str
+    operation: str
+    resource_type: str  # artifact, tag, repository, project, member, user, token
+    resource: str
+    origin: Origin = Origin()
+    project_id: int | None = None
+    success: bool = True
+    detail: str = ""
+    op_time: datetime = field(default_factory=utcnow)
+
+
+def record(session: AsyncSession, event: AuditEvent) -> None:
+    """Append ``event`` in the caller's transaction: it lands with the change it describes."""
+    session.add(
+        AuditLog(
+            project_id=event.project_id,
+            username=event.username or "anonymous",
+            operation=event.operation,
+            resource_type=event.resource_type,
+            resource=event.resource[:512],
+            op_time=event.op_time,
+            client_ip=event.origin.client_ip[:64],
+            user_agent=event.origin.user_agent[:512],
+            success=event.success,
+            detail=event.detail,
+        )
+    )
+    log.info(
+        "audit %s %s %s %s by %s from %s",
+        event.operation,
+        event.resource_type,
+        event.resource,
+        "ok" if event.success else "failed",
+        event.username or "anonymous",
+        event.origin.client_ip,
+    )

@@ -1,0 +1,67 @@
+"""First start: data folder, signing key, admin user, the public ``library`` project."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import string
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harborlite.accounts import queries as accounts
+from harborlite.accounts.passwords import hash_password
+from harborlite.audit.events import CREATE, AuditEvent, record
+from harborlite.projects import queries as projects
+from harborlite.settings import Settings
+from harborlite.token.keys import generate_key_pair
+
+log = logging.getLogger("harborlite")
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.key_path.exists() or not settings.cert_path.exists():
+        log.info("generating the token signing key in %s", settings.data_dir)
+        generate_key_pair(settings.key_path, settings.cert_path, "harborlite-token-signer")
+
+
+def _random_password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(20))
+        if (
+            any(c.isupper() for c in password)
+            and any(c.islower() for c in password)
+            and any(c.isdigit() for c in password)
+        ):
+            return password
+
+
+async def ensure_initial_state(session: AsyncSession, settings: Settings) -> str | None:
+    """Create ``admin`` and ``library`` when missing. Returns a generated admin password."""
+    generated = None
+    admin = await accounts.get_user_by_name(session, "admin")
+    if admin is None:
+        if settings.admin_password is not None:
+            password = settings.admin_password.reveal()
+        else:
+            password = generated = _random_password()
+            path = settings.admin_password_file
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(password + "\n")
+        admin = await accounts.create_user(
+            session,
+            username="admin",
+            password_hash=await hash_password(password),
+            realname="system admin",
+            comment="created on first start",
+            sysadmin=True,
+        )
+        record(session, AuditEvent("system", CREATE, "user", "admin"))
+    if await projects.get_project_by_name(session, "library") is None:
+        await projects.create_project(session, name="library", public=True, owner=admin)
+        record(session, AuditEvent("system", CREATE, "project", "library"))
+    await session.commit()
+    return generated

@@ -1,0 +1,158 @@
+"""Tables. Models only declare; queries live in each domain's ``queries.py``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(255), unique=True)
+    email: Mapped[str] = mapped_column(String(255), default="")
+    realname: Mapped[str] = mapped_column(String(255), default="")
+    comment: Mapped[str] = mapped_column(String(1024), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    sysadmin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    # Harbor keeps every metadata value as a string: {"public": "true", ...}
+    project_metadata: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("project_id", "user_id", name="uq_members_project_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role_id: Mapped[int] = mapped_column(Integer)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Repository(Base):
+    __tablename__ = "repositories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255), unique=True)  # full name: project/repo
+    description: Mapped[str] = mapped_column(Text, default="")
+    pull_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Artifact(Base):
+    __tablename__ = "artifacts"
+    __table_args__ = (
+        UniqueConstraint("repository_id", "digest", name="uq_artifacts_repository_digest"),
+        Index("ix_artifacts_repository_push_time", "repository_id", "push_time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(255))  # config media type / artifactType
+    manifest_media_type: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32), default="UNKNOWN")  # IMAGE CHART CNAB UNKNOWN
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    pusher: Mapped[str] = mapped_column(String(255), default="")
+    push_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    pull_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pull_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    extra_attrs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    references: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    annotations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("repository_id", "name", name="uq_tags_repository_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    artifact_id: Mapped[int] = mapped_column(
+        ForeignKey("artifacts.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    push_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    pull_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_logs"
+    __table_args__ = (Index("ix_audit_logs_op_time", "op_time"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    username: Mapped[str] = mapped_column(String(255))
+    operation: Mapped[str] = mapped_column(String(32))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource: Mapped[str] = mapped_column(String(512))
+    op_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(512), default="")
+    success: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[str] = mapped_column(Text, default="")

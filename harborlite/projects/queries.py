@@ -1,0 +1,200 @@
+"""Projects and their members in the database. Each function takes a session."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harborlite.auth.permissions import Principal, ProjectAccess, Role
+from harborlite.db.models import Member, Project, Repository, User, utcnow
+
+
+async def get_project(session: AsyncSession, project_id: int) -> Project | None:
+    return await session.get(Project, project_id)
+
+
+async def get_project_by_name(session: AsyncSession, name: str) -> Project | None:
+    result = await session.execute(select(Project).where(Project.name == name))
+    return result.scalar_one_or_none()
+
+
+async def member_role(session: AsyncSession, project_id: int, user_id: int) -> Role | None:
+    result = await session.execute(
+        select(Member.role_id).where(Member.project_id == project_id, Member.user_id == user_id)
+    )
+    role_id = result.scalar_one_or_none()
+    return Role(role_id) if role_id is not None else None
+
+
+async def project_access(
+    session: AsyncSession, principal: Principal, project: Project
+) -> ProjectAccess:
+    role = None
+    if principal.user_id is not None:
+        role = await member_role(session, project.id, principal.user_id)
+    return ProjectAccess(project_id=project.id, name=project.name, public=project.public, role=role)
+
+
+async def access_by_names(
+    session: AsyncSession, principal: Principal, names: set[str]
+) -> dict[str, ProjectAccess]:
+    """The caller's access to each named project that exists (one query for all of them)."""
+    if not names:
+        return {}
+    query = select(Project.id, Project.name, Project.public, Member.role_id).where(
+        Project.name.in_(names)
+    )
+    if principal.user_id is not None:
+        query = query.outerjoin(
+            Member, (Member.project_id == Project.id) & (Member.user_id == principal.user_id)
+        )
+    else:
+        query = select(Project.id, Project.name, Project.public, func.null()).where(
+            Project.name.in_(names)
+        )
+    rows = await session.execute(query)
+    return {
+        name: ProjectAccess(
+            project_id=pid,
+            name=name,
+            public=bool(public),
+            role=Role(role_id) if role_id is not None else None,
+        )
+        for pid, name, public, role_id in rows.all()
+    }
+
+
+async def create_project(
+    session: AsyncSession,
+    *,
+    name: str,
+    public: bool,
+    owner: User | None,
+    metadata: dict[str, str] | None = None,
+) -> Project:
+    meta = dict(metadata or {})
+    meta["public"] = "true" if public else "false"
+    project = Project(
+        name=name, public=public, owner_id=owner.id if owner else None, project_metadata=meta
+    )
+    session.add(project)
+    await session.flush()
+    if owner is not None:
+        session.add(Member(project_id=project.id, user_id=owner.id, role_id=Role.PROJECT_ADMIN))
+        await session.flush()
+    return project
+
+
+async def set_metadata(session: AsyncSession, project: Project, metadata: dict[str, str]) -> None:
+    meta = dict(project.project_metadata or {})
+    meta.update(metadata)
+    if "public" in metadata:
+        project.public = metadata["public"].lower() == "true"
+        meta["public"] = "true" if project.public else "false"
+    project.project_metadata = meta
+    project.update_time = utcnow()
+    await session.flush()
+
+
+async def delete_project(session: AsyncSession, project: Project) -> None:
+    await session.delete(project)
+    await session.flush()
+
+
+async def repository_count(session: AsyncSession, project_id: int) -> int:
+    result = await session.execute(
+        select(func.count()).select_from(Repository).where(Repository.project_id == project_id)
+    )
+    return int(result.scalar_one())
+
+
+async def list_projects(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str | None = None,
+    public: bool | None = None,
+    offset: int = 0,
+    limit: int = 10,
+) -> tuple[list[tuple[Project, Role | None]], int]:
+    """Projects the caller may see (admins: all; others: public ones and their own)."""
+    role_col = Member.role_id if principal.user_id is not None else func.null()
+    query = select(Project, role_col)
+    if principal.user_id is not None:
+        query = query.outerjoin(
+            Member, (Member.project_id == Project.id) & (Member.user_id == principal.user_id)
+        )
+    conditions = []
+    if not principal.sysadmin:
+        if principal.user_id is not None:
+            conditions.append(Project.public.is_(True) | Member.id.is_not(None))
+        else:
+            conditions.append(Project.public.is_(True))
+    if name:
+        conditions.append(Project.name.like(f"%{name}%"))
+    if public is not None:
+        conditions.append(Project.public.is_(public))
+    for condition in conditions:
+        query = query.where(condition)
+    total = int(
+        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    )
+    rows = await session.execute(query.order_by(Project.id).offset(offset).limit(limit))
+    return [
+        (project, Role(role_id) if role_id is not None else None) for project, role_id in rows.all()
+    ], total
+
+
+async def list_members(
+    session: AsyncSession, project_id: int, *, entityname: str | None = None
+) -> list[tuple[Member, User]]:
+    query = (
+        select(Member, User)
+        .join(User, User.id == Member.user_id)
+        .where(Member.project_id == project_id)
+    )
+    if entityname:
+        query = query.where(User.username.like(f"%{entityname}%"))
+    rows = await session.execute(query.order_by(Member.id))
+    return [(member, user) for member, user in rows.all()]
+
+
+async def get_member(session: AsyncSession, project_id: int, member_id: int) -> Member | None:
+    member = await session.get(Member, member_id)
+    if member is None or member.project_id != project_id:
+        return None
+    return member
+
+
+async def find_member(session: AsyncSession, project_id: int, user_id: int) -> Member | None:
+    result = await session.execute(
+        select(Member).where(Member.project_id == project_id, Member.user_id == user_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def add_member(session: AsyncSession, project_id: int, user_id: int, role: Role) -> Member:
+    member = Member(project_id=project_id, user_id=user_id, role_id=int(role))
+    session.add(member)
+    await session.flush()
+    return member
+
+
+async def update_member(session: AsyncSession, member: Member, role: Role) -> None:
+    member.role_id = int(role)
+    member.update_time = utcnow()
+    await session.flush()
+
+
+async def delete_member(session: AsyncSession, member: Member) -> None:
+    await session.delete(member)
+    await session.flush()
+
+
+async def count_project_admins(session: AsyncSession, project_id: int) -> int:
+    result = await session.execute(
+        select(func.count())
+        .select_from(Member)
+        .where(Member.project_id == project_id, Member.role_id == int(Role.PROJECT_ADMIN))
+    )
+    return int(result.scalar_one())

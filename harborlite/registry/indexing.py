@@ -1,0 +1,103 @@
+"""Turning an accepted manifest into what the artifact index keeps."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harborlite.artifacts import manifests
+from harborlite.artifacts.queries import PushedManifest
+from harborlite.db.models import Artifact, Repository
+from harborlite.errors import HarborliteError
+from harborlite.registry.upstream import Upstream
+
+log = logging.getLogger("harborlite.index")
+
+
+async def describe_manifest(
+    upstream: Upstream,
+    session: AsyncSession,
+    repository: str,
+    body: bytes,
+    content_type: str | None,
+    digest: str,
+) -> PushedManifest:
+    """Parse the manifest and, for images and charts, read their config from the registry."""
+    try:
+        info = manifests.parse_manifest(body, content_type)
+    except manifests.ManifestError as error:
+        log.warning("indexing %s@%s with no details: %s", repository, digest, error)
+        return PushedManifest(
+            digest=digest,
+            manifest_media_type=content_type or "",
+            media_type="",
+            type="UNKNOWN",
+            size=len(body),
+        )
+    extra: dict[str, Any] = {}
+    size = info.size
+    references: list[dict[str, Any]] = []
+    if info.is_index:
+        size = len(body)
+        child_sizes = await _child_sizes(session, repository, [r.digest for r in info.references])
+        for ref in info.references:
+            size += child_sizes.get(ref.digest, ref.size)
+            references.append(
+                {
+                    "child_digest": ref.digest,
+                    "child_media_type": ref.media_type,
+                    "platform": ref.platform,
+                    "annotations": ref.annotations,
+                    "urls": list(ref.urls),
+                }
+            )
+    elif info.config is not None and info.harbor_type in ("IMAGE", "CHART"):
+        extra = await _config_attrs(upstream, repository, info)
+    return PushedManifest(
+        digest=digest,
+        manifest_media_type=info.media_type,
+        media_type=info.artifact_media_type,
+        type=info.harbor_type,
+        size=size,
+        references=references,
+        annotations=dict(info.annotations or {}),
+        extra_attrs=extra,
+    )
+
+
+async def _config_attrs(
+    upstream: Upstream, repository: str, info: manifests.ManifestInfo
+) -> dict[str, Any]:
+    assert info.config is not None
+    try:
+        status, _, data = await upstream.fetch(
+            "GET", repository, f"/v2/{repository}/blobs/{info.config.digest}", ("pull",)
+        )
+    except HarborliteError as error:
+        log.warning("config of %s unreadable: %s", repository, error.message)
+        return {}
+    if status != 200:
+        return {}
+    try:
+        if info.harbor_type == "CHART":
+            return manifests.parse_chart_config(data)
+        return manifests.parse_image_config(data).extra_attrs()
+    except manifests.ManifestError as error:
+        log.warning("config of %s unparsable: %s", repository, error)
+        return {}
+
+
+async def _child_sizes(
+    session: AsyncSession, repository: str, digests: list[str]
+) -> dict[str, int]:
+    if not digests:
+        return {}
+    rows = await session.execute(
+        select(Artifact.digest, Artifact.size)
+        .join(Repository, Repository.id == Artifact.repository_id)
+        .where(Repository.name == repository, Artifact.digest.in_(digests))
+    )
+    return {digest: int(size) for digest, size in rows.all()}

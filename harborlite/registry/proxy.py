@@ -1,0 +1,403 @@
+"""The ``/v2/`` gateway: verify the bearer token, check its access, stream to the registry.
+
+Pure ASGI on purpose: bodies pass through in chunks in both directions, no database session
+is held while bytes flow, and every check happens before the first byte moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+from starlette.types import Message, Receive, Scope, Send
+
+from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts.manifests import MAX_MANIFEST_BYTES, is_digest
+from harborlite.audit.events import DELETE, PUSH, AuditEvent, Origin, record
+from harborlite.projects import queries as projects
+from harborlite.registry.blobs import serve_blob_from_storage
+from harborlite.registry.catalog import serve_catalog
+from harborlite.registry.challenge import API_VERSION, send_error, send_unauthorized
+from harborlite.registry.indexing import describe_manifest
+from harborlite.registry.pulls import Pull
+from harborlite.registry.routes import Kind, Route, parse_route, required_actions
+from harborlite.registry.upstream import CHUNK
+from harborlite.services import Services, services_of
+from harborlite.token.keys import Claims, TokenError
+
+log = logging.getLogger("harborlite.access")
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+    }
+)
+
+
+class ClientGone(Exception):
+    pass
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def origin_of(scope: Scope) -> Origin:
+    client = scope.get("client")
+    return Origin(
+        client_ip=client[0] if client else "",
+        user_agent=header(scope, b"user-agent") or "",
+    )
+
+
+def covers(claims: Claims, name: str, actions: tuple[str, ...]) -> bool:
+    granted: set[str] = set()
+    for entry in claims.access:
+        if entry.type == "repository" and entry.name == name:
+            granted.update(entry.actions)
+    return "*" in granted or all(action in granted for action in actions)
+
+
+def scope_text(name: str, actions: tuple[str, ...]) -> str:
+    return f"repository:{name}:{','.join(actions)}"
+
+
+class RegistryGateway:
+    """ASGI app for every path under ``/v2``."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        services = services_of(scope)
+        started = time.perf_counter()
+        method: str = scope["method"]
+        head = method == "HEAD"
+        route = parse_route(scope["path"], scope.get("query_string", b""))
+        if route is None:
+            await send_error(send, 404, "NOT_FOUND", "no such registry endpoint", head=head)
+            return
+        settings = services.settings
+
+        # 1. authenticate: a bearer token harborlite signed
+        authorization = header(scope, b"authorization")
+        needed = required_actions(route, method)
+        wanted_scope = None
+        if route.kind is Kind.CATALOG:
+            wanted_scope = "registry:catalog:*"
+        elif needed:
+            wanted_scope = scope_text(route.name, needed)
+        if not authorization or not authorization.lower().startswith("bearer "):
+            await send_unauthorized(send, settings, wanted_scope, head=head)
+            return
+        try:
+            claims = services.signer.verify(authorization[7:].strip())
+        except TokenError as error:
+            await send_unauthorized(
+                send, settings, wanted_scope, error.args[0], error="invalid_token", head=head
+            )
+            return
+
+        # 2. authorize: the token's access must cover this method on this repository
+        if route.kind is Kind.BASE:
+            await self._base(send, head)
+            return
+        if route.kind is Kind.CATALOG:
+            await serve_catalog(services, scope, send, claims)
+            return
+        if not covers(claims, route.name, needed) or (
+            route.mount_from is not None and not covers(claims, route.mount_from, ("pull",))
+        ):
+            await self._refuse(services, send, route, needed, claims, head)
+            return
+
+        # 3. serve
+        if route.kind is Kind.BLOB and method in ("GET", "HEAD"):
+            if await serve_blob_from_storage(services, scope, receive, send, route):
+                self._log(scope, route, 200, started, claims.subject, "storage")
+                return
+        status = await self._proxy(services, scope, receive, send, route, claims)
+        self._log(scope, route, status, started, claims.subject, "proxy")
+
+    async def _base(self, send: Send, head: bool) -> None:
+        body = b"{}"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json; charset=utf-8"),
+                    (b"content-length", b"2"),
+                    API_VERSION,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    async def _refuse(
+        self,
+        services: Services,
+        send: Send,
+        route: Route,
+        needed: tuple[str, ...],
+        claims: Claims,
+        head: bool,
+    ) -> None:
+        async with services.sessions() as session:
+            project = await projects.get_project_by_name(session, route.project)
+        if project is None:
+            await send_error(
+                send,
+                404,
+                "NAME_UNKNOWN",
+                f"project {route.project} not found: create it before pushing to {route.name}",
+                detail={"name": route.name},
+                head=head,
+            )
+            return
+        action = ",".join(needed)
+        who = claims.subject or "anonymous"
+        await send_unauthorized(
+            send,
+            services.settings,
+            scope_text(route.name, needed),
+            f"unauthorized to access repository: {route.name}, action: {action} (as {who})",
+            error="insufficient_scope",
+            head=head,
+        )
+
+    async def _proxy(
+        self,
+        services: Services,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: Route,
+        claims: Claims,
+    ) -> int:
+        method: str = scope["method"]
+        upstream = services.upstream
+        is_manifest_put = route.kind is Kind.MANIFEST and method == "PUT"
+        headers: list[tuple[str, str]] = []
+        content_type = None
+        for key, value in scope["headers"]:
+            if key in HOP_BY_HOP:
+                continue
+            if key == b"content-type":
+                content_type = value.decode("latin-1")
+            headers.append((key.decode("latin-1"), value.decode("latin-1")))
+        host = header(scope, b"host") or services.settings.external_host
+        headers.append(("Host", host))
+        headers.append(("X-Forwarded-Proto", services.settings.external_url.split(":", 1)[0]))
+
+        data: bytes | AsyncIterator[bytes] | None = None
+        manifest_body = b""
+        if is_manifest_put:
+            manifest_body = await self._read_limited(receive, MAX_MANIFEST_BYTES)
+            if len(manifest_body) > MAX_MANIFEST_BYTES:
+                await send_error(send, 400, "MANIFEST_INVALID", "manifest is larger than 4 MiB")
+                return 400
+            data = manifest_body
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        elif method in ("PUT", "PATCH", "POST") and self._has_body(scope):
+            data = self._stream_request(receive)
+
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string", b"")
+        url = upstream.base_url + raw_path.decode("latin-1")
+        if query:
+            url += "?" + query.decode("latin-1")
+        try:
+            response_cm = upstream.session.request(
+                method,
+                aiohttp.client.URL(url, encoded=True),
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+            )
+            response = await response_cm.__aenter__()
+        except (aiohttp.ClientError, OSError) as error:
+            log.error("registry unreachable for %s %s: %s", method, scope["path"], error)
+            await send_error(
+                send, 503, "UNAVAILABLE", "the registry behind harborlite is unavailable"
+            )
+            return 503
+        except ClientGone:
+            return 499
+        try:
+            status = response.status
+            if is_manifest_put and status == 201:
+                await self._index_push(
+                    services, scope, route, claims, response, manifest_body, content_type
+                )
+            elif route.kind is Kind.MANIFEST and method == "DELETE" and status == 202:
+                await self._index_delete(services, scope, route, claims)
+            elif route.kind is Kind.MANIFEST and method == "GET" and status == 200:
+                services.pulls.add(
+                    Pull(claims.subject, route.name, route.reference, origin_of(scope))
+                )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": self._response_headers(services, response),
+                }
+            )
+            if method == "HEAD":
+                await send({"type": "http.response.body", "body": b""})
+                return status
+            async for chunk in response.content.iter_chunked(CHUNK):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return status
+        finally:
+            response.release()
+            await response_cm.__aexit__(None, None, None)
+
+    @staticmethod
+    def _has_body(scope: Scope) -> bool:
+        length = header(scope, b"content-length")
+        if length is not None:
+            return length.strip() != "0"
+        return header(scope, b"transfer-encoding") is not None
+
+    @staticmethod
+    async def _stream_request(receive: Receive) -> AsyncIterator[bytes]:
+        while True:
+            message: Message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    @staticmethod
+    async def _read_limited(receive: Receive, limit: int) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message: Message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= limit:
+                parts.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(parts) if size <= limit else b"x" * (limit + 1)
+
+    @staticmethod
+    def _response_headers(
+        services: Services, response: aiohttp.ClientResponse
+    ) -> list[tuple[bytes, bytes]]:
+        result: list[tuple[bytes, bytes]] = []
+        upstream_base = services.upstream.base_url.encode()
+        external = services.settings.external_url.encode()
+        for key, value in response.raw_headers:
+            lower = key.lower()
+            if lower in HOP_BY_HOP:
+                continue
+            if lower == b"location" and value.startswith(upstream_base):
+                value = external + value[len(upstream_base) :]
+            result.append((lower, value))
+        return result
+
+    async def _index_push(
+        self,
+        services: Services,
+        scope: Scope,
+        route: Route,
+        claims: Claims,
+        response: aiohttp.ClientResponse,
+        body: bytes,
+        content_type: str | None,
+    ) -> None:
+        """Record the push before the client hears it succeeded."""
+        digest = response.headers.get("Docker-Content-Digest") or route.reference
+        tag = None if is_digest(route.reference) else route.reference
+        async with services.sessions() as session:
+            project = await projects.get_project_by_name(session, route.project)
+            if project is None:  # deleted between the token and now
+                log.error("push to %s accepted but project is gone", route.name)
+                return
+            pushed = await describe_manifest(
+                services.upstream, session, route.name, body, content_type, digest
+            )
+            await artifacts.record_push(
+                session,
+                project_id=project.id,
+                repository_name=route.name,
+                manifest=pushed,
+                tag=tag,
+                pusher=claims.subject,
+            )
+            record(
+                session,
+                AuditEvent(
+                    username=claims.subject,
+                    operation=PUSH,
+                    resource_type="artifact",
+                    resource=f"{route.name}:{tag}" if tag else f"{route.name}@{digest}",
+                    origin=origin_of(scope),
+                    project_id=project.id,
+                ),
+            )
+            await session.commit()
+
+    async def _index_delete(
+        self, services: Services, scope: Scope, route: Route, claims: Claims
+    ) -> None:
+        async with services.sessions() as session:
+            repository = await artifacts.get_repository(session, route.name)
+            if repository is not None:
+                if is_digest(route.reference):
+                    await artifacts.delete_artifact(session, repository, route.reference)
+                else:
+                    await artifacts.delete_tag(session, repository, route.reference)
+            project = await projects.get_project_by_name(session, route.project)
+            separator = "@" if is_digest(route.reference) else ":"
+            record(
+                session,
+                AuditEvent(
+                    username=claims.subject,
+                    operation=DELETE,
+                    resource_type="artifact" if separator == "@" else "tag",
+                    resource=f"{route.name}{separator}{route.reference}",
+                    origin=origin_of(scope),
+                    project_id=project.id if project else None,
+                ),
+            )
+            await session.commit()
+
+    @staticmethod
+    def _log(
+        scope: Scope, route: Route, status: int, started: float, user: str, path_kind: str
+    ) -> None:
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s %s %s %.1fms user=%s via=%s rid=%s",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+                user or "anonymous",
+                path_kind,
+                header(scope, b"x-request-id") or "-",
+            )

@@ -1,0 +1,92 @@
+"""Manifest pulls are counted off the hot path: queued, then written in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from harborlite.artifacts import queries as artifacts
+from harborlite.audit.events import PULL, AuditEvent, Origin, record
+from harborlite.db.models import utcnow
+from harborlite.projects import queries as projects
+
+log = logging.getLogger("harborlite.pulls")
+
+
+@dataclass(frozen=True)
+class Pull:
+    username: str
+    repository: str
+    reference: str
+    origin: Origin
+    when: datetime = field(default_factory=utcnow)
+
+
+class PullRecorder:
+    """Collects pulls and writes them (pull time, counts, audit) about every half second."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], interval: float = 0.5) -> None:
+        self._sessions = sessions
+        self._interval = interval
+        self._queue: list[Pull] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="pull-recorder")
+
+    def add(self, pull: Pull) -> None:
+        self._queue.append(pull)
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            await asyncio.sleep(self._interval)
+            self._wakeup.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        batch, self._queue = self._queue, []
+        if not batch:
+            return
+        try:
+            async with self._sessions() as session:
+                await self._write(session, batch)
+                await session.commit()
+        except Exception:
+            log.exception("could not record %d pulls", len(batch))
+
+    async def _write(self, session: AsyncSession, batch: list[Pull]) -> None:
+        project_ids: dict[str, int | None] = {}
+        for pull in batch:
+            project_name = pull.repository.split("/", 1)[0]
+            if project_name not in project_ids:
+                project = await projects.get_project_by_name(session, project_name)
+                project_ids[project_name] = project.id if project else None
+            await artifacts.record_pull(session, pull.repository, pull.reference)
+            separator = "@" if ":" in pull.reference else ":"
+            record(
+                session,
+                AuditEvent(
+                    username=pull.username,
+                    operation=PULL,
+                    resource_type="artifact",
+                    resource=f"{pull.repository}{separator}{pull.reference}",
+                    origin=pull.origin,
+                    project_id=project_ids[project_name],
+                    op_time=pull.when,
+                ),
+            )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()

@@ -1,0 +1,210 @@
+"""``harborlite reindex``: rebuild the artifact index from what the registry really holds."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts.manifests import MANIFEST_MEDIA_TYPES
+from harborlite.db.models import Artifact, Repository, Tag
+from harborlite.projects import queries as projects
+from harborlite.registry.indexing import describe_manifest
+from harborlite.registry.upstream import Upstream
+from harborlite.settings import Settings
+from harborlite.token.keys import TokenSigner
+from harborlite.token.scopes import Access
+
+log = logging.getLogger("harborlite.reindex")
+ACCEPT = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
+
+
+@dataclass
+class ReindexReport:
+    repositories: int = 0
+    artifacts: int = 0
+    tags: int = 0
+    removed_artifacts: int = 0
+    removed_repositories: int = 0
+    created_projects: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (
+            f"indexed {self.repositories} repositories, {self.artifacts} artifacts, "
+            f"{self.tags} tags; removed {self.removed_artifacts} stale artifacts and "
+            f"{self.removed_repositories} stale repositories"
+        )
+        if self.created_projects:
+            text += f"; created missing projects: {', '.join(self.created_projects)}"
+        return text
+
+
+async def _catalog(upstream: Upstream, signer: TokenSigner) -> list[str]:
+    token, _, _ = signer.sign("harborlite", [Access("registry", "catalog", ("*",))], 300)
+    names: list[str] = []
+    last = ""
+    while True:
+        url = f"{upstream.base_url}/v2/_catalog?n=1000" + (f"&last={last}" if last else "")
+        async with upstream.session.get(url, headers={"Authorization": f"Bearer {token}"}) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"registry catalog answered {resp.status}")
+            page = (await resp.json()).get("repositories") or []
+        names.extend(page)
+        if len(page) < 1000:
+            return names
+        last = page[-1]
+
+
+def _untagged_digests(storage_root: Path | None, repository: str) -> list[str]:
+    if storage_root is None:
+        return []
+    revisions = (
+        storage_root / "docker/registry/v2/repositories" / repository / "_manifests/revisions"
+    )
+    found = []
+    for algorithm_dir in revisions.glob("*"):
+        for digest_dir in algorithm_dir.glob("*"):
+            if (digest_dir / "link").exists():
+                found.append(f"{algorithm_dir.name}:{digest_dir.name}")
+    return sorted(found)
+
+
+async def _index_reference(
+    upstream: Upstream,
+    session: AsyncSession,
+    project_id: int,
+    name: str,
+    reference: str,
+    tag: str | None,
+) -> str | None:
+    status, headers, body = await upstream.fetch(
+        "GET", name, f"/v2/{name}/manifests/{reference}", ("pull",), headers={"Accept": ACCEPT}
+    )
+    if status != 200:
+        log.warning("%s:%s answered %s; skipped", name, reference, status)
+        return None
+    digest = headers.get("Docker-Content-Digest") or reference
+    pushed = await describe_manifest(
+        upstream, session, name, body, headers.get("Content-Type"), digest
+    )
+    existing = await artifacts.get_repository(session, name)
+    previous = await artifacts.get_artifact(session, existing.id, digest) if existing else None
+    await artifacts.record_push(
+        session,
+        project_id=project_id,
+        repository_name=name,
+        manifest=pushed,
+        tag=tag,
+        pusher=previous.pusher if previous else "",
+        when=previous.push_time if previous else None,
+    )
+    return digest
+
+
+async def reindex(
+    upstream: Upstream,
+    signer: TokenSigner,
+    session: AsyncSession,
+    storage_root: Path | None,
+) -> ReindexReport:
+    report = ReindexReport()
+    names = await _catalog(upstream, signer)
+    seen_repositories: set[str] = set()
+    for name in names:
+        project_name = name.split("/", 1)[0]
+        project = await projects.get_project_by_name(session, project_name)
+        if project is None:
+            project = await projects.create_project(
+                session, name=project_name, public=False, owner=None
+            )
+            report.created_projects.append(project_name)
+        status, _, body = await upstream.fetch("GET", name, f"/v2/{name}/tags/list", ("pull",))
+        import json
+
+        tags = (json.loads(body).get("tags") or []) if status == 200 else []
+        digests: set[str] = set()
+        tag_names: set[str] = set()
+        # children of indexes first would be ideal; untagged digests include them
+        for digest in _untagged_digests(storage_root, name):
+            if await _index_reference(upstream, session, project.id, name, digest, None):
+                digests.add(digest)
+        for tag in sorted(tags):
+            digest = await _index_reference(upstream, session, project.id, name, tag, tag)
+            if digest:
+                digests.add(digest)
+                tag_names.add(tag)
+        repository = await artifacts.get_repository(session, name)
+        if repository is None:
+            continue
+        seen_repositories.add(name)
+        report.repositories += 1
+        report.tags += len(tag_names)
+        stale = await session.execute(
+            select(Artifact).where(Artifact.repository_id == repository.id)
+        )
+        for artifact in list(stale.scalars()):
+            if artifact.digest not in digests:
+                await session.delete(artifact)
+                report.removed_artifacts += 1
+        for tag_row in list(
+            (await session.execute(select(Tag).where(Tag.repository_id == repository.id))).scalars()
+        ):
+            if tag_row.name not in tag_names:
+                await session.delete(tag_row)
+        report.artifacts += len(digests)
+    for repository in list((await session.execute(select(Repository))).scalars()):
+        if repository.name not in seen_repositories:
+            await session.delete(repository)
+            report.removed_repositories += 1
+    await session.commit()
+    return report
+
+
+async def reindex_command(settings: Settings) -> int:
+    from harborlite.bootstrap import prepare_data_dir
+    from harborlite.db.engine import make_engine, make_sessionmaker, migrate
+    from harborlite.registry.supervisor import RegistrySupervisor
+
+    prepare_data_dir(settings)
+    engine = make_engine(settings.database_url)
+    await migrate(engine)
+    signer = TokenSigner.load(
+        settings.key_path,
+        settings.cert_path,
+        issuer=settings.token_issuer,
+        service=settings.token_service,
+        expiration_seconds=300,
+    )
+    supervisor = None
+    try:
+        if settings.embedded_registry:
+            supervisor = RegistrySupervisor(settings)
+            supervisor.log_path = settings.data_dir / "registry-reindex.log"
+            supervisor.config_path = settings.data_dir / "registry-reindex.yml"
+            await supervisor.start()
+            base = supervisor.url
+        else:
+            assert settings.registry_url is not None
+            base = settings.registry_url
+        upstream = Upstream.open(base, signer)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                report = await reindex(
+                    upstream, signer, session, supervisor.storage_root if supervisor else None
+                )
+        except (aiohttp.ClientError, RuntimeError) as error:
+            print(f"reindex failed: {error}")
+            return 1
+        finally:
+            await upstream.close()
+        print(report.summary())
+        return 0
+    finally:
+        if supervisor is not None:
+            await supervisor.stop()
+        await engine.dispose()

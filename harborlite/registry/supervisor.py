@@ -1,0 +1,203 @@
+"""The embedded registry: a supervised ``docker-registry`` child process with a generated config."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from pathlib import Path
+
+import yaml
+
+from harborlite.settings import Settings
+
+log = logging.getLogger("harborlite.registry")
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def registry_config(
+    settings: Settings, *, addr: str, storage_root: Path, http_secret: str
+) -> dict[str, object]:
+    """The registry's configuration: token auth trusting harborlite's certificate."""
+    return {
+        "version": 0.1,
+        "log": {"level": "warn", "formatter": "text", "accesslog": {"disabled": True}},
+        "storage": {
+            "filesystem": {"rootdirectory": str(storage_root)},
+            "delete": {"enabled": True},
+            "maintenance": {
+                "uploadpurging": {
+                    "enabled": True,
+                    "age": "168h",
+                    "interval": "24h",
+                    "dryrun": False,
+                }
+            },
+            "redirect": {"disable": True},
+        },
+        "http": {
+            "addr": addr,
+            "secret": http_secret,
+            "headers": {"X-Content-Type-Options": ["nosniff"]},
+        },
+        "auth": {
+            "token": {
+                "realm": settings.realm,
+                "service": settings.token_service,
+                "issuer": settings.token_issuer,
+                "rootcertbundle": str(settings.cert_path),
+            }
+        },
+    }
+
+
+class RegistrySupervisor:
+    """Starts the registry, restarts it when it dies, and says whether it is up."""
+
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
+        self.settings = settings
+        self.port = port or free_loopback_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.storage_root = settings.registry_storage_dir
+        self.config_path = settings.data_dir / "registry.yml"
+        self.log_path = settings.data_dir / "registry.log"
+        self.healthy = False
+        self.restarts = 0
+        self._process: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def write_config(self) -> None:
+        secret_path = self.settings.data_dir / "registry-http-secret"
+        if not secret_path.exists():
+            secret_path.write_text(secrets.token_hex(32))
+            secret_path.chmod(0o600)
+        self.storage_root.mkdir(parents=True, exist_ok=True)
+        config = registry_config(
+            self.settings,
+            addr=f"127.0.0.1:{self.port}",
+            storage_root=self.storage_root,
+            http_secret=secret_path.read_text().strip(),
+        )
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.config_path.chmod(0o600)
+
+    async def start(self) -> None:
+        self.write_config()
+        await self._spawn()
+        await self.wait_ready(timeout=20)
+        self._task = asyncio.create_task(self._watch(), name="registry-supervisor")
+
+    async def _spawn(self) -> None:
+        binary = self.settings.registry_binary
+        if not Path(binary).exists():
+            raise RuntimeError(
+                f"registry binary {binary} not found: install Debian's docker-registry package "
+                "or set HARBORLITE_REGISTRY_BINARY (or HARBORLITE_REGISTRY_URL)"
+            )
+        handle = self.log_path.open("ab")
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                binary,
+                "serve",
+                str(self.config_path),
+                stdout=handle,
+                stderr=handle,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            handle.close()
+        log.info("registry started (pid %s) on %s", self._process.pid, self.url)
+
+    async def probe(self) -> bool:
+        """True when the registry answers ``/v2/`` (with its 401 challenge)."""
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", self.port), timeout=2
+            )
+        except (OSError, TimeoutError):
+            return False
+        try:
+            writer.write(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), timeout=2)
+            return line.startswith(b"HTTP/1.1 401") or line.startswith(b"HTTP/1.1 200")
+        except (OSError, TimeoutError):
+            return False
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def wait_ready(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self._process is not None and self._process.returncode is not None:
+                break
+            if await self.probe():
+                self.healthy = True
+                return
+            await asyncio.sleep(0.05)
+        tail = self._log_tail()
+        raise RuntimeError(f"the registry did not start; its log ends with:\n{tail}")
+
+    def _log_tail(self) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-15:])
+        except OSError:
+            return "(no log)"
+
+    async def _watch(self) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            assert self._process is not None
+            code = await self._process.wait()
+            if self._stopping:
+                return
+            self.healthy = False
+            log.error(
+                "registry exited with code %s; restarting in %.1fs. Log tail:\n%s",
+                code,
+                backoff,
+                self._log_tail(),
+            )
+            await asyncio.sleep(backoff)
+            try:
+                await self._spawn()
+                await self.wait_ready(timeout=20)
+                self.restarts += 1
+                log.warning("registry is back (restart %d)", self.restarts)
+                backoff = 0.5
+            except Exception:
+                log.exception("registry restart failed")
+                backoff = min(backoff * 2, 10.0)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        self.healthy = False
+        log.info("registry stopped")

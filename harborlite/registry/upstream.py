@@ -1,0 +1,65 @@
+"""The upstream registry client: one aiohttp session per process, opened in the lifespan."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from harborlite.errors import UpstreamUnavailable
+from harborlite.token.keys import TokenSigner
+from harborlite.token.scopes import Access
+
+CHUNK = 1024 * 1024
+
+
+class Upstream:
+    """Talks to the registry: the proxy's transport, and harborlite's own calls."""
+
+    def __init__(self, base_url: str, signer: TokenSigner, session: aiohttp.ClientSession) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.signer = signer
+        self.session = session
+
+    @classmethod
+    def open(cls, base_url: str, signer: TokenSigner) -> Upstream:
+        connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=60, ttl_dns_cache=300)
+        session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            read_bufsize=CHUNK,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+        )
+        return cls(base_url, signer, session)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    def own_authorization(self, repository: str, actions: tuple[str, ...]) -> str:
+        """A short-lived token harborlite signs itself, with exactly the scope it needs."""
+        token, _, _ = self.signer.sign(
+            "harborlite", [Access("repository", repository, actions)], expiration_seconds=60
+        )
+        return f"Bearer {token}"
+
+    async def fetch(
+        self,
+        method: str,
+        repository: str,
+        path: str,
+        actions: tuple[str, ...],
+        headers: dict[str, str] | None = None,
+        limit: int = 4 * 1024 * 1024,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """A small request of harborlite's own (manifests, configs, tag lists)."""
+        request_headers = {"Authorization": self.own_authorization(repository, actions)}
+        request_headers.update(headers or {})
+        try:
+            async with self.session.request(
+                method, f"{self.base_url}{path}", headers=request_headers
+            ) as response:
+                body = await response.content.read(limit + 1) if method != "HEAD" else b""
+                if len(body) > limit:
+                    raise UpstreamUnavailable(f"registry answer for {path} is too large")
+                return response.status, dict(response.headers), body
+        except aiohttp.ClientError as error:
+            raise UpstreamUnavailable(f"registry unreachable: {error}") from None

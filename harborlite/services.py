@@ -1,0 +1,40 @@
+"""What every surface reaches through one typed accessor: opened in the lifespan, closed after."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from harborlite.accounts.authentication import FailureLimiter
+from harborlite.accounts.passwords import CredentialCache
+from harborlite.settings import Settings
+from harborlite.token.keys import TokenSigner
+
+if TYPE_CHECKING:
+    from harborlite.registry.pulls import PullRecorder
+    from harborlite.registry.supervisor import RegistrySupervisor
+    from harborlite.registry.upstream import Upstream
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    signer: TokenSigner
+    credentials: CredentialCache
+    upstream: Upstream
+    pulls: PullRecorder
+    supervisor: RegistrySupervisor | None = None
+    failures: FailureLimiter = field(default_factory=FailureLimiter)
+    started_at: float = field(default_factory=time.time)
+
+
+def services_of(request_or_scope: Any) -> Services:
+    """The running app's services, from a request or an ASGI scope (lifespan state)."""
+    scope = request_or_scope if isinstance(request_or_scope, dict) else request_or_scope.scope
+    result: Services = scope["state"]["services"]
+    return result

@@ -1,0 +1,153 @@
+"""Settings: read once from ``HARBORLITE_*`` environment variables into one frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Secret:
+    """A string that never shows itself in a repr or a log line."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    host: str
+    port: int
+    external_url: str
+    admin_password: Secret | None
+    database_url: str
+    registry_url: str | None
+    token_expiration_minutes: int
+    token_service: str
+    token_issuer: str
+    redis_url: str | None
+    registry_binary: str
+    log_level: str
+    credential_cache_seconds: int
+    workers_note: str = ""
+
+    @property
+    def embedded_registry(self) -> bool:
+        """True when harborlite starts and supervises the registry itself."""
+        return self.registry_url is None
+
+    @property
+    def realm(self) -> str:
+        return f"{self.external_url}/service/token"
+
+    @property
+    def external_host(self) -> str:
+        """host[:port] of the external URL, as clients write it in image names."""
+        return urlsplit(self.external_url).netloc
+
+    @property
+    def registry_storage_dir(self) -> Path:
+        return self.data_dir / "registry"
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / "token.key"
+
+    @property
+    def cert_path(self) -> Path:
+        return self.data_dir / "token.crt"
+
+    @property
+    def admin_password_file(self) -> Path:
+        return self.data_dir / "admin-password"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not parts.netloc:
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        raise SettingsError(f"{name} must be a URL starting with {wanted}, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read every setting once; raise :class:`SettingsError` naming the bad one."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("HARBORLITE_DATA_DIR") or "./data").expanduser().resolve()
+    host = env.get("HARBORLITE_HOST") or "127.0.0.1"
+    port = _int(env, "HARBORLITE_PORT", 8080, 1, 65535)
+    external = _url(env, "HARBORLITE_EXTERNAL_URL", ("http", "https"))
+    if external is None:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        external = f"http://{shown}:{port}"
+    database_url = env.get("HARBORLITE_DATABASE_URL") or ""
+    if not database_url:
+        database_url = f"sqlite+aiosqlite:///{data_dir / 'harborlite.db'}"
+    elif database_url.startswith(("postgresql://", "postgres://")):
+        database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise SettingsError(
+            "HARBORLITE_DATABASE_URL must start with sqlite+aiosqlite:// or "
+            f"postgresql+asyncpg:// (or postgresql://), got {database_url.split('://')[0]!r}"
+        )
+    admin = env.get("HARBORLITE_ADMIN_PASSWORD")
+    if admin is not None and admin != "" and len(admin) < 8:
+        raise SettingsError("HARBORLITE_ADMIN_PASSWORD must be at least 8 characters long")
+    log_level = (env.get("HARBORLITE_LOG_LEVEL") or "info").lower()
+    if log_level not in ("debug", "info", "warning", "error"):
+        raise SettingsError(
+            f"HARBORLITE_LOG_LEVEL must be debug, info, warning or error, got {log_level!r}"
+        )
+    return Settings(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        external_url=external,
+        admin_password=Secret(admin) if admin else None,
+        database_url=database_url,
+        registry_url=_url(env, "HARBORLITE_REGISTRY_URL", ("http", "https")),
+        token_expiration_minutes=_int(env, "HARBORLITE_TOKEN_EXPIRATION", 30, 1, 60 * 24 * 30),
+        token_service=env.get("HARBORLITE_TOKEN_SERVICE") or "harbor-registry",
+        token_issuer=env.get("HARBORLITE_TOKEN_ISSUER") or "harborlite-token-issuer",
+        redis_url=_url(env, "HARBORLITE_REDIS_URL", ("redis", "rediss", "unix")),
+        registry_binary=env.get("HARBORLITE_REGISTRY_BINARY") or "/usr/bin/docker-registry",
+        log_level=log_level,
+        credential_cache_seconds=_int(env, "HARBORLITE_CREDENTIAL_CACHE_SECONDS", 300, 0, 86400),
+    )
