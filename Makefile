@@ -1,0 +1,53 @@
+# harborlite: `make run` starts it, `make test` runs the whole suite. Both install what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := docker-registry skopeo postgresql redis-server podman containerd chromium
+APT_STAMP := $(VENV)/.apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-8)
+VENV_STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck bench bench-smoke system-packages venv clean
+
+run: system-packages venv
+	$(VENV)/bin/harborlite serve
+
+test: system-packages venv
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check harborlite tests migrations bench
+	$(VENV)/bin/ruff format --check harborlite tests migrations bench
+
+typecheck: venv
+	$(VENV)/bin/mypy --strict harborlite
+
+bench: system-packages venv
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+bench-smoke: system-packages venv
+	$(PY) bench/run.py --smoke
+
+system-packages: $(APT_STAMP)
+
+$(APT_STAMP):
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

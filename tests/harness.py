@@ -1,0 +1,159 @@
+"""A real ``harborlite serve`` process for tests: its own data folder, port and database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.processes import free_port, log_tail
+
+ADMIN_PASSWORD = "Harbor12345"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Harborlite:
+    """A running harborlite with helpers to drive its REST API as admin."""
+
+    url: str
+    host: str
+    data_dir: Path
+    log_path: Path
+    database_url: str
+    process: subprocess.Popen[bytes]
+    admin_password: str = ADMIN_PASSWORD
+    _counter: list[int] = field(default_factory=lambda: [0])
+
+    @property
+    def admin(self) -> tuple[str, str]:
+        return ("admin", self.admin_password)
+
+    def client(self, auth: tuple[str, str] | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=auth, timeout=30)
+
+    def api(
+        self, method: str, path: str, *, auth: tuple[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        with self.client(auth) as client:
+            return client.request(method, "/api/v2.0" + path, **kwargs)
+
+    def unique(self, prefix: str) -> str:
+        self._counter[0] += 1
+        return f"{prefix}{self._counter[0]}-{os.getpid() % 1000}"
+
+    def create_user(self, name: str, password: str = "Passw0rd!x", admin: bool = False) -> int:
+        response = self.api(
+            "POST",
+            "/users",
+            auth=self.admin,
+            json={"username": name, "password": password, "email": f"{name}@example.com",
+                  "realname": name, "sysadmin_flag": admin},
+        )
+        assert response.status_code == 201, response.text
+        return int(response.headers["Location"].rsplit("/", 1)[1])
+
+    def create_project(self, name: str, public: bool = False) -> int:
+        response = self.api(
+            "POST",
+            "/projects",
+            auth=self.admin,
+            json={"project_name": name, "metadata": {"public": "true" if public else "false"}},
+        )
+        assert response.status_code == 201, response.text
+        return int(response.headers["Location"].rsplit("/", 1)[1])
+
+    def add_member(self, project: str, username: str, role_id: int) -> None:
+        response = self.api(
+            "POST",
+            f"/projects/{project}/members",
+            auth=self.admin,
+            json={"role_id": role_id, "member_user": {"username": username}},
+        )
+        assert response.status_code == 201, response.text
+
+    def token(self, scope: str | list[str] | None, auth: tuple[str, str] | None) -> str:
+        params: list[tuple[str, str]] = [("service", "harbor-registry")]
+        for value in [scope] if isinstance(scope, str) else scope or []:
+            params.append(("scope", value))
+        with self.client(auth) as client:
+            response = client.get("/service/token", params=params)
+        assert response.status_code == 200, response.text
+        return str(response.json()["token"])
+
+    def log(self) -> str:
+        return log_tail(self.log_path, 60)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode or 0)
+
+
+def start_harborlite(
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+) -> Harborlite:
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="harborlite-test-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "HARBORLITE_DATA_DIR": str(data_dir),
+        "HARBORLITE_HOST": "127.0.0.1",
+        "HARBORLITE_PORT": str(port),
+        "HARBORLITE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "HARBORLITE_LOG_LEVEL": "info",
+    }
+    if database_url:
+        env["HARBORLITE_DATABASE_URL"] = database_url
+    env.update(extra_env or {})
+    log_path = data_dir / "harborlite.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "harborlite", "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    server = Harborlite(
+        url=f"http://127.0.0.1:{port}",
+        host=f"127.0.0.1:{port}",
+        data_dir=data_dir,
+        log_path=log_path,
+        database_url=database_url or "sqlite",
+        process=process,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"harborlite exited with {process.returncode}:\n{server.log()}")
+        try:
+            health = httpx.get(f"{server.url}/api/v2.0/health", timeout=2)
+            if health.status_code == 200 and health.json()["status"] == "healthy":
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"harborlite did not become healthy:\n{server.log()}")
+
+
+def cleanup(server: Harborlite) -> None:
+    server.stop()
+    shutil.rmtree(server.data_dir, ignore_errors=True)
