@@ -1,0 +1,62 @@
+"""Settings are read once; a bad value stops the start naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harborlite.settings import SettingsError, load_settings
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load_settings({"HARBORLITE_DATA_DIR": str(tmp_path)})
+    assert settings.port == 8080
+    assert settings.external_url == "http://127.0.0.1:8080"
+    assert settings.realm == "http://127.0.0.1:8080/service/token"
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'harborlite.db'}"
+    assert settings.embedded_registry
+    assert settings.token_expiration_minutes == 30
+    assert settings.admin_password is None
+
+
+def test_values_and_secret_repr(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "HARBORLITE_DATA_DIR": str(tmp_path),
+            "HARBORLITE_PORT": "9000",
+            "HARBORLITE_EXTERNAL_URL": "https://harbor.example.com/",
+            "HARBORLITE_ADMIN_PASSWORD": "Harbor12345",
+            "HARBORLITE_DATABASE_URL": "postgresql://u:p@db/h",
+            "HARBORLITE_REGISTRY_URL": "http://registry:5000",
+            "HARBORLITE_TOKEN_EXPIRATION": "15",
+        }
+    )
+    assert settings.external_url == "https://harbor.example.com"
+    assert settings.external_host == "harbor.example.com"
+    assert settings.database_url == "postgresql+asyncpg://u:p@db/h"
+    assert not settings.embedded_registry
+    assert settings.token_expiration_minutes == 15
+    assert settings.admin_password is not None
+    assert settings.admin_password.reveal() == "Harbor12345"
+    assert "Harbor12345" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HARBORLITE_PORT", "eighty"),
+        ("HARBORLITE_PORT", "70000"),
+        ("HARBORLITE_EXTERNAL_URL", "harbor.example.com"),
+        ("HARBORLITE_EXTERNAL_URL", "ftp://harbor"),
+        ("HARBORLITE_DATABASE_URL", "mysql://x/y"),
+        ("HARBORLITE_REGISTRY_URL", "registry:5000"),
+        ("HARBORLITE_TOKEN_EXPIRATION", "0"),
+        ("HARBORLITE_TOKEN_EXPIRATION", "soon"),
+        ("HARBORLITE_ADMIN_PASSWORD", "short"),
+        ("HARBORLITE_LOG_LEVEL", "loud"),
+    ],
+)
+def test_bad_values_name_the_setting(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load_settings({"HARBORLITE_DATA_DIR": str(tmp_path), name: value})
