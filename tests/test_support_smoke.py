@@ -1,7 +1,8 @@
 """Proof that the test infrastructure in tests/support works on this machine.
 
 Every client and server here is real: a bare distribution registry without auth (and one in
-token mode, for its challenge), skopeo, podman, oras-py, containerd's ctr, PostgreSQL and Redis.
+token mode, for its challenge), skopeo, podman, oras-py, containerd (ctr and the CRI image
+service), PostgreSQL and Redis.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tests.support.clients import (
     skopeo_list_tags,
     skopeo_login,
 )
+from tests.support.cri import CriError, CriImageClient
 from tests.support.images import (
     assert_same_blobs,
     build_oci_index_layout,
@@ -205,11 +207,31 @@ def test_containerd_pulls_over_plain_http(registry: RegistryServer, tmp_path: Pa
     _assert_gone(process)
 
 
-def test_containerd_starts_with_the_cri_plugin(tmp_path: Path) -> None:
+def test_cri_image_service_pulls_from_the_registry(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    layout = tmp_path / "layout"
+    image = build_oci_layout(layout, "v1", [1024, 100_000], seed=6)
+    ref = f"{registry.host}/smoke/cri:v1"
+    skopeo_copy(f"oci:{layout}:v1", f"docker://{ref}")
+
     with Containerd(tmp_path / "containerd", cri=True) as containerd:
-        plugins = containerd.ctr("plugins", "list").stdout
-        cri = [line.split() for line in plugins.splitlines() if " cri " in line]
-        assert cri and cri[0][-1] == "ok", plugins
+        cri = CriImageClient(containerd.socket, log_path=containerd.log_path)
+        assert cri.list_images() == []
+        # The bare registry ignores credentials; they exercise the AuthConfig encoding.
+        assert cri.pull_image(ref, creds=("user", "password")) == image.config_digest
+        status = cri.image_status(ref)
+        assert status is not None
+        assert status.repo_tags == (ref,)
+        assert status.repo_digests == (f"{registry.host}/smoke/cri@{image.manifest_digest}",)
+        assert ref in containerd.ctr("images", "list", "--quiet", namespace="k8s.io").stdout
+
+        with pytest.raises(CriError) as caught:
+            cri.pull_image(f"{registry.host}/smoke/absent:v1")
+        assert "smoke/absent:v1: not found" in str(caught.value)
+
+        cri.remove_image(ref)
+        assert cri.image_status(ref) is None
 
 
 async def test_postgres_answers_select_1() -> None:

@@ -479,11 +479,10 @@ class Containerd(_Server):
     """containerd 1.6 with its own root, state, socket and config, used through `ctr`.
 
     By default the CRI plugin is disabled. With `cri=True` it is enabled with the `native`
-    snapshotter and an empty CNI setup in `workdir`: the CRI image service (PullImage,
-    ListImages, ImageStatus) works, pod sandboxes do not (no CNI plugins, no runc sandbox
-    here). This machine has no CRI client (crictl is not packaged), so exercising the image
-    service needs a gRPC client of the test's own. `registry_config_path` sets
-    `config_path` for `certs.d/HOST/hosts.toml` files.
+    snapshotter and an empty CNI directory in `workdir`: the CRI image service works (use
+    `tests.support.cri.CriImageClient(self.socket, log_path=self.log_path)`, as crictl would;
+    CRI images live in the `k8s.io` namespace), pod sandboxes do not (no CNI plugins).
+    `registry_config_path` sets the CRI registry `config_path` (`certs.d/HOST/hosts.toml`).
     """
 
     def __init__(
@@ -557,10 +556,10 @@ class Containerd(_Server):
         return "\n".join(lines) + "\n"
 
     def ctr(
-        self, *args: str, check: bool = True, timeout: float = 300.0
+        self, *args: str, check: bool = True, namespace: str = "default", timeout: float = 300.0
     ) -> subprocess.CompletedProcess[str]:
-        """Run `ctr -a SOCKET -n default ARGS...`; with `check`, raise ClientError on failure."""
-        argv = [which("ctr") or "/usr/bin/ctr", "-a", str(self.socket), "-n", "default", *args]
+        """Run `ctr -a SOCKET -n NAMESPACE ARGS...`; with `check`, raise ClientError on failure."""
+        argv = [which("ctr") or "/usr/bin/ctr", "-a", str(self.socket), "-n", namespace, *args]
         return run_client(argv, check=check, timeout=timeout)
 
     def pull(
