@@ -156,3 +156,21 @@ class AuditLog(Base):
     user_agent: Mapped[str] = mapped_column(String(512), default="")
     success: Mapped[bool] = mapped_column(Boolean, default=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class ArtifactReference(Base):
+    """An index (parent) naming a child manifest; ``child_id`` is set once the child is known."""
+
+    __tablename__ = "artifact_references"
+    __table_args__ = (
+        UniqueConstraint("parent_id", "child_digest", name="uq_artifact_references_parent_child"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int] = mapped_column(
+        ForeignKey("artifacts.id", ondelete="CASCADE"), index=True
+    )
+    child_id: Mapped[int | None] = mapped_column(
+        ForeignKey("artifacts.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    child_digest: Mapped[str] = mapped_column(String(255))

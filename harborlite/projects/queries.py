@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, null, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.auth.permissions import Principal, ProjectAccess, Role
@@ -49,7 +52,7 @@ async def access_by_names(
             Member, (Member.project_id == Project.id) & (Member.user_id == principal.user_id)
         )
     else:
-        query = select(Project.id, Project.name, Project.public, func.null()).where(
+        query = select(Project.id, Project.name, Project.public, null()).where(
             Project.name.in_(names)
         )
     rows = await session.execute(query)
@@ -108,41 +111,111 @@ async def repository_count(session: AsyncSession, project_id: int) -> int:
     return int(result.scalar_one())
 
 
+def visible_condition(principal: Principal) -> ColumnElement[bool] | None:
+    """Which projects the caller may see: None for system admins (all of them)."""
+    if principal.sysadmin and principal.user_id is not None:
+        return None
+    if principal.user_id is None:
+        return Project.public.is_(True)
+    return Project.public.is_(True) | Project.id.in_(
+        select(Member.project_id).where(Member.user_id == principal.user_id)
+    )
+
+
 async def list_projects(
     session: AsyncSession,
     principal: Principal,
     *,
     name: str | None = None,
     public: bool | None = None,
+    owner: str | None = None,
+    conditions: Sequence[ColumnElement[bool]] = (),
+    order_by: Sequence[Any] = (),
     offset: int = 0,
     limit: int = 10,
 ) -> tuple[list[tuple[Project, Role | None]], int]:
     """Projects the caller may see (admins: all; others: public ones and their own)."""
-    role_col = Member.role_id if principal.user_id is not None else func.null()
-    query = select(Project, role_col)
-    if principal.user_id is not None:
-        query = query.outerjoin(
-            Member, (Member.project_id == Project.id) & (Member.user_id == principal.user_id)
-        )
-    conditions = []
-    if not principal.sysadmin:
-        if principal.user_id is not None:
-            conditions.append(Project.public.is_(True) | Member.id.is_not(None))
-        else:
-            conditions.append(Project.public.is_(True))
+    query = select(Project.id)
+    visible = visible_condition(principal)
+    if visible is not None:
+        query = query.where(visible)
     if name:
-        conditions.append(Project.name.like(f"%{name}%"))
+        query = query.where(Project.name.contains(name, autoescape=True))
     if public is not None:
-        conditions.append(Project.public.is_(public))
+        query = query.where(Project.public.is_(public))
+    if owner:
+        query = query.where(Project.owner_id.in_(select(User.id).where(User.username == owner)))
     for condition in conditions:
         query = query.where(condition)
-    total = int(
-        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    )
-    rows = await session.execute(query.order_by(Project.id).offset(offset).limit(limit))
+    count = query.with_only_columns(func.count(Project.id))
+    total = int((await session.execute(count)).scalar_one())
+    order = list(order_by) or [Project.creation_time.desc(), Project.name]
+    role_col = Member.role_id if principal.user_id is not None else null()
+    page = select(Project, role_col).where(Project.id.in_(query.subquery().select()))
+    if principal.user_id is not None:
+        page = page.outerjoin(
+            Member, (Member.project_id == Project.id) & (Member.user_id == principal.user_id)
+        )
+    rows = await session.execute(page.order_by(*order).offset(offset).limit(limit))
     return [
         (project, Role(role_id) if role_id is not None else None) for project, role_id in rows.all()
     ], total
+
+
+async def owner_names(session: AsyncSession, owner_ids: Sequence[int]) -> dict[int, str]:
+    if not owner_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.username).where(User.id.in_(set(owner_ids))))
+    return {user_id: username for user_id, username in rows.all()}
+
+
+async def repository_counts(session: AsyncSession, project_ids: Sequence[int]) -> dict[int, int]:
+    if not project_ids:
+        return {}
+    rows = await session.execute(
+        select(Repository.project_id, func.count())
+        .where(Repository.project_id.in_(set(project_ids)))
+        .group_by(Repository.project_id)
+    )
+    return {project_id: int(count) for project_id, count in rows.all()}
+
+
+async def member_counts(session: AsyncSession, project_id: int) -> dict[Role, int]:
+    rows = await session.execute(
+        select(Member.role_id, func.count())
+        .where(Member.project_id == project_id)
+        .group_by(Member.role_id)
+    )
+    return {Role(role_id): int(count) for role_id, count in rows.all()}
+
+
+async def count_by_visibility(
+    session: AsyncSession, visible: ColumnElement[bool] | None
+) -> dict[bool, int]:
+    """public flag -> number of projects ``visible`` allows."""
+    query = select(Project.public, func.count()).group_by(Project.public)
+    query = query.where(visible if visible is not None else true())
+    rows = await session.execute(query)
+    return {bool(public): int(count) for public, count in rows.all()}
+
+
+async def search_projects(
+    session: AsyncSession, principal: Principal, fragment: str, limit: int = 100
+) -> list[tuple[Project, Role | None]]:
+    rows, _ = await list_projects(
+        session, principal, name=fragment, order_by=[Project.name], limit=limit
+    )
+    return rows
+
+
+async def admin_project_ids(session: AsyncSession, user_id: int) -> list[int]:
+    """Projects in which the user is a project admin."""
+    rows = await session.execute(
+        select(Member.project_id).where(
+            Member.user_id == user_id, Member.role_id == int(Role.PROJECT_ADMIN)
+        )
+    )
+    return list(rows.scalars())
 
 
 async def list_members(
