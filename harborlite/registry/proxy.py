@@ -72,6 +72,13 @@ def covers(claims: Claims, name: str, actions: tuple[str, ...]) -> bool:
     return "*" in granted or all(action in granted for action in actions)
 
 
+def challenge_actions(needed: tuple[str, ...]) -> tuple[str, ...]:
+    """What a challenge asks for. A read asks ``pull,push``: the token service grants only
+    what the caller may do, and clients that keep one token per repository (oras) can then
+    push with it instead of failing on a pull-only token."""
+    return ("pull", "push") if needed == ("pull",) else needed
+
+
 def scope_text(name: str, actions: tuple[str, ...]) -> str:
     return f"repository:{name}:{','.join(actions)}"
 
@@ -99,7 +106,7 @@ class RegistryGateway:
         if route.kind is Kind.CATALOG:
             wanted_scope = "registry:catalog:*"
         elif needed:
-            wanted_scope = scope_text(route.name, needed)
+            wanted_scope = scope_text(route.name, challenge_actions(needed))
         if not authorization or not authorization.lower().startswith("bearer "):
             await send_unauthorized(send, settings, wanted_scope, head=head)
             return
