@@ -38,9 +38,10 @@ async def serve_catalog(services: Services, scope: Scope, send: Send, claims: Cl
             if user is not None and user.sysadmin
             else (await visible_project_ids(session, user.id if user else None))
         )
-        names = await catalog(session, project_ids=project_ids, last=last, limit=n) if n else []
+        names = await catalog(session, project_ids=project_ids, last=last, limit=n + 1) if n else []
     headers: list[tuple[bytes, bytes]] = []
-    if n and len(names) == n:
+    if len(names) > n:
+        names = names[:n]
         link = f'</v2/_catalog?last={quote(names[-1], safe="/")}&n={n}>; rel="next"'
         headers.append((b"link", link.encode()))
     await send_json(send, {"repositories": names}, headers)

@@ -1,0 +1,169 @@
+"""/service/token as each client calls it: GET with Basic, the OAuth2 POST form, refresh."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import jwt
+
+from tests.e2e.conftest import PASSWORD, Team
+from tests.harness import Harborlite
+
+
+def access_of(token: str) -> list[dict[str, Any]]:
+    return list(jwt.decode(token, options={"verify_signature": False})["access"])
+
+
+def get_token(harborlite: Harborlite, params: list[tuple[str, str]],
+              auth: tuple[str, str] | None = None) -> httpx.Response:
+    return httpx.get(f"{harborlite.url}/service/token", params=params, auth=auth, timeout=30)
+
+
+def test_get_with_basic_grants_the_intersection(harborlite: Harborlite, team: Team) -> None:
+    repo = f"{team.project}/app"
+    response = get_token(
+        harborlite,
+        [("service", "harbor-registry"), ("account", team.users["developer"]),
+         ("scope", f"repository:{repo}:pull,push,delete"),
+         ("scope", "repository:nosuchproject/x:pull"),
+         ("scope", "registry:catalog:*")],
+        auth=team.creds("developer"),
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token"] == body["access_token"]
+    assert body["expires_in"] == 1800
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["issued_at"])
+    assert access_of(body["token"]) == [
+        {"type": "repository", "name": repo, "actions": ["pull", "push"]},
+        {"type": "repository", "name": "nosuchproject/x", "actions": []},
+        {"type": "registry", "name": "catalog", "actions": []},
+    ]
+
+
+def test_admin_gets_star_and_catalog(harborlite: Harborlite, team: Team) -> None:
+    response = get_token(
+        harborlite,
+        [("service", "harbor-registry"), ("scope", f"repository:{team.project}/a:*"),
+         ("scope", "registry:catalog:*")],
+        auth=harborlite.admin,
+    )
+    assert access_of(response.json()["token"]) == [
+        {"type": "repository", "name": f"{team.project}/a", "actions": ["*"]},
+        {"type": "registry", "name": "catalog", "actions": ["*"]},
+    ]
+
+
+def test_anonymous(harborlite: Harborlite, team: Team) -> None:
+    # the docker login probe: no credentials, no scope
+    probe = get_token(harborlite, [("service", "harbor-registry")])
+    assert probe.status_code == 401
+    assert probe.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    response = get_token(
+        harborlite,
+        [("service", "harbor-registry"),
+         ("scope", f"repository:{team.public_project}/a:pull,push"),
+         ("scope", f"repository:{team.project}/a:pull")],
+    )
+    assert response.status_code == 200
+    assert access_of(response.json()["token"]) == [
+        {"type": "repository", "name": f"{team.public_project}/a", "actions": ["pull"]},
+        {"type": "repository", "name": f"{team.project}/a", "actions": []},
+    ]
+    assert jwt.decode(response.json()["token"], options={"verify_signature": False})["sub"] == ""
+
+
+def test_bad_credentials_and_bad_requests(harborlite: Harborlite, team: Team) -> None:
+    wrong = get_token(harborlite, [("service", "harbor-registry"),
+                                   ("scope", f"repository:{team.project}/a:pull")],
+                      auth=(team.users["developer"], "nope"))
+    assert wrong.status_code == 401
+    assert wrong.json()["errors"][0]["message"] == "invalid username/password"
+    unknown_user = get_token(harborlite, [("service", "harbor-registry")], auth=("ghost", "x"))
+    assert unknown_user.status_code == 401
+    malformed = get_token(harborlite, [("service", "harbor-registry"), ("scope", "nonsense")],
+                          auth=harborlite.admin)
+    assert malformed.status_code == 400
+    assert "malformed scope" in malformed.json()["errors"][0]["message"]
+    other_service = get_token(harborlite, [("service", "elsewhere")], auth=harborlite.admin)
+    assert other_service.status_code == 400
+
+
+def test_post_password_grant_like_containerd(harborlite: Harborlite, team: Team) -> None:
+    user, password = team.creds("guest")
+    form = [
+        ("client_id", "containerd-client"), ("grant_type", "password"),
+        ("username", user), ("password", password), ("service", "harbor-registry"),
+        ("scope", f"repository:{team.project}/a:pull repository:{team.project}/b:pull"),
+        ("scope", f"repository:{team.project}/a:push"),
+    ]
+    response = httpx.post(f"{harborlite.url}/service/token", content=urlencode(form),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200, response.text
+    assert access_of(response.json()["access_token"]) == [
+        {"type": "repository", "name": f"{team.project}/a", "actions": ["pull"]},
+        {"type": "repository", "name": f"{team.project}/b", "actions": ["pull"]},
+    ]
+    assert "refresh_token" not in response.json()
+    bad = httpx.post(f"{harborlite.url}/service/token",
+                     data={**dict(form[:4]), "password": "wrong"})
+    assert bad.status_code == 401
+    unsupported = httpx.post(f"{harborlite.url}/service/token",
+                             data={"grant_type": "client_credentials"})
+    assert unsupported.status_code == 400
+
+
+def test_refresh_token_flow_chunked_without_length(harborlite: Harborlite, team: Team) -> None:
+    name = harborlite.unique("refresher")
+    harborlite.create_user(name, PASSWORD)
+    harborlite.add_member(team.project, name, 2)
+    offline = httpx.post(
+        f"{harborlite.url}/service/token",
+        data={"grant_type": "password", "username": name, "password": PASSWORD,
+              "service": "harbor-registry", "access_type": "offline",
+              "client_id": "containers/image"},
+    )
+    refresh = offline.json()["refresh_token"]
+
+    def chunked(body: bytes) -> Iterator[bytes]:
+        yield body[:10]
+        yield body[10:]
+
+    form = (f"grant_type=refresh_token&client_id=containers/image&refresh_token={refresh}"
+            f"&scope=repository:{team.project}/a:pull,push&service=harbor-registry").encode()
+    response = httpx.post(
+        f"{harborlite.url}/service/token",
+        content=chunked(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200, response.text
+    assert access_of(response.json()["token"]) == [
+        {"type": "repository", "name": f"{team.project}/a", "actions": ["pull", "push"]}
+    ]
+    # a changed password kills the refresh token
+    user_id = next(u["user_id"] for u in harborlite.api(
+        "GET", "/users", auth=harborlite.admin, params={"username": name}).json())
+    changed = harborlite.api("PUT", f"/users/{user_id}/password", auth=harborlite.admin,
+                             json={"new_password": "Changed123x"})
+    assert changed.status_code == 200
+    again = httpx.post(f"{harborlite.url}/service/token", content=chunked(form),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert again.status_code == 401
+
+
+def test_password_change_and_delete_end_token_issuance(harborlite: Harborlite) -> None:
+    name = harborlite.unique("leaver")
+    user_id = harborlite.create_user(name, PASSWORD)
+    params = [("service", "harbor-registry")]
+    assert get_token(harborlite, params, auth=(name, PASSWORD)).status_code == 200  # cached now
+    own = harborlite.api("PUT", f"/users/{user_id}/password", auth=(name, PASSWORD),
+                         json={"old_password": PASSWORD, "new_password": "Another123x"})
+    assert own.status_code == 200
+    assert get_token(harborlite, params, auth=(name, PASSWORD)).status_code == 401
+    assert get_token(harborlite, params, auth=(name, "Another123x")).status_code == 200
+    assert harborlite.api("DELETE", f"/users/{user_id}", auth=harborlite.admin).status_code == 200
+    assert get_token(harborlite, params, auth=(name, "Another123x")).status_code == 401
