@@ -14,6 +14,9 @@ from harborlite.api.routes import api_app
 from harborlite.bootstrap import ensure_initial_state, prepare_data_dir
 from harborlite.db.engine import make_engine, make_sessionmaker, migrate
 from harborlite.middleware import RequestIdMiddleware
+from harborlite.portal.config import load_portal_config
+from harborlite.portal.middleware import PortalSessionMiddleware
+from harborlite.portal.routes import portal_app
 from harborlite.registry.proxy import RegistryGateway
 from harborlite.registry.pulls import PullRecorder
 from harborlite.registry.supervisor import RegistrySupervisor
@@ -80,11 +83,14 @@ def create_app(settings: Settings) -> Starlette:
             await engine.dispose()
 
     gateway = RegistryGateway()
+    portal = load_portal_config(settings)
     routes = [
         Route("/service/token", token_endpoint, methods=["GET", "POST"]),
         Mount("/v2", app=gateway),
         Mount("/api/v2.0", app=api_app()),
+        Mount("/", app=portal_app(portal)),  # the web portal takes every other path
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(PortalSessionMiddleware, config=portal)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -1,0 +1,1 @@
+"""The web portal: server-rendered pages over the API's queries and permission function."""

@@ -1,0 +1,134 @@
+"""View-models of artifacts: kind, platform, pull commands, and the artifact page's details
+read from the registry (manifest, layers, config, build history)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from harborlite.artifacts import manifests
+from harborlite.db.models import Artifact, Tag
+from harborlite.errors import HarborliteError
+from harborlite.registry.upstream import Upstream
+
+ACCEPT_MANIFESTS = ", ".join(sorted(manifests.MANIFEST_MEDIA_TYPES))
+
+
+def artifact_kind(artifact: Artifact, tags: list[str] | None = None) -> str:
+    """image, index, chart, signature, or artifact (anything else)."""
+    if artifact.media_type == manifests.NOTATION_SIGNATURE or any(
+        t.startswith("sha256-") and t.endswith((".sig", ".att")) for t in tags or []
+    ):
+        return "signature"
+    if artifact.manifest_media_type in manifests.INDEX_MEDIA_TYPES:
+        return "index"
+    if artifact.type == "CHART":
+        return "chart"
+    if artifact.type == "IMAGE":
+        return "image"
+    if artifact.type == "CNAB":
+        return "cnab"
+    return "artifact"
+
+
+def platforms(artifact: Artifact) -> list[str]:
+    """``os/architecture`` of an image; each child platform of an index."""
+    attrs = artifact.extra_attrs or {}
+    if attrs.get("os") or attrs.get("architecture"):
+        return [f"{attrs.get('os') or '?'}/{attrs.get('architecture') or '?'}"]
+    found = []
+    for ref in artifact.references or []:
+        platform = ref.get("platform") or {}
+        if isinstance(platform, dict) and platform.get("os"):
+            text = f"{platform.get('os')}/{platform.get('architecture', '?')}"
+            if platform.get("variant"):
+                text += f"/{platform['variant']}"
+            found.append(text)
+    return found
+
+
+@dataclass(frozen=True)
+class ArtifactRow:
+    artifact: Artifact
+    tags: list[Tag]
+    kind: str
+    platforms: list[str]
+    pull_by_tag: str
+    pull_by_digest: str
+
+
+def artifact_row(host: str, repository: str, artifact: Artifact, tags: list[Tag]) -> ArtifactRow:
+    names = [t.name for t in tags]
+    first = names[0] if names else None
+    return ArtifactRow(
+        artifact=artifact,
+        tags=tags,
+        kind=artifact_kind(artifact, names),
+        platforms=platforms(artifact),
+        pull_by_tag=f"docker pull {host}/{repository}:{first}" if first else "",
+        pull_by_digest=f"docker pull {host}/{repository}@{artifact.digest}",
+    )
+
+
+@dataclass
+class ArtifactDetails:
+    """What the artifact page shows beyond the index: read from the registry on demand."""
+
+    raw_manifest: str = ""
+    layers: list[manifests.Descriptor] = field(default_factory=list)
+    config_digest: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    children: list[manifests.Descriptor] = field(default_factory=list)
+    error: str = ""
+
+
+async def read_details(upstream: Upstream, repository: str, artifact: Artifact) -> ArtifactDetails:
+    details = ArtifactDetails()
+    try:
+        status, headers, body = await upstream.fetch(
+            "GET",
+            repository,
+            f"/v2/{repository}/manifests/{artifact.digest}",
+            ("pull",),
+            headers={"Accept": ACCEPT_MANIFESTS},
+        )
+    except HarborliteError as error:
+        details.error = f"The registry could not be reached: {error.message}"
+        return details
+    if status != 200:
+        details.error = f"The registry answered {status} for this manifest."
+        return details
+    details.raw_manifest = _pretty(body)
+    try:
+        info = manifests.parse_manifest(body, headers.get("Content-Type"))
+    except manifests.ManifestError as error:
+        details.error = f"The manifest could not be parsed: {error}"
+        return details
+    details.layers = list(info.layers)
+    details.children = list(info.references)
+    if info.config is None or info.config.media_type not in (
+        manifests.DOCKER_IMAGE_CONFIG,
+        manifests.OCI_IMAGE_CONFIG,
+    ):
+        return details
+    details.config_digest = info.config.digest
+    try:
+        status, _, data = await upstream.fetch(
+            "GET", repository, f"/v2/{repository}/blobs/{info.config.digest}", ("pull",)
+        )
+        if status == 200:
+            config = manifests.parse_image_config(data)
+            details.config = config.extra_attrs()
+            details.history = manifests.build_history(config)
+    except (HarborliteError, manifests.ManifestError) as error:
+        details.error = f"The image config could not be read: {error}"
+    return details
+
+
+def _pretty(body: bytes) -> str:
+    try:
+        return json.dumps(json.loads(body), indent=2, sort_keys=False)
+    except ValueError:
+        return body.decode("utf-8", "replace")

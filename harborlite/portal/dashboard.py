@@ -1,0 +1,45 @@
+"""The page after login: what the viewer can reach, recent pushes, activity per day."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from harborlite.artifacts.queries import visible_project_ids
+from harborlite.audit.events import PULL, PUSH
+from harborlite.portal import queries
+from harborlite.portal.charts import activity_chart, days_ending
+from harborlite.portal.pages import render, require_viewer, services
+
+CHART_DAYS = 30
+
+
+async def dashboard(request: Request) -> Response:
+    viewer = require_viewer(request)
+    today = datetime.now(UTC).date()
+    days = days_ending(today, CHART_DAYS)
+    since = datetime.combine(days[0], time(0), tzinfo=UTC)
+    async with services(request).sessions() as session:
+        project_ids = (
+            None if viewer.sysadmin else await visible_project_ids(session, viewer.user_id)
+        )
+        totals = await queries.totals(session, project_ids)
+        pushes = await queries.recent_pushes(session, project_ids, limit=8)
+        counts = await queries.daily_activity(session, since, (PUSH, PULL), project_ids)
+    chart = activity_chart(days, counts)
+    return render(
+        request,
+        "dashboard.html",
+        nav="dashboard",
+        totals=totals,
+        pushes=pushes,
+        chart=chart,
+        since=since,
+        until=since + timedelta(days=CHART_DAYS),
+    )
+
+
+ROUTES = [Route("/", dashboard, methods=["GET"])]

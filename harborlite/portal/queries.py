@@ -1,0 +1,245 @@
+"""Read queries the portal needs and the domain modules do not have (aggregates for pages).
+
+Each takes a session and returns plain rows; none writes. Page-sized: aggregates are computed
+only for the ids on the page being shown, so a page costs the same with 10 or 10,000 rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harborlite.db.models import Artifact, AuditLog, Project, Repository, Tag, User
+
+
+@dataclass(frozen=True)
+class ProjectFigures:
+    repositories: int = 0
+    storage: int = 0
+
+
+@dataclass(frozen=True)
+class RepositoryRow:
+    repository: Repository
+    artifacts: int
+    last_push: datetime | None
+
+
+@dataclass(frozen=True)
+class PushRow:
+    repository: str
+    digest: str
+    tags: list[str]
+    pusher: str
+    push_time: datetime
+    size: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    projects: int
+    repositories: int
+    artifacts: int
+    storage: int
+
+
+async def project_figures(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, ProjectFigures]:
+    if not project_ids:
+        return {}
+    repos = await session.execute(
+        select(Repository.project_id, func.count())
+        .where(Repository.project_id.in_(project_ids))
+        .group_by(Repository.project_id)
+    )
+    counts = {pid: int(n) for pid, n in repos.all()}
+    sizes = await session.execute(
+        select(Repository.project_id, func.coalesce(func.sum(Artifact.size), 0))
+        .join(Artifact, Artifact.repository_id == Repository.id)
+        .where(Repository.project_id.in_(project_ids))
+        .group_by(Repository.project_id)
+    )
+    storage = {pid: int(n) for pid, n in sizes.all()}
+    return {pid: ProjectFigures(counts.get(pid, 0), storage.get(pid, 0)) for pid in project_ids}
+
+
+async def repositories_of(
+    session: AsyncSession, project_id: int, *, name: str = "", offset: int = 0, limit: int = 25
+) -> tuple[list[RepositoryRow], int]:
+    """A project's repositories, most recently pushed first, with artifact counts."""
+    query = select(Repository).where(Repository.project_id == project_id)
+    if name:
+        query = query.where(Repository.name.like(f"%{_escape_like(name)}%", escape="\\"))
+    total = int(
+        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    )
+    rows = await session.execute(
+        query.order_by(Repository.update_time.desc(), Repository.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    repositories = list(rows.scalars())
+    ids = [r.id for r in repositories]
+    stats: dict[int, tuple[int, datetime | None]] = {}
+    if ids:
+        agg = await session.execute(
+            select(Artifact.repository_id, func.count(), func.max(Artifact.push_time))
+            .where(Artifact.repository_id.in_(ids))
+            .group_by(Artifact.repository_id)
+        )
+        for rid, count, last in agg.all():
+            stats[rid] = (int(count), _aware(last))
+    return [RepositoryRow(r, *stats.get(r.id, (0, None))) for r in repositories], total
+
+
+async def artifacts_of(
+    session: AsyncSession, repository_id: int, *, offset: int = 0, limit: int = 25
+) -> tuple[list[tuple[Artifact, list[Tag]]], int]:
+    """A repository's artifacts, newest push first, each with its tags (two queries)."""
+    total = int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(Artifact)
+                .where(Artifact.repository_id == repository_id)
+            )
+        ).scalar_one()
+    )
+    rows = await session.execute(
+        select(Artifact)
+        .where(Artifact.repository_id == repository_id)
+        .order_by(Artifact.push_time.desc(), Artifact.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    artifacts = list(rows.scalars())
+    tags = await tags_by_artifact(session, [a.id for a in artifacts])
+    return [(a, tags.get(a.id, [])) for a in artifacts], total
+
+
+async def tags_by_artifact(
+    session: AsyncSession, artifact_ids: Sequence[int]
+) -> dict[int, list[Tag]]:
+    if not artifact_ids:
+        return {}
+    rows = await session.execute(
+        select(Tag).where(Tag.artifact_id.in_(artifact_ids)).order_by(Tag.push_time.desc(), Tag.id)
+    )
+    grouped: dict[int, list[Tag]] = {}
+    for tag in rows.scalars():
+        grouped.setdefault(tag.artifact_id, []).append(tag)
+    return grouped
+
+
+async def totals(session: AsyncSession, project_ids: set[int] | None) -> Totals:
+    """What a viewer can reach: ``project_ids=None`` means everything (system admins)."""
+    projects_q = select(func.count()).select_from(Project)
+    repos_q = select(func.count()).select_from(Repository)
+    artifacts_q = select(func.count(), func.coalesce(func.sum(Artifact.size), 0)).select_from(
+        Artifact
+    )
+    if project_ids is not None:
+        if not project_ids:
+            return Totals(0, 0, 0, 0)
+        projects_q = projects_q.where(Project.id.in_(project_ids))
+        repos_q = repos_q.where(Repository.project_id.in_(project_ids))
+        artifacts_q = artifacts_q.join(Repository, Repository.id == Artifact.repository_id).where(
+            Repository.project_id.in_(project_ids)
+        )
+    n_projects = int((await session.execute(projects_q)).scalar_one())
+    n_repos = int((await session.execute(repos_q)).scalar_one())
+    n_artifacts, size = (await session.execute(artifacts_q)).one()
+    return Totals(n_projects, n_repos, int(n_artifacts), int(size))
+
+
+async def recent_pushes(
+    session: AsyncSession, project_ids: set[int] | None, limit: int = 8
+) -> list[PushRow]:
+    query = select(Artifact, Repository.name).join(
+        Repository, Repository.id == Artifact.repository_id
+    )
+    if project_ids is not None:
+        if not project_ids:
+            return []
+        query = query.where(Repository.project_id.in_(project_ids))
+    rows = (
+        await session.execute(
+            query.order_by(Artifact.push_time.desc(), Artifact.id.desc()).limit(limit)
+        )
+    ).all()
+    tags = await tags_by_artifact(session, [a.id for a, _ in rows])
+    return [
+        PushRow(
+            repository=name,
+            digest=a.digest,
+            tags=[t.name for t in tags.get(a.id, [])],
+            pusher=a.pusher,
+            push_time=a.push_time,
+            size=a.size,
+        )
+        for a, name in rows
+    ]
+
+
+async def daily_activity(
+    session: AsyncSession,
+    since: datetime,
+    operations: Sequence[str],
+    project_ids: set[int] | None,
+) -> dict[tuple[date, str], int]:
+    """Audit entries per (UTC day, operation) since ``since``, counted by the database."""
+    day: ColumnElement[Any] = cast(AuditLog.op_time, Date)
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        day = func.date(AuditLog.op_time)
+    query = (
+        select(day, AuditLog.operation, func.count())
+        .where(AuditLog.op_time >= since, AuditLog.operation.in_(operations))
+        .group_by(day, AuditLog.operation)
+    )
+    if project_ids is not None:
+        if not project_ids:
+            return {}
+        query = query.where(AuditLog.project_id.in_(project_ids))
+    counts: dict[tuple[date, str], int] = {}
+    for value, operation, n in (await session.execute(query)).all():
+        key_day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        counts[(key_day, operation)] = int(n)
+    return counts
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(User))).scalar_one())
+
+
+async def user_names_like(session: AsyncSession, prefix: str, limit: int = 20) -> list[str]:
+    rows = await session.execute(
+        select(User.username)
+        .where(User.username.like(f"{_escape_like(prefix)}%", escape="\\"))
+        .order_by(User.username)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def set_repository_description(
+    session: AsyncSession, repository: Repository, description: str
+) -> None:
+    """The one write here (the artifacts domain has no such function yet); the caller commits."""
+    repository.description = description
+    await session.flush()
