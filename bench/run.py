@@ -1,0 +1,313 @@
+"""harborlite's benchmark: harborlite against the bare registry it fronts, side by side.
+
+    make bench                         # full: 1 GiB blobs and images, 3 interleaved rounds
+    make bench BENCH_ARGS="--rounds 5"
+    make bench-smoke                   # tiny sizes, one round: checks the bench still runs
+
+Starts its own harborlite (with its embedded registry) in a temporary folder. In every round
+each compared case runs on both sides, the order alternating between rounds; the tables show
+medians. Load comes from separate processes (curl, skopeo, bench/loadgen.py), never from
+harborlite's own process. Results go to bench/results/ (or --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cases as c  # noqa: E402
+import report  # noqa: E402
+from environment import ROOT, World, start_world  # noqa: E402
+
+GiB = 1024 * 1024 * 1024
+MiB = 1024 * 1024
+
+CASES = [
+    c.Case("blob_get", "blob GET (big blob)", "MB/s", True, c.Target("ratio_min", 1.3, ">= 1.3x")),
+    c.Case("blob_put_monolithic", "blob PUT monolithic", "MB/s", True,
+           c.Target("ratio_min", 0.95, ">= 0.95x")),
+    c.Case("blob_put_chunked", "blob PUT chunked (PATCHes)", "MB/s", True,
+           c.Target("ratio_min", 0.95, ">= 0.95x")),
+]
+for _method in ("HEAD", "GET"):
+    for _by in ("tag", "digest"):
+        for _conns in (16, 1):
+            _name = f"manifest_{_method.lower()}_{_by}_c{_conns}"
+            _target = c.Target("ratio_min", 1.0, ">= 1.0x") if _conns == 16 else None
+            CASES.append(c.Case(_name, f"manifest {_method} by {_by}, {_conns} conn", "req/s",
+                                True, _target))
+            CASES.append(c.Case(_name + "_p50", f"manifest {_method} by {_by}, {_conns} conn, p50",
+                                "ms", True))
+            CASES.append(c.Case(_name + "_p99", f"manifest {_method} by {_by}, {_conns} conn, p99",
+                                "ms", True))
+CASES += [
+    c.Case("manifest_get_tag_added_p50", "manifest GET by tag, 1 conn: p50 added", "ms", False,
+           c.Target("max", 0.3, "<= 0.3 ms")),
+    c.Case("manifest_get_digest_added_p50", "manifest GET by digest, 1 conn: p50 added", "ms",
+           False, c.Target("max", 0.3, "<= 0.3 ms")),
+    c.Case("skopeo_push_big", "skopeo push, big image", "MB/s", True),
+    c.Case("skopeo_pull_big", "skopeo pull, big image", "MB/s", True,
+           c.Target("ratio_min", 1.0, ">= 1.0x")),
+    c.Case("skopeo_push_many", "skopeo push, 20 layers x 10 clients", "MB/s", True),
+    c.Case("skopeo_pull_many", "skopeo pull, 20 layers x 10 clients", "MB/s", True),
+    c.Case("token_rate", "token issuance, cached credential, 16 conn", "tokens/s", False,
+           c.Target("min", 1500, ">= 1,500/s")),
+    c.Case("rss_idle", "harborlite RSS, idle after start", "MiB", False),
+    c.Case("rss_peak", "harborlite RSS, peak over the run", "MiB", False),
+    c.Case("rss_growth_big_transfer", "harborlite RSS growth over a big blob transfer", "MiB",
+           False, c.Target("max", 20, "<= 20 MiB")),
+    c.Case("api_artifacts_p50", "API: page of 100 of N artifacts, p50", "ms", False,
+           c.Target("max", 50, "<= 50 ms")),
+    c.Case("api_artifacts_rate", "API: page of 100 of N artifacts, 1 conn", "req/s", False),
+]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, list[float]]] = {}
+        self.notes: list[str] = []
+
+    def add(self, case: str, side: str, value: float) -> None:
+        self.values.setdefault(case, {}).setdefault(side, []).append(value)
+
+    def last(self, case: str, side: str) -> float:
+        return self.values[case][side][-1]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3, smoke 1)")
+    parser.add_argument("--blob-mib", type=int, help="big blob size (default 1024, smoke 8)")
+    parser.add_argument("--duration", type=float, help="seconds per request-rate case")
+    parser.add_argument("--artifacts", type=int, help="artifacts to list (default 10000)")
+    parser.add_argument("--only", help="comma-separated case groups: blob,manifest,skopeo,"
+                        "token,api (default all)")
+    parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
+    parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temp folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    args = parser.parse_args()
+    smoke = args.smoke
+    args.rounds = args.rounds or (1 if smoke else 3)
+    args.blob_mib = args.blob_mib or (8 if smoke else 1024)
+    args.duration = args.duration or (0.5 if smoke else 4.0)
+    args.artifacts = args.artifacts or (200 if smoke else 10_000)
+    args.out = args.out or (ROOT / "bench" / "results" / ("smoke" if smoke else ""))
+    args.groups = set((args.only or "blob,manifest,skopeo,token,api").split(","))
+    return args
+
+
+def measured(recorder: Recorder, label: str, work: Callable[[], None]) -> None:
+    """Run one case; a failure is recorded as a note, the run goes on."""
+    try:
+        work()
+    except Exception as error:
+        recorder.notes.append(f"{label} failed: {error!r}"[:500])
+        traceback.print_exc()
+
+
+def run_round(world: World, args: argparse.Namespace, number: int, rec: Recorder) -> None:
+    sides = ["registry", "harborlite"] if number % 2 == 0 else ["harborlite", "registry"]
+    print(f"--- round {number + 1}/{args.rounds} (order: {', '.join(sides)})", flush=True)
+
+    if "blob" in args.groups:
+        for name, work in (
+            ("blob_get", c.blob_get),
+            ("blob_put_monolithic", c.blob_put_monolithic),
+            ("blob_put_chunked", c.blob_put_chunked),
+        ):
+            for side in sides:
+                def one(name: str = name, work: Any = work, side: str = side) -> None:
+                    speed, growth = work(world, side)
+                    rec.add(name, side, speed)
+                    if side == "harborlite":
+                        rec.add("rss_growth_big_transfer", side, growth)
+                    print(f"{name:28s} {side:10s} {speed:10.1f} MB/s", flush=True)
+
+                measured(rec, f"{name} on {side}", one)
+
+    if "manifest" in args.groups:
+        for method in ("HEAD", "GET"):
+            for by in ("tag", "digest"):
+                for conns in (16, 1):
+                    name = f"manifest_{method.lower()}_{by}_c{conns}"
+                    for side in sides:
+                        def one(method: str = method, by: str = by, conns: int = conns,
+                                name: str = name, side: str = side) -> None:
+                            answer = c.manifest_rate(world, side, method=method, by=by,
+                                                     connections=conns, duration=args.duration)
+                            rec.add(name, side, answer["rps"])
+                            rec.add(name + "_p50", side, answer["p50_ms"])
+                            rec.add(name + "_p99", side, answer["p99_ms"])
+                            print(f"{name:28s} {side:10s} {answer['rps']:10.0f} req/s "
+                                  f"p50 {answer['p50_ms']:.3f} ms p99 {answer['p99_ms']:.3f} ms",
+                                  flush=True)
+
+                        measured(rec, f"{name} on {side}", one)
+        for by in ("tag", "digest"):
+            name = f"manifest_get_{by}_c1_p50"
+            try:
+                added = rec.last(name, "harborlite") - rec.last(name, "registry")
+                rec.add(f"manifest_get_{by}_added_p50", "harborlite", added)
+            except (KeyError, IndexError):
+                pass
+
+    if "skopeo" in args.groups:
+        for side in sides:
+            repo = f"big-{side}-r{number}"
+            def push_pull(side: str = side, repo: str = repo) -> None:
+                speed = c.skopeo_push(world, side, world.big_layout, repo)
+                rec.add("skopeo_push_big", side, speed)
+                print(f"{'skopeo_push_big':28s} {side:10s} {speed:10.1f} MB/s", flush=True)
+                speed = c.skopeo_pull(world, side, world.big_layout, repo)
+                rec.add("skopeo_pull_big", side, speed)
+                print(f"{'skopeo_pull_big':28s} {side:10s} {speed:10.1f} MB/s", flush=True)
+
+            measured(rec, f"skopeo big on {side}", push_pull)
+        for side in sides:
+            repos = [f"many-{side}-r{number}-c{i}" for i in range(10)]
+            def many(side: str = side, repos: list[str] = repos) -> None:
+                speed = c.skopeo_concurrent(world, side, world.many_layout, repos, push=True)
+                rec.add("skopeo_push_many", side, speed)
+                print(f"{'skopeo_push_many':28s} {side:10s} {speed:10.1f} MB/s", flush=True)
+                speed = c.skopeo_concurrent(world, side, world.many_layout, repos, push=False)
+                rec.add("skopeo_pull_many", side, speed)
+                print(f"{'skopeo_pull_many':28s} {side:10s} {speed:10.1f} MB/s", flush=True)
+
+            measured(rec, f"skopeo many on {side}", many)
+
+    if "token" in args.groups:
+        def tokens() -> None:
+            answer = c.token_rate(world, 16, args.duration)
+            rec.add("token_rate", "harborlite", answer["rps"])
+            print(f"{'token_rate':28s} {'harborlite':10s} {answer['rps']:10.0f} tokens/s",
+                  flush=True)
+
+        measured(rec, "token issuance", tokens)
+
+
+def listing(world: World, args: argparse.Namespace, rec: Recorder) -> None:
+    """The API owner's bench/api_listing.py when present, else our own seeding."""
+    own = ROOT / "bench" / "api_listing.py"
+    if own.exists():
+        spec = importlib.util.spec_from_file_location("api_listing", own)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if hasattr(module, "measure"):
+            answer = module.measure(world, args.artifacts, args.duration * args.rounds)
+            rec.add("api_artifacts_p50", "harborlite", answer["p50_ms"])
+            rec.add("api_artifacts_rate", "harborlite", answer["rps"])
+            rec.notes.append(f"API listing measured by bench/api_listing.py: {answer}")
+            return
+    from listing import seed_artifacts
+
+    started = time.perf_counter()
+    repository = seed_artifacts(world, "many-artifacts", args.artifacts)
+    print(f"seeded {args.artifacts} artifacts in {time.perf_counter() - started:.1f}s", flush=True)
+    answer = c.api_listing(world, repository.split("/", 1)[1], args.duration * 2)
+    statuses = answer["statuses"]
+    if set(statuses) != {"200"}:
+        rec.notes.append(
+            f"API artifact listing answered {statuses} (endpoint not there yet?); not counted"
+        )
+        return
+    rec.add("api_artifacts_p50", "harborlite", answer["p50_ms"])
+    rec.add("api_artifacts_rate", "harborlite", answer["rps"])
+    print(f"{'api_artifacts':28s} {'harborlite':10s} p50 {answer['p50_ms']:.2f} ms", flush=True)
+
+
+def portal(world: World, args: argparse.Namespace, rec: Recorder) -> list[dict[str, Any]]:
+    """bench/portal_pages.py (the portal owner's) when present: extra rows, as it reports them."""
+    path = ROOT / "bench" / "portal_pages.py"
+    if not path.exists():
+        return []
+    spec = importlib.util.spec_from_file_location("portal_pages", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "measure"):
+        rec.notes.append("bench/portal_pages.py has no measure(world, duration); skipped")
+        return []
+    rows: list[dict[str, Any]] = module.measure(world, args.duration)
+    return rows
+
+
+def main() -> int:
+    args = parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="harborlite-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    big = args.blob_mib * MiB
+    chunk = max(MiB, big // 16)
+    print(f"bench: {'smoke' if args.smoke else 'full'}, {args.rounds} rounds, "
+          f"blob {args.blob_mib} MiB, scratch {workdir}", flush=True)
+    started = time.perf_counter()
+    world = start_world(
+        workdir,
+        blob_size=big,
+        chunk_size=chunk,
+        big_size=big,
+        many_layers=20,
+        many_layer_size=(64 * 1024 if args.smoke else 4 * MiB),
+    )
+    rec = Recorder()
+    extra_rows: list[dict[str, Any]] = []
+    try:
+        pid = world.harborlite_pid()
+        time.sleep(1.0)
+        rec.add("rss_idle", "harborlite", c.rss_mib(pid))
+        print(f"setup took {time.perf_counter() - started:.0f}s; harborlite idle RSS "
+              f"{c.rss_mib(pid):.1f} MiB", flush=True)
+        for number in range(args.rounds):
+            run_round(world, args, number, rec)
+        if "api" in args.groups:
+            measured(rec, "API listing", lambda: listing(world, args, rec))
+            try:
+                extra_rows = portal(world, args, rec)
+            except Exception as error:
+                rec.notes.append(f"portal pages failed: {error!r}"[:500])
+        rec.add("rss_peak", "harborlite", c.peak_rss_mib(pid))
+    finally:
+        world.server.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    rows = report.summarize(CASES, rec.values) + extra_rows
+    rec.notes.append(
+        f"big blob and big image: {args.blob_mib} MiB; 20-layer image: 20 x "
+        f"{(64 if args.smoke else 4096)} KiB, pushed and pulled by 10 skopeo clients at once; "
+        f"request-rate cases {args.duration:g} s each; {args.artifacts} artifacts listed"
+    )
+    meta = {
+        "mode": "smoke" if args.smoke else "full",
+        "rounds": args.rounds,
+        "blob_mib": args.blob_mib,
+        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": round(time.perf_counter() - started),
+        "machine": report.machine(),
+        "notes": rec.notes,
+    }
+    report.write(args.out, rows, meta)
+    print(report.markdown(rows, meta))
+    print(f"results in {args.out}", flush=True)
+    missing = [r["case"] for r in rows if not r["harborlite"] and r["case"] in NEEDED]
+    return 1 if missing and args.smoke else 0
+
+
+NEEDED = {case.name for case in CASES} - {"api_artifacts_p50", "api_artifacts_rate"}
+_ = statistics  # medians live in report.py
+
+if __name__ == "__main__":
+    sys.exit(main())
