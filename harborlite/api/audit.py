@@ -1,4 +1,9 @@
-"""``/audit-logs`` (system admins) and ``/projects/{p}/logs`` (project admins)."""
+"""``/audit-logs`` and ``/projects/{p}/logs``.
+
+``/audit-logs`` shows everything to system administrators and, to other signed-in users, the
+entries of the projects they administer, as Harbor does. ``q`` filters on operation, resource,
+resource_type, username and op_time (``op_time=[a~b]``).
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,64 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from harborlite.api.context import caller, check, project_from_path, require_admin
+from harborlite.api.context import caller, check, project_from_path, require_login
 from harborlite.api.paging import page_of, paged_response
+from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render import audit_json
 from harborlite.audit.queries import list_logs
+from harborlite.db.models import AuditLog
+from harborlite.projects import queries as projects
 from harborlite.services import services_of
+
+FIELDS = {
+    "id": Field(AuditLog.id, "int"),
+    "operation": Field(AuditLog.operation),
+    "resource": Field(AuditLog.resource),
+    "resource_type": Field(AuditLog.resource_type),
+    "username": Field(AuditLog.username),
+    "op_time": Field(AuditLog.op_time, "time"),
+    "project_id": Field(AuditLog.project_id, "int"),
+}
 
 
 async def audit_logs(request: Request) -> Response:
     services = services_of(request)
     page = page_of(request)
+    where = conditions(q_of(request), FIELDS)
+    order = parse_sort(request.query_params.get("sort"), FIELDS, [])
     async with services.sessions() as session:
         principal = await caller(request, session)
-        require_admin(principal)
-        entries, total = await list_logs(session, offset=page.offset, limit=page.size)
+        require_login(principal)
+        if not principal.sysadmin:
+            assert principal.user_id is not None
+            administered = await projects.admin_project_ids(session, principal.user_id)
+            where.append(AuditLog.project_id.in_(administered))
+        entries, total = await list_logs(
+            session,
+            conditions=where,
+            order_by=[*order, AuditLog.id.desc()] if order else (),
+            offset=page.offset,
+            limit=page.size,
+        )
     return paged_response(request, [audit_json(e) for e in entries], total, page)
 
 
 async def project_logs(request: Request) -> Response:
     services = services_of(request)
     page = page_of(request)
+    where = conditions(q_of(request), FIELDS)
+    order = parse_sort(request.query_params.get("sort"), FIELDS, [])
     async with services.sessions() as session:
         principal = await caller(request, session)
         project, access = await project_from_path(request, session, principal, "project_name")
         check(principal, access, "log", "list")
         entries, total = await list_logs(
-            session, project_id=project.id, offset=page.offset, limit=page.size
+            session,
+            project_id=project.id,
+            conditions=where,
+            order_by=[*order, AuditLog.id.desc()] if order else (),
+            offset=page.offset,
+            limit=page.size,
         )
     return paged_response(request, [audit_json(e) for e in entries], total, page)
 

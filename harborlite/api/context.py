@@ -77,12 +77,18 @@ def deny(principal: Principal, what: str) -> Exception:
 async def project_from_path(
     request: Request, session: AsyncSession, principal: Principal, key: str = "project_name_or_id"
 ) -> tuple[Project, ProjectAccess]:
-    """The project named (or numbered) in the path, when the caller may read it; else 404/401/403.
+    """The project named (or numbered) in the path, when the caller may read it.
+
+    404 when there is no such project; 401 (anonymous) or 403 (signed in) when the caller may not
+    read it, as Harbor answers.
 
     ``X-Is-Resource-Name: true`` says a number is a name, as Harbor's header does.
     """
     ident = request.path_params[key]
-    by_name = request.headers.get("x-is-resource-name", "").lower() == "true"
+    # ``{project_name}`` paths take a name only; ``{project_name_or_id}`` a number or a name.
+    by_name = key == "project_name" or (
+        request.headers.get("x-is-resource-name", "").lower() == "true"
+    )
     project = None
     if ident.isdigit() and not by_name:
         project = await projects.get_project(session, int(ident))
@@ -92,9 +98,7 @@ async def project_from_path(
         raise NotFound(f"project {ident} not found")
     access = await projects.project_access(session, principal, project)
     if not can(principal, access, "project", "read"):
-        if principal.anonymous:
-            raise Unauthorized("authentication required")
-        raise NotFound(f"project {ident} not found")
+        raise deny(principal, f"read project {project.name}")
     return project, access
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -44,7 +45,9 @@ def page_of(request: Request) -> Page:
     return Page(page=_positive(request, "page", 1), size=size)
 
 
-def paged_response(request: Request, items: list[object], total: int, page: Page) -> JSONResponse:
+def paged_response(
+    request: Request, items: Sequence[object], total: int, page: Page
+) -> JSONResponse:
     """The list, with ``X-Total-Count`` and a ``Link`` header for prev/next pages."""
     links = []
     params = dict(request.query_params)
@@ -60,4 +63,4 @@ def paged_response(request: Request, items: list[object], total: int, page: Page
     headers = {"X-Total-Count": str(total)}
     if links:
         headers["Link"] = ", ".join(links)
-    return JSONResponse(items, headers=headers)
+    return JSONResponse(list(items), headers=headers)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,11 +21,24 @@ from harborlite.api.context import (
     require_login,
 )
 from harborlite.api.paging import page_of, paged_response
+from harborlite.api.query import Field, conditions, flag, parse_sort, q_of
 from harborlite.api.render import project_json
+from harborlite.artifacts import queries as artifacts
 from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
+from harborlite.auth.permissions import Role, can
+from harborlite.db.models import Project
 from harborlite.errors import BadRequest, Conflict, PreconditionFailed
 from harborlite.projects import queries as projects
 from harborlite.services import services_of
+
+FIELDS = {
+    "project_id": Field(Project.id, "int"),
+    "name": Field(Project.name),
+    "public": Field(Project.public, "bool"),
+    "owner_id": Field(Project.owner_id, "int"),
+    "creation_time": Field(Project.creation_time, "time"),
+    "update_time": Field(Project.update_time, "time"),
+}
 
 PROJECT_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
@@ -77,7 +92,8 @@ async def create_project(request: Request) -> Response:
             ),
         )
         await session.commit()
-        location = f"/api/v2.0/projects/{project.id}"
+        by_name = request.headers.get("x-resource-name-in-location", "").lower() == "true"
+        location = f"/api/v2.0/projects/{project.name if by_name else project.id}"
     return Response(status_code=201, headers={"Location": location})
 
 
@@ -95,7 +111,10 @@ async def list_projects(request: Request) -> Response:
     services = services_of(request)
     page = page_of(request)
     public_param = request.query_params.get("public")
-    public = None if public_param in (None, "") else public_param.lower() == "true"
+    public = None if public_param in (None, "") else flag(request, "public", False)
+    where = conditions(q_of(request), FIELDS)
+    order = parse_sort(request.query_params.get("sort"), FIELDS, [])
+    with_detail = flag(request, "with_detail", True)
     async with services.sessions() as session:
         principal = await caller(request, session)
         rows, total = await projects.list_projects(
@@ -103,20 +122,24 @@ async def list_projects(request: Request) -> Response:
             principal,
             name=request.query_params.get("name"),
             public=public,
+            owner=request.query_params.get("owner") or None,
+            conditions=where,
+            order_by=[*order, Project.id] if order else (),
             offset=page.offset,
             limit=page.size,
         )
-        items = []
-        for project, role in rows:
-            owner = await accounts.get_user(session, project.owner_id) if project.owner_id else None
-            items.append(
-                project_json(
-                    project,
-                    owner_name=owner.username if owner else "",
-                    role=role,
-                    repo_count=await projects.repository_count(session, project.id),
-                )
-            )
+        ids = [project.id for project, _ in rows]
+        owners = await projects.owner_names(session, [p.owner_id for p, _ in rows if p.owner_id])
+        counts = await projects.repository_counts(session, ids) if with_detail else {}
+    items = [
+        project_json(
+            project,
+            owner_name=owners.get(project.owner_id or 0, ""),
+            role=role,
+            repo_count=counts.get(project.id, 0),
+        )
+        for project, role in rows
+    ]
     return paged_response(request, items, total, page)
 
 
@@ -168,12 +191,9 @@ async def delete_project(request: Request) -> Response:
         principal = await caller(request, session)
         project, access = await project_from_path(request, session, principal)
         check(principal, access, "project", "delete")
-        count = await projects.repository_count(session, project.id)
-        if count:
-            raise PreconditionFailed(
-                f"the project {project.name} contains {count} repositories and cannot be "
-                "deleted: delete them first"
-            )
+        message = await undeletable_because(session, project)
+        if message:
+            raise PreconditionFailed(message)
         name, project_id = project.name, project.id
         await projects.delete_project(session, project)
         record(
@@ -186,6 +206,53 @@ async def delete_project(request: Request) -> Response:
     return Response(status_code=200)
 
 
+async def undeletable_because(session: AsyncSession, project: Project) -> str:
+    """Why the project cannot be deleted, or ``""`` when it can."""
+    count = await projects.repository_count(session, project.id)
+    if count:
+        return (
+            f"the project {project.name} contains {count} repositories and cannot be "
+            "deleted: delete them first"
+        )
+    return ""
+
+
+async def project_deletable(request: Request) -> Response:
+    services = services_of(request)
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        project, access = await project_from_path(request, session, principal)
+        check(principal, access, "project", "delete")
+        message = await undeletable_because(session, project)
+    return JSONResponse({"deletable": not message, "message": message})
+
+
+async def project_summary(request: Request) -> Response:
+    services = services_of(request)
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        project, access = await project_from_path(request, session, principal)
+        summary: dict[str, Any] = {
+            "repo_count": await projects.repository_count(session, project.id)
+        }
+        if can(principal, access, "member", "list"):
+            members = await projects.member_counts(session, project.id)
+            for role, key in SUMMARY_ROLE_KEYS.items():
+                summary[key] = members.get(role, 0)
+        if can(principal, access, "quota", "read"):
+            used = await artifacts.storage_used(session, project.id)
+            summary["quota"] = {"hard": {"storage": -1}, "used": {"storage": used}}
+    return JSONResponse(summary)
+
+
+SUMMARY_ROLE_KEYS = {
+    Role.PROJECT_ADMIN: "project_admin_count",
+    Role.MAINTAINER: "maintainer_count",
+    Role.DEVELOPER: "developer_count",
+    Role.GUEST: "guest_count",
+    Role.LIMITED_GUEST: "limited_guest_count",
+}
+
 ROUTES = [
     Route("/projects", list_projects, methods=["GET"]),
     Route("/projects", head_projects, methods=["HEAD"]),
@@ -193,4 +260,6 @@ ROUTES = [
     Route("/projects/{project_name_or_id}", get_project, methods=["GET"]),
     Route("/projects/{project_name_or_id}", update_project, methods=["PUT"]),
     Route("/projects/{project_name_or_id}", delete_project, methods=["DELETE"]),
+    Route("/projects/{project_name_or_id}/summary", project_summary, methods=["GET"]),
+    Route("/projects/{project_name_or_id}/_deletable", project_deletable, methods=["GET"]),
 ]

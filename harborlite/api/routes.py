@@ -9,7 +9,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from harborlite.api import audit, members, projects, system, users
+from harborlite.api import (
+    additions,
+    artifacts,
+    audit,
+    members,
+    projects,
+    repositories,
+    system,
+    tags,
+    users,
+)
 from harborlite.errors import HarborliteError
 
 log = logging.getLogger("harborlite.api")
@@ -66,6 +76,10 @@ def api_app() -> Starlette:
         *projects.ROUTES,
         *members.ROUTES,
         *audit.ROUTES,
+        *repositories.ROUTES,
+        *artifacts.ROUTES,
+        *tags.ROUTES,
+        *additions.ROUTES,
     ]
     return Starlette(
         routes=routes,

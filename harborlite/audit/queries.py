@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,21 +17,21 @@ async def list_logs(
     *,
     project_id: int | None = None,
     conditions: Sequence[ColumnElement[bool]] = (),
+    order_by: Sequence[Any] = (),
     offset: int = 0,
     limit: int = 10,
 ) -> tuple[list[AuditLog], int]:
-    """Newest first."""
+    """Newest first, unless ``order_by`` says otherwise."""
     query = select(AuditLog)
     if project_id is not None:
         query = query.where(AuditLog.project_id == project_id)
     for condition in conditions:
         query = query.where(condition)
     total = int(
-        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+        (await session.execute(query.with_only_columns(func.count(AuditLog.id)))).scalar_one()
     )
-    rows = await session.execute(
-        query.order_by(AuditLog.op_time.desc(), AuditLog.id.desc()).offset(offset).limit(limit)
-    )
+    order = list(order_by) or [AuditLog.op_time.desc(), AuditLog.id.desc()]
+    rows = await session.execute(query.order_by(*order).offset(offset).limit(limit))
     return list(rows.scalars()), total
 
 

@@ -44,16 +44,13 @@ async def access_by_names(
     """The caller's access to each named project that exists (one query for all of them)."""
     if not names:
         return {}
-    query = select(Project.id, Project.name, Project.public, Member.role_id).where(
+    role_column: Any = Member.role_id if principal.user_id is not None else null()
+    query = select(Project.id, Project.name, Project.public, role_column).where(
         Project.name.in_(names)
     )
     if principal.user_id is not None:
         query = query.outerjoin(
             Member, (Member.project_id == Project.id) & (Member.user_id == principal.user_id)
-        )
-    else:
-        query = select(Project.id, Project.name, Project.public, null()).where(
-            Project.name.in_(names)
         )
     rows = await session.execute(query)
     return {

@@ -1,0 +1,156 @@
+"""``/projects/{p}/repositories/{r}/artifacts``: list, read and delete artifacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, false
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from harborlite.api.context import caller, origin
+from harborlite.api.locate import artifact_of, repository_of, repository_path
+from harborlite.api.paging import page_of, paged_response
+from harborlite.api.query import Field, conditions, flag, parse_sort, q_of
+from harborlite.api.removal import delete_artifact_deeply
+from harborlite.api.render_artifacts import artifact_json, is_index
+from harborlite.artifacts import queries as artifacts
+from harborlite.db.models import Artifact, Project
+from harborlite.errors import BadRequest
+from harborlite.services import services_of
+
+FIELDS = {
+    "id": Field(Artifact.id, "int"),
+    "digest": Field(Artifact.digest),
+    "type": Field(Artifact.type),
+    "media_type": Field(Artifact.media_type),
+    "manifest_media_type": Field(Artifact.manifest_media_type),
+    "size": Field(Artifact.size, "int"),
+    "push_time": Field(Artifact.push_time, "time"),
+    "pull_time": Field(Artifact.pull_time, "time"),
+}
+SPECIAL_KEYS = ("tags", "labels", "base")
+
+
+async def render_many(
+    session: AsyncSession,
+    project: Project,
+    repository_name: str,
+    rows: list[Artifact],
+    *,
+    with_tag: bool,
+    with_label: bool,
+) -> list[dict[str, Any]]:
+    """Artifacts with their tags and references: one query for each, whatever the page size."""
+    ids = [a.id for a in rows]
+    tags = await artifacts.tags_for(session, ids) if with_tag else {}
+    references = await artifacts.references_for(session, [a.id for a in rows if is_index(a)])
+    return [
+        artifact_json(
+            artifact,
+            project_id=project.id,
+            project_name=project.name,
+            repository_name=repository_name,
+            tags=tags.get(artifact.id, []) if with_tag else None,
+            child_ids=references.get(artifact.id, {}),
+            with_label=with_label,
+        )
+        for artifact in rows
+    ]
+
+
+def _special_conditions(request: Request) -> tuple[list[ColumnElement[bool]], bool]:
+    terms = q_of(request)
+    result = conditions(terms, FIELDS, handled=SPECIAL_KEYS)
+    include_children = False
+    for term in terms:
+        if term.key == "tags":
+            if term.kind not in ("exact", "fuzzy"):
+                raise BadRequest("tags supports tags=*, tags=nil, tags=v and tags=~v")
+            result.append(artifacts.tag_condition(term.kind, term.values[0] or ""))
+        elif term.key == "labels":
+            result.append(false())  # harborlite has no labels yet: nothing carries one
+        elif term.key == "base":
+            if term.kind != "exact" or term.values[0] != "*":
+                raise BadRequest('the value of "base" can only be exactly "*"')
+            include_children = True
+    return result, include_children
+
+
+async def list_artifacts(request: Request) -> Response:
+    services = services_of(request)
+    page = page_of(request)
+    where, include_children = _special_conditions(request)
+    order = parse_sort(request.query_params.get("sort"), FIELDS, [])
+    if order:
+        order.append(Artifact.id.desc())
+    with_tag = flag(request, "with_tag", True)
+    with_label = flag(request, "with_label", False)
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        path = await repository_path(request, session, principal, "artifact", "list")
+        repository = await repository_of(session, path)
+        rows, total = await artifacts.list_artifacts(
+            session,
+            repository.id,
+            conditions=where,
+            include_children=include_children,
+            order_by=order,
+            offset=page.offset,
+            limit=page.size,
+        )
+        items = await render_many(
+            session, path.project, repository.name, rows, with_tag=with_tag, with_label=with_label
+        )
+    return paged_response(request, list(items), total, page)
+
+
+async def get_artifact(request: Request) -> Response:
+    services = services_of(request)
+    with_tag = flag(request, "with_tag", True)
+    with_label = flag(request, "with_label", False)
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        path = await repository_path(request, session, principal, "artifact", "read")
+        repository = await repository_of(session, path)
+        artifact = await artifact_of(session, repository, request.path_params["reference"])
+        (body,) = await render_many(
+            session,
+            path.project,
+            repository.name,
+            [artifact],
+            with_tag=with_tag,
+            with_label=with_label,
+        )
+    return JSONResponse(body)
+
+
+async def delete_artifact(request: Request) -> Response:
+    services = services_of(request)
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        path = await repository_path(request, session, principal, "artifact", "delete")
+        repository = await repository_of(session, path)
+        artifact = await artifact_of(session, repository, request.path_params["reference"])
+        await delete_artifact_deeply(
+            services,
+            session,
+            repository,
+            artifact,
+            principal.username,
+            origin(request),
+            path.project.id,
+        )
+        await session.commit()
+    return Response(status_code=200)
+
+
+BASE = "/projects/{project_name}/repositories/{repository_name}/artifacts"
+
+ROUTES = [
+    Route(BASE, list_artifacts, methods=["GET"]),
+    Route(BASE + "/{reference}", get_artifact, methods=["GET"]),
+    Route(BASE + "/{reference}", delete_artifact, methods=["DELETE"]),
+]

@@ -1,0 +1,77 @@
+"""The registry calls the REST API makes for itself, each with a token scoped to exactly it."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+
+from harborlite.artifacts.manifests import MANIFEST_MEDIA_TYPES
+from harborlite.errors import HarborliteError, NotFound, UpstreamUnavailable
+from harborlite.registry.upstream import Upstream
+
+log = logging.getLogger("harborlite.api")
+
+ACCEPT = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
+
+
+class RegistryRefused(HarborliteError):
+    """The registry answered something harborlite cannot go on with."""
+
+    code, status = "UNKNOWN", 500
+
+
+async def get_manifest(upstream: Upstream, repository: str, digest: str) -> tuple[bytes, str]:
+    """The manifest bytes and their media type."""
+    status, headers, body = await upstream.fetch(
+        "GET", repository, f"/v2/{repository}/manifests/{digest}", ("pull",), {"Accept": ACCEPT}
+    )
+    if status == 404:
+        raise NotFound(f"manifest {repository}@{digest} is not in the registry")
+    if status != 200:
+        raise RegistryRefused(f"the registry answered {status} for manifest {repository}@{digest}")
+    return body, headers.get("Content-Type", "")
+
+
+async def get_blob(
+    upstream: Upstream, repository: str, digest: str, limit: int = 4 * 1024 * 1024
+) -> bytes:
+    status, _, body = await upstream.fetch(
+        "GET", repository, f"/v2/{repository}/blobs/{digest}", ("pull",), limit=limit
+    )
+    if status == 404:
+        raise NotFound(f"blob {digest} of {repository} is not in the registry")
+    if status != 200:
+        raise RegistryRefused(f"the registry answered {status} for blob {repository}@{digest}")
+    return body
+
+
+async def delete_manifest(upstream: Upstream, repository: str, digest: str) -> None:
+    """Delete by digest; a manifest already gone counts as deleted."""
+    status, _, body = await upstream.fetch(
+        "DELETE", repository, f"/v2/{repository}/manifests/{digest}", ("delete",)
+    )
+    if status in (200, 202, 404):
+        return
+    log.error("registry refused to delete %s@%s: %s %s", repository, digest, status, body[:200])
+    raise RegistryRefused(f"the registry refused to delete {repository}@{digest} ({status})")
+
+
+async def put_manifest(
+    upstream: Upstream, repository: str, reference: str, body: bytes, media_type: str
+) -> None:
+    """Store ``body`` under ``reference`` (a tag): how a tag made through the API reaches pulls."""
+    headers = {
+        "Authorization": upstream.own_authorization(repository, ("pull", "push")),
+        "Content-Type": media_type,
+    }
+    url = f"{upstream.base_url}/v2/{repository}/manifests/{reference}"
+    try:
+        async with upstream.session.put(url, data=body, headers=headers) as response:
+            status = response.status
+            text = await response.content.read(2048)
+    except aiohttp.ClientError as error:
+        raise UpstreamUnavailable(f"registry unreachable: {error}") from None
+    if status != 201:
+        log.error("registry refused tag %s:%s: %s %s", repository, reference, status, text)
+        raise RegistryRefused(f"the registry refused to tag {repository}:{reference} ({status})")
