@@ -87,3 +87,37 @@ async def delete_user(session: AsyncSession, user: User) -> None:
 
 async def count_users(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count()).select_from(User))).scalar_one())
+
+
+async def search_users(
+    session: AsyncSession, fragment: str, *, offset: int = 0, limit: int = 10
+) -> tuple[list[tuple[int, str]], int]:
+    """(id, username) of users whose name contains ``fragment``, and how many there are."""
+    condition = User.username.contains(fragment, autoescape=True)
+    total = int((await session.execute(select(func.count(User.id)).where(condition))).scalar_one())
+    rows = await session.execute(
+        select(User.id, User.username)
+        .where(condition)
+        .order_by(User.username)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(user_id, username) for user_id, username in rows.all()], total
+
+
+async def update_profile(
+    session: AsyncSession,
+    user: User,
+    *,
+    email: str | None = None,
+    realname: str | None = None,
+    comment: str | None = None,
+) -> None:
+    if email is not None:
+        user.email = email
+    if realname is not None:
+        user.realname = realname
+    if comment is not None:
+        user.comment = comment
+    user.update_time = utcnow()
+    await session.flush()

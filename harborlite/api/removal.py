@@ -7,7 +7,6 @@ also deletes its children that nothing else names and that carry no tag.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,17 +43,6 @@ async def deletion_set(session: AsyncSession, root: Artifact) -> list[Artifact]:
     return list(chosen.values())
 
 
-def _invalidate(services: Services, repository: str, digest: str) -> None:
-    cache: Any = getattr(services, "manifest_cache", None)
-    if cache is None:
-        return
-    for name in ("invalidate", "forget", "discard"):
-        method = getattr(cache, name, None)
-        if callable(method):
-            method(repository, digest)
-            return
-
-
 async def delete_artifact_deeply(
     services: Services,
     session: AsyncSession,
@@ -73,7 +61,6 @@ async def delete_artifact_deeply(
     doomed = await deletion_set(session, root)
     for artifact in doomed:
         await delete_manifest(services.upstream, repository.name, artifact.digest)
-        _invalidate(services, repository.name, artifact.digest)
     await artifacts.forget_artifacts(session, repository, [a.id for a in doomed])
     for artifact in doomed:
         record(
@@ -103,7 +90,6 @@ async def delete_repository(
     everything = await artifacts.artifacts_of_repository(session, repository.id)
     for artifact in everything:
         await delete_manifest(services.upstream, repository.name, artifact.digest)
-        _invalidate(services, repository.name, artifact.digest)
     name = repository.name
     await artifacts.delete_repository(session, repository)
     record(

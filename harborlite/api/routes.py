@@ -14,8 +14,10 @@ from harborlite.api import (
     artifacts,
     audit,
     members,
+    permissions,
     projects,
     repositories,
+    search,
     system,
     tags,
     users,
@@ -72,6 +74,7 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 def api_app() -> Starlette:
     routes = [
         *system.ROUTES,
+        *permissions.ROUTES,
         *users.ROUTES,
         *projects.ROUTES,
         *members.ROUTES,
@@ -80,6 +83,7 @@ def api_app() -> Starlette:
         *artifacts.ROUTES,
         *tags.ROUTES,
         *additions.ROUTES,
+        *search.ROUTES,
     ]
     return Starlette(
         routes=routes,

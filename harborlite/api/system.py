@@ -8,6 +8,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from harborlite import __version__
+from harborlite.api.render import iso
+from harborlite.db.models import utcnow
 from harborlite.services import services_of
 
 
@@ -43,8 +45,23 @@ async def health(request: Request) -> Response:
         except Exception as error:  # translated into the component's status
             registry = {"name": "registry", "status": "unhealthy", "error": str(error)}
     components.append(registry)
+    if services.settings.redis_url:
+        components.append(await _redis_health(services.settings.redis_url))
     overall = "healthy" if all(c["status"] == "healthy" for c in components) else "unhealthy"
     return JSONResponse({"status": overall, "components": components})
+
+
+async def _redis_health(url: str) -> dict[str, str]:
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as error:  # translated into the component's status
+        return {"name": "redis", "status": "unhealthy", "error": type(error).__name__}
+    finally:
+        await client.aclose()
+    return {"name": "redis", "status": "healthy"}
 
 
 async def systeminfo(request: Request) -> Response:
@@ -65,6 +82,7 @@ async def systeminfo(request: Request) -> Response:
             "read_only": False,
             "notification_enable": False,
             "banner_message": "",
+            "current_time": iso(utcnow()),
         }
     )
 

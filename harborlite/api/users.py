@@ -211,11 +211,68 @@ async def set_sysadmin(request: Request) -> Response:
     return Response(status_code=200)
 
 
+async def search_users(request: Request) -> Response:
+    services = services_of(request)
+    page = page_of(request)
+    fragment = request.query_params.get("username")
+    if not fragment:
+        raise BadRequest("username is required")
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        require_login(principal)
+        rows, total = await accounts.search_users(
+            session, fragment, offset=page.offset, limit=page.size
+        )
+    items = [{"user_id": user_id, "username": username} for user_id, username in rows]
+    return paged_response(request, items, total, page)
+
+
+async def update_profile(request: Request) -> Response:
+    services = services_of(request)
+    user_id = path_int(request, "user_id")
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        require_login(principal)
+        if not principal.sysadmin and principal.user_id != user_id:
+            raise Forbidden("only system administrators may change other users' profiles")
+        body = await json_body(request)
+        user = await accounts.get_user(session, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} not found")
+        email = body.get("email")
+        if email is not None:
+            email = field_str(body, "email")
+            if email and not EMAIL.match(email):
+                raise BadRequest(f"email {email!r} is not a valid address")
+            if email and await accounts.email_taken(session, email, except_id=user.id):
+                raise Conflict(f"email {email} is already used by another user")
+        realname = field_str(body, "realname") if "realname" in body else None
+        comment = field_str(body, "comment") if "comment" in body else None
+        await accounts.update_profile(
+            session, user, email=email, realname=realname, comment=comment
+        )
+        record(
+            session,
+            AuditEvent(
+                principal.username,
+                UPDATE,
+                "user",
+                user.username,
+                origin(request),
+                detail="profile",
+            ),
+        )
+        await session.commit()
+    return Response(status_code=200)
+
+
 ROUTES = [
     Route("/users", list_users, methods=["GET"]),
     Route("/users", create_user, methods=["POST"]),
     Route("/users/current", current_user, methods=["GET"]),
+    Route("/users/search", search_users, methods=["GET"]),
     Route("/users/{user_id}", get_user, methods=["GET"]),
+    Route("/users/{user_id}", update_profile, methods=["PUT"]),
     Route("/users/{user_id}", delete_user, methods=["DELETE"]),
     Route("/users/{user_id}/password", change_password, methods=["PUT"]),
     Route("/users/{user_id}/sysadmin", set_sysadmin, methods=["PUT"]),

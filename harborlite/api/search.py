@@ -1,0 +1,85 @@
+"""``/search`` (projects and repositories by name) and ``/statistics`` (counts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from harborlite.api.context import caller, require_login
+from harborlite.api.render import project_json
+from harborlite.artifacts import queries as artifacts
+from harborlite.errors import BadRequest
+from harborlite.projects import queries as projects
+from harborlite.services import services_of
+
+SEARCH_LIMIT = 100
+
+
+async def search(request: Request) -> Response:
+    services = services_of(request)
+    fragment = request.query_params.get("q")
+    if fragment is None:
+        raise BadRequest("q is required")
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        found = await projects.search_projects(session, principal, fragment, SEARCH_LIMIT)
+        ids = [project.id for project, _ in found]
+        owners = await projects.owner_names(session, [p.owner_id for p, _ in found if p.owner_id])
+        counts = await projects.repository_counts(session, ids)
+        visible = projects.visible_condition(principal)
+        repositories = await artifacts.search_repositories(session, visible, fragment, SEARCH_LIMIT)
+        artifact_counts = await artifacts.artifact_counts(session, [r.id for r, _ in repositories])
+    body: dict[str, list[dict[str, Any]]] = {
+        "project": [
+            project_json(
+                project,
+                owner_name=owners.get(project.owner_id or 0, ""),
+                role=role,
+                repo_count=counts.get(project.id, 0),
+            )
+            for project, role in found
+        ],
+        "repository": [
+            {
+                "project_id": project.id,
+                "project_name": project.name,
+                "project_public": project.public,
+                "repository_name": repository.name,
+                "pull_count": int(repository.pull_count or 0),
+                "artifact_count": artifact_counts.get(repository.id, 0),
+            }
+            for repository, project in repositories
+        ],
+    }
+    return JSONResponse(body)
+
+
+async def statistics(request: Request) -> Response:
+    """Counts of the projects and repositories the caller may see; totals for admins only."""
+    services = services_of(request)
+    async with services.sessions() as session:
+        principal = await caller(request, session)
+        require_login(principal)
+        visible = projects.visible_condition(principal)
+        project_counts = await projects.count_by_visibility(session, visible)
+        repository_counts = await artifacts.repository_count_by_visibility(session, visible)
+        body = {
+            "private_project_count": project_counts.get(False, 0),
+            "private_repo_count": repository_counts.get(False, 0),
+            "public_project_count": project_counts.get(True, 0),
+            "public_repo_count": repository_counts.get(True, 0),
+        }
+        if principal.sysadmin:
+            body["total_project_count"] = sum(project_counts.values())
+            body["total_repo_count"] = sum(repository_counts.values())
+            body["total_storage_consumption"] = await artifacts.storage_used(session)
+    return JSONResponse(body)
+
+
+ROUTES = [
+    Route("/search", search, methods=["GET"]),
+    Route("/statistics", statistics, methods=["GET"]),
+]
