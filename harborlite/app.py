@@ -17,6 +17,7 @@ from harborlite.middleware import RequestIdMiddleware
 from harborlite.portal.config import load_portal_config
 from harborlite.portal.middleware import PortalSessionMiddleware
 from harborlite.portal.routes import portal_app
+from harborlite.registry.manifest_cache import ManifestCache
 from harborlite.registry.proxy import RegistryGateway
 from harborlite.registry.pulls import PullRecorder
 from harborlite.registry.supervisor import RegistrySupervisor
@@ -62,6 +63,8 @@ def create_app(settings: Settings) -> Starlette:
         pulls = PullRecorder(sessions)
         pulls.start()
         upstream = Upstream.open(registry_url, signer)
+        manifests = ManifestCache()
+        upstream.manifest_listeners.append(manifests.registry_wrote)
         services = Services(
             settings=settings,
             engine=engine,
@@ -71,6 +74,7 @@ def create_app(settings: Settings) -> Starlette:
             upstream=upstream,
             pulls=pulls,
             supervisor=supervisor,
+            manifests=manifests,
         )
         log.info("harborlite is ready at %s (registry %s)", settings.external_url, registry_url)
         try:

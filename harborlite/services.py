@@ -14,6 +14,7 @@ from harborlite.settings import Settings
 from harborlite.token.keys import TokenSigner
 
 if TYPE_CHECKING:
+    from harborlite.registry.manifest_cache import ManifestCache
     from harborlite.registry.pulls import PullRecorder
     from harborlite.registry.supervisor import RegistrySupervisor
     from harborlite.registry.upstream import Upstream
@@ -29,6 +30,7 @@ class Services:
     upstream: Upstream
     pulls: PullRecorder
     supervisor: RegistrySupervisor | None = None
+    manifests: ManifestCache | None = None
     failures: FailureLimiter = field(default_factory=FailureLimiter)
     started_at: float = field(default_factory=time.time)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import Any
+
 import aiohttp
 
 from harborlite.errors import UpstreamUnavailable
@@ -9,6 +13,27 @@ from harborlite.token.keys import TokenSigner
 from harborlite.token.scopes import Access
 
 CHUNK = 1024 * 1024
+
+_MANIFEST_PATH = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
+
+ManifestWriteListener = Callable[[str, str, str, int, "str | None"], None]
+"""Called as (method, repository, reference, status, Docker-Content-Digest or None)."""
+
+
+async def _manifest_written(listeners: list[ManifestWriteListener], params: Any) -> None:
+    """Every manifest PUT or DELETE sent to the registry, by the proxy or by harborlite itself
+    (API tag and artifact operations), reaches the listeners (the manifest cache) as soon as
+    the registry's answer is in, before the client hears of it."""
+    method = params.method
+    if method not in ("PUT", "DELETE") or not listeners:
+        return
+    match = _MANIFEST_PATH.match(params.url.path)
+    if match is None:
+        return
+    response = params.response
+    digest = response.headers.get("Docker-Content-Digest")
+    for listener in listeners:
+        listener(method, match["name"], match["reference"], response.status, digest)
 
 
 class Upstream:
@@ -18,18 +43,27 @@ class Upstream:
         self.base_url = base_url.rstrip("/")
         self.signer = signer
         self.session = session
+        self.manifest_listeners: list[ManifestWriteListener] = []
 
     @classmethod
     def open(cls, base_url: str, signer: TokenSigner) -> Upstream:
         connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=60, ttl_dns_cache=300)
+        listeners: list[ManifestWriteListener] = []
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(
+            lambda session, context, params: _manifest_written(listeners, params)
+        )
         session = aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
             read_bufsize=CHUNK,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            trace_configs=[trace],
         )
-        return cls(base_url, signer, session)
+        upstream = cls(base_url, signer, session)
+        upstream.manifest_listeners = listeners
+        return upstream
 
     async def close(self) -> None:
         await self.session.close()

@@ -1,0 +1,231 @@
+"""Manifests answered without the registry round trip: the exact bytes and headers it sent.
+
+Manifests are content-addressed and harborlite sees every push and delete, so a manifest the
+registry once served for repository R can be served again for R from memory. The cache only
+holds what the registry itself answered (never what a client claimed), keyed by repository,
+so a manifest is only ever served for the repository the registry served it for.
+
+- ``(repository, digest) -> CachedManifest``: body, media type and the registry's headers;
+  the body is checked against its digest before it is kept.
+- ``(repository, tag) -> digest``: learnt from a registry answer or a push through harborlite.
+
+Accept is honoured as the registry 2.8 does: an entry is served only when the client accepts
+its media type. Anything else (schema 1, a list a client does not accept, If-None-Match) goes
+to the registry. Pushes and deletes invalidate; a per-repository generation number stops a
+slow registry answer from re-learning something a push or delete made stale. Entries also
+expire (tags sooner than digests), which bounds staleness when another replica changed a tag
+and no Redis carried the news.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+CACHEABLE = frozenset({DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX})
+LISTS = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
+
+# Headers of a registry answer that belong to that one answer, not to the manifest.
+_NOT_KEPT = frozenset({b"date", b"connection", b"keep-alive", b"transfer-encoding", b"set-cookie"})
+_HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512, "sha384": hashlib.sha384}
+
+
+@dataclass(frozen=True)
+class CachedManifest:
+    digest: str
+    media_type: str
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+    learnt_at: float
+
+
+def accepted_types(accept_values: Iterable[bytes]) -> frozenset[str]:
+    """Media types named in Accept headers, parameters dropped (as distribution does)."""
+    types: set[str] = set()
+    for value in accept_values:
+        for part in value.decode("latin-1").split(","):
+            media_type = part.split(";", 1)[0].strip().lower()
+            if media_type:
+                types.add(media_type)
+    return frozenset(types)
+
+
+def digest_matches(digest: str, body: bytes) -> bool:
+    algorithm, _, expected = digest.partition(":")
+    hasher = _HASHES.get(algorithm)
+    return hasher is not None and hasher(body).hexdigest() == expected
+
+
+def is_digest(reference: str) -> bool:
+    return ":" in reference
+
+
+class ManifestCache:
+    """In-process LRU of manifests per repository, bounded in bytes."""
+
+    def __init__(
+        self,
+        max_bytes: int = 64 * 1024 * 1024,
+        tag_ttl: float = 60.0,
+        digest_ttl: float = 600.0,
+        max_entry_bytes: int = 1024 * 1024,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.tag_ttl = tag_ttl
+        self.digest_ttl = digest_ttl
+        self.max_entry_bytes = max_entry_bytes
+        self._manifests: OrderedDict[tuple[str, str], CachedManifest] = OrderedDict()
+        self._tags: dict[tuple[str, str], tuple[str, float]] = {}
+        self._generations: dict[str, int] = {}
+        self._bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    # ------------------------------------------------------------------ reading
+
+    def generation(self, repository: str) -> int:
+        return self._generations.get(repository, 0)
+
+    def lookup(
+        self, repository: str, reference: str, accepted: frozenset[str]
+    ) -> CachedManifest | None:
+        now = time.monotonic()
+        if is_digest(reference):
+            digest = reference
+        else:
+            tag = self._tags.get((repository, reference))
+            if tag is None or now - tag[1] > self.tag_ttl:
+                self.misses += 1
+                return None
+            digest = tag[0]
+        key = (repository, digest)
+        entry = self._manifests.get(key)
+        if entry is None or now - entry.learnt_at > self.digest_ttl:
+            self.misses += 1
+            return None
+        if entry.media_type not in accepted:
+            self.misses += 1
+            return None
+        self._manifests.move_to_end(key)
+        self.hits += 1
+        return entry
+
+    # ------------------------------------------------------------------ learning
+
+    def learn(
+        self,
+        repository: str,
+        reference: str,
+        generation: int,
+        accepted: frozenset[str],
+        headers: Iterable[tuple[bytes, bytes]],
+        body: bytes | None,
+    ) -> None:
+        """Keep a registry 200 answer to a manifest GET (body) or HEAD (body None)."""
+        if self.generation(repository) != generation:
+            return  # a push or delete happened meanwhile: this answer may be stale
+        kept: list[tuple[bytes, bytes]] = []
+        media_type = digest = ""
+        length = -1
+        for key, value in headers:
+            lower = key.lower()
+            if lower in _NOT_KEPT:
+                continue
+            if lower == b"content-type":
+                media_type = value.decode("latin-1").split(";", 1)[0].strip().lower()
+            elif lower == b"docker-content-digest":
+                digest = value.decode("latin-1").strip()
+            elif lower == b"content-length":
+                length = int(value)
+            kept.append((lower, value))
+        if media_type not in CACHEABLE or not digest:
+            return
+        if reference != digest and is_digest(reference):
+            return
+        now = time.monotonic()
+        if body is not None:
+            if len(body) != length or len(body) > self.max_entry_bytes:
+                return
+            if not digest_matches(digest, body):
+                return
+            self._store(repository, CachedManifest(digest, media_type, body, tuple(kept), now))
+        if not is_digest(reference) and (media_type in LISTS or LISTS <= accepted):
+            # A list the client does not accept is answered with one of its images when asked
+            # by tag; only when that cannot have happened does the answer name the tag's digest.
+            self._tags[(repository, reference)] = (digest, now)
+
+    def _store(self, repository: str, entry: CachedManifest) -> None:
+        key = (repository, entry.digest)
+        old = self._manifests.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old.body)
+        self._manifests[key] = entry
+        self._bytes += len(entry.body)
+        while self._bytes > self.max_bytes and self._manifests:
+            _, evicted = self._manifests.popitem(last=False)
+            self._bytes -= len(evicted.body)
+
+    def pushed(self, repository: str, reference: str, digest: str | None) -> None:
+        """A manifest PUT the registry accepted (201): the tag now names ``digest``."""
+        self._bump(repository)
+        if not is_digest(reference):
+            if digest:
+                self._tags[(repository, reference)] = (digest, time.monotonic())
+            else:
+                self._tags.pop((repository, reference), None)
+
+    def registry_wrote(
+        self, method: str, repository: str, reference: str, status: int, digest: str | None
+    ) -> None:
+        """Listener for every manifest PUT/DELETE harborlite sends to the registry."""
+        if method == "PUT" and 200 <= status < 300:
+            self.pushed(repository, reference, digest)
+        elif method == "DELETE" and 200 <= status < 300:
+            self.deleted(repository, reference)
+
+    # ------------------------------------------------------------------ forgetting
+
+    def deleted(self, repository: str, reference: str) -> None:
+        """A manifest (by digest, with every tag naming it) or a tag was deleted."""
+        self._bump(repository)
+        if not is_digest(reference):
+            self._tags.pop((repository, reference), None)
+            return
+        entry = self._manifests.pop((repository, reference), None)
+        if entry is not None:
+            self._bytes -= len(entry.body)
+        for key, (digest, _) in list(self._tags.items()):
+            if key[0] == repository and digest == reference:
+                del self._tags[key]
+
+    def forget_repository(self, repository: str) -> None:
+        """Everything about one repository (a replica said it changed; a repository delete)."""
+        self._bump(repository)
+        for key in [k for k in self._manifests if k[0] == repository]:
+            self._bytes -= len(self._manifests.pop(key).body)
+        for key in [k for k in self._tags if k[0] == repository]:
+            del self._tags[key]
+
+    def clear(self) -> None:
+        for repository in {k[0] for k in self._manifests} | {k[0] for k in self._tags}:
+            self._bump(repository)
+        self._manifests.clear()
+        self._tags.clear()
+        self._bytes = 0
+
+    def _bump(self, repository: str) -> None:
+        self._generations[repository] = self._generations.get(repository, 0) + 1
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._manifests)
