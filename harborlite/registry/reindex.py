@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,9 @@ class ReindexReport:
 
 
 async def _catalog(upstream: Upstream, signer: TokenSigner) -> list[str]:
-    token, _, _ = signer.sign("harborlite", [Access("registry", "catalog", ("*",))], 300)
+    token, _, _ = signer.sign(
+        "harborlite", [Access("registry", "catalog", ("*",))], expiration_seconds=300
+    )
     names: list[str] = []
     last = ""
     while True:
@@ -124,8 +127,6 @@ async def reindex(
             )
             report.created_projects.append(project_name)
         status, _, body = await upstream.fetch("GET", name, f"/v2/{name}/tags/list", ("pull",))
-        import json
-
         tags = (json.loads(body).get("tags") or []) if status == 200 else []
         digests: set[str] = set()
         tag_names: set[str] = set()
@@ -134,9 +135,9 @@ async def reindex(
             if await _index_reference(upstream, session, project.id, name, digest, None):
                 digests.add(digest)
         for tag in sorted(tags):
-            digest = await _index_reference(upstream, session, project.id, name, tag, tag)
-            if digest:
-                digests.add(digest)
+            tagged = await _index_reference(upstream, session, project.id, name, tag, tag)
+            if tagged:
+                digests.add(tagged)
                 tag_names.add(tag)
         repository = await artifacts.get_repository(session, name)
         if repository is None:
