@@ -15,7 +15,11 @@ from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
 from harborlite.artifacts import queries as artifacts
-from harborlite.artifacts.manifests import MAX_MANIFEST_BYTES, is_digest
+from harborlite.artifacts.manifests import (
+    MAX_MANIFEST_BYTES,
+    is_digest,
+    valid_repository_name,
+)
 from harborlite.audit.events import DELETE, PUSH, AuditEvent, Origin, record
 from harborlite.projects import queries as projects
 from harborlite.registry.blobs import serve_blob_from_storage
@@ -107,6 +111,11 @@ class RegistryGateway:
         route = parse_route(scope["path"], scope.get("query_string", b""))
         if route is None:
             await send_error(send, 404, "NOT_FOUND", "no such registry endpoint", head=head)
+            return
+        if route.name and not valid_repository_name(route.name):
+            await send_error(
+                send, 400, "NAME_INVALID", f"invalid repository name {route.name!r}", head=head
+            )
             return
         settings = services.settings
 

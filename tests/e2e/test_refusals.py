@@ -187,3 +187,24 @@ def test_push_to_unknown_project_says_so(
         skopeo_copy(f"oci:{layout}:v1", f"docker://{harborlite.host}/nosuchproject/app:v1",
                     creds=harborlite.admin)
     assert "project nosuchproject not found" in refused.value.stderr
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v2/Team/Upper/manifests/v1", "/v2/a/../b/blobs/sha256:" + "0" * 64,
+     "/v2/a//b/tags/list", "/v2/-a/b/manifests/v1"],
+)
+def test_invalid_repository_names_refused(harborlite: Harborlite, path: str) -> None:
+    import http.client
+    import json
+
+    token = harborlite.token("repository:library/x:pull", harborlite.admin)
+    host, port = harborlite.host.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:  # http.client sends the path exactly as written, dot segments included
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        assert response.status == 400
+        assert json.loads(response.read())["errors"][0]["code"] == "NAME_INVALID"
+    finally:
+        connection.close()
