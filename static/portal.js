@@ -39,7 +39,14 @@
     event.preventDefault();
     var text = button.getAttribute("data-copy");
     copyText(text).then(
-      function () { flashButton(button, button.classList.contains("icon-btn") ? "✓" : "Copied!", "copied"); },
+      function () {
+        if (button.classList.contains("icon-btn")) {
+          button.classList.add("copied");
+          window.setTimeout(function () { button.classList.remove("copied"); }, 1600);
+        } else {
+          flashButton(button, "Copied!", "copied");
+        }
+      },
       function () {
         var input = button.parentElement && button.parentElement.querySelector(".copy-text");
         if (input) { input.focus(); input.select(); }

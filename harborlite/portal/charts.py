@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-WIDTH, HEIGHT = 720, 180
-LEFT, RIGHT, TOP, BOTTOM = 36, 8, 12, 26
+WIDTH, HEIGHT = 900, 160
+LEFT, RIGHT, TOP, BOTTOM = 32, 8, 10, 22
 
 
 @dataclass(frozen=True)

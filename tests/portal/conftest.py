@@ -1,0 +1,125 @@
+"""Fixtures for portal tests: Debian's Chromium through Playwright, a screenshot folder the CI
+log names, and helpers to sign in with a browser or with plain HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.harness import ROOT, Harborlite
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+PASSWORD = "Passw0rd!x"
+
+
+def screenshot_dir() -> Path:
+    configured = os.environ.get("HARBORLITE_SCREENSHOTS")
+    folder = Path(configured) if configured else ROOT / "test-artifacts" / "screenshots"
+    return folder.resolve()
+
+
+class Screenshots:
+    """Writes full-page screenshots, numbered in the order the tests take them."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.taken: list[Path] = []
+
+    def take(self, page: Page, name: str) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{len(self.taken) + 1:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        self.taken.append(path)
+        return path
+
+
+_SHOTS: list[Screenshots] = []
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Screenshots:
+    shots = Screenshots(screenshot_dir())
+    for old in shots.folder.glob("*.png") if shots.folder.is_dir() else []:
+        old.unlink()
+    _SHOTS.append(shots)
+    return shots
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name the screenshot folder in the CI log, so a reviewer can look at the pages."""
+    for shots in _SHOTS:
+        if shots.taken:
+            terminalreporter.write_sep("-", "portal screenshots")
+            terminalreporter.write_line(
+                f"{len(shots.taken)} portal screenshots written to {shots.folder}"
+            )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (make test installs the chromium package)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def new_page(browser: Browser, server: Harborlite) -> Page:
+    """A fresh browser context (its own cookies) and page, with clipboard access."""
+    context = browser.new_context(base_url=server.url, viewport={"width": 1360, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.on("dialog", lambda dialog: dialog.accept())
+    return page
+
+
+def browser_login(page: Page, username: str, password: str) -> None:
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/$"))
+
+
+_CSRF = re.compile(r'name="csrf-token" content="([^"]*)"')
+
+
+def csrf_of(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no csrf-token meta tag"
+    return match.group(1)
+
+
+def http_login(server: Harborlite, username: str, password: str) -> tuple[httpx.Client, str]:
+    """A plain HTTP client signed in through the login form; returns it and its CSRF token."""
+    client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+    login_page = client.get("/login")
+    token = csrf_of(login_page.text)
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    home = client.get("/")
+    assert home.status_code == 200, home.text
+    return client, csrf_of(home.text)
