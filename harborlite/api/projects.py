@@ -254,8 +254,9 @@ SUMMARY_ROLE_KEYS = {
 }
 
 ROUTES = [
-    Route("/projects", list_projects, methods=["GET"]),
+    # HEAD first: a GET route answers HEAD too
     Route("/projects", head_projects, methods=["HEAD"]),
+    Route("/projects", list_projects, methods=["GET"]),
     Route("/projects", create_project, methods=["POST"]),
     Route("/projects/{project_name_or_id}", get_project, methods=["GET"]),
     Route("/projects/{project_name_or_id}", update_project, methods=["PUT"]),
