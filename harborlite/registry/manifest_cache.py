@@ -117,6 +117,9 @@ class ManifestCache:
         self.hits += 1
         return entry
 
+    def holds(self, repository: str, digest: str) -> bool:
+        return (repository, digest) in self._manifests
+
     # ------------------------------------------------------------------ learning
 
     def learn(

@@ -6,6 +6,7 @@ is held while bytes flow, and every check happens before the first byte moves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from harborlite.artifacts.manifests import (
     valid_repository_name,
 )
 from harborlite.audit.events import DELETE, PUSH, AuditEvent, Origin, record
+from harborlite.errors import HarborliteError
 from harborlite.projects import queries as projects
 from harborlite.registry.blobs import serve_blob_from_storage
 from harborlite.registry.catalog import serve_catalog
@@ -100,6 +102,7 @@ class RegistryGateway:
 
     def __init__(self) -> None:
         self._verified: dict[str, Claims] = {}
+        self._filling: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -339,14 +342,18 @@ class RegistryGateway:
             if method == "HEAD":
                 await send({"type": "http.response.body", "body": b""})
                 if learn and cache is not None:
+                    accept = [v for k, v in scope["headers"] if k == b"accept"]
                     cache.learn(
                         route.name,
                         route.reference,
                         generation,
-                        accepted_types(v for k, v in scope["headers"] if k == b"accept"),
+                        accepted_types(accept),
                         response.raw_headers,
                         None,
                     )
+                    digest = response.headers.get("Docker-Content-Digest")
+                    if digest and not cache.holds(route.name, digest):
+                        self._fill_later(services, route, generation, accept)
                 return status
             kept: list[bytes] | None = [] if learn else None
             kept_size = 0
@@ -371,6 +378,39 @@ class RegistryGateway:
         finally:
             response.release()
             await response_cm.__aexit__(None, None, None)
+
+    def _fill_later(
+        self, services: Services, route: Route, generation: int, accept: list[bytes]
+    ) -> None:
+        """A HEAD answer has no body: fetch the manifest once, in the background, so the
+        next HEAD or GET of it is answered from the cache (clients often HEAD, then GET)."""
+        key = (route.name, route.reference)
+        if key in self._filling:
+            return
+        task = asyncio.create_task(self._fill(services, route, generation, accept))
+        self._filling[key] = task
+        task.add_done_callback(lambda _: self._filling.pop(key, None))
+
+    @staticmethod
+    async def _fill(services: Services, route: Route, generation: int, accept: list[bytes]) -> None:
+        cache = services.manifests
+        if cache is None:
+            return
+        headers = {"Accept": ", ".join(v.decode("latin-1") for v in accept)} if accept else {}
+        try:
+            status, answer, body = await services.upstream.fetch(
+                "GET",
+                route.name,
+                f"/v2/{route.name}/manifests/{route.reference}",
+                ("pull",),
+                headers=headers,
+                limit=MAX_MANIFEST_BYTES,
+            )
+        except HarborliteError:
+            return
+        if status == 200:
+            raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.items()]
+            cache.learn(route.name, route.reference, generation, accepted_types(accept), raw, body)
 
     @staticmethod
     def _has_body(scope: Scope) -> bool:
