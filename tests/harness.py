@@ -110,7 +110,7 @@ def start_harborlite(
     data_dir: Path | None = None,
 ) -> Harborlite:
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="harborlite-test-"))
-    port = free_port()
+    port = int((extra_env or {}).get("HARBORLITE_PORT") or free_port())
     env = {
         **os.environ,
         "HARBORLITE_DATA_DIR": str(data_dir),

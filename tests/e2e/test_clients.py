@@ -189,3 +189,26 @@ def test_ctr_pull_with_user_and_anonymous(
                        pushed_ref, private_ref)
     raw = skopeo_inspect(f"docker://{pushed_ref}", creds=team.creds("guest"), raw=True).stdout
     assert raw.encode() == built.manifest
+
+
+@pytest.mark.skipif(which("containerd") is None, reason="containerd is not installed")
+def test_cri_pull_with_pull_secret_credentials(
+    harborlite: Harborlite, team: Team, image: tuple[Path, BuiltImage], tmp_path: Path
+) -> None:
+    """What kubelet does with an image pull secret: a CRI PullImage with auth, which containerd
+    turns into an OAuth2 POST (grant_type=password) to the token service; and by digest, as
+    the seed article's `crictl pull ...@sha256:` does."""
+    from tests.support.cri import CriError, CriImageClient
+
+    layout, built = image
+    ref = f"{harborlite.host}/{team.project}/kube:1.35.0"
+    skopeo_copy(f"oci:{layout}:v1", f"docker://{ref}", creds=team.creds("developer"))
+    with Containerd(tmp_path / "cri", cri=True) as containerd:
+        cri = CriImageClient(containerd.socket, log_path=containerd.log_path)
+        cri.pull_image(ref, creds=team.creds("guest"))
+        status = cri.image_status(ref)
+        assert status is not None and ref in status.repo_tags
+        by_digest = f"{harborlite.host}/{team.project}/kube@{built.manifest_digest}"
+        cri.pull_image(by_digest, creds=team.creds("guest"))
+        with pytest.raises(CriError, match="401|403|denied|unauthorized"):
+            cri.pull_image(ref, creds=team.creds("outsider"))
