@@ -237,8 +237,8 @@ def test_form_without_csrf_token_is_refused(
     page.goto("/projects")
     open_new_form(page, "New project")
     # Strip the token out of the form, as a forged cross-site form would lack it.
-    page.evaluate(
-        "document.querySelector(\"form[method=post][action='/projects'] input[name=csrf_token]\").remove()"
+    page.locator("form[method=post][action='/projects'] input[name=csrf_token]").evaluate(
+        "element => element.remove()"
     )
     page.fill("form[method=post][action='/projects'] input[name=name]", name)
     with page.expect_navigation() as navigation:
