@@ -44,6 +44,7 @@ class Pusher:
         self.server = server
         self.auth = auth or server.admin
         self.client = httpx.Client(base_url=server.url, timeout=30)
+        self._tokens: dict[str, dict[str, str]] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -55,8 +56,10 @@ class Pusher:
         self.close()
 
     def _headers(self, repository: str) -> dict[str, str]:
-        token = self.server.token(f"repository:{repository}:pull,push", self.auth)
-        return {"Authorization": f"Bearer {token}"}
+        if repository not in self._tokens:  # a token lasts 30 minutes
+            token = self.server.token(f"repository:{repository}:pull,push", self.auth)
+            self._tokens[repository] = {"Authorization": f"Bearer {token}"}
+        return self._tokens[repository]
 
     def blob(self, repository: str, data: bytes, headers: dict[str, str]) -> str:
         digest = digest_of(data)
