@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -17,16 +15,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from harborlite.resources import resource_dir
 
-def _migrations_dir() -> Path:
-    """``migrations/`` in a checkout; the ``harborlite.migrations`` package once installed."""
-    spec = importlib.util.find_spec("harborlite.migrations")
-    if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return Path(__file__).resolve().parent.parent.parent / "migrations"
-
-
-MIGRATIONS_DIR = _migrations_dir()
+MIGRATIONS_DIR = resource_dir("migrations")
 
 
 def make_engine(url: str) -> AsyncEngine:
