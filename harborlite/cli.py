@@ -34,6 +34,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from harborlite.app import create_app
+    from harborlite.registry.blobs import ZeroCopyHook
 
     host = settings.external_host
     print(
@@ -48,7 +49,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         flush=True,
     )
     config = uvicorn.Config(
-        create_app(settings),
+        ZeroCopyHook(create_app(settings)),  # sendfile(2) for blob downloads
         host=settings.host,
         port=settings.port,
         loop="uvloop",
