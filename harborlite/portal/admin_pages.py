@@ -15,7 +15,6 @@ from harborlite.accounts import queries as accounts
 from harborlite.accounts.passwords import PasswordPolicyError, check_policy, hash_password
 from harborlite.artifacts.queries import storage_used
 from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
-from harborlite.audit.queries import list_logs
 from harborlite.db.models import AuditLog
 from harborlite.errors import NotFound
 from harborlite.portal import queries
@@ -188,8 +187,12 @@ async def logs_page(request: Request) -> Response:
         conditions.append(AuditLog.op_time < after)
     page = page_number(request)
     async with services(request).sessions() as session:
-        entries, total = await list_logs(
-            session, conditions=conditions, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        entries, total = await queries.audit_page(
+            session,
+            conditions,
+            selective=bool(filters["resource"] or filters["username"]),
+            offset=(page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
         )
     return render(
         request,

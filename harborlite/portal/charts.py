@@ -47,16 +47,14 @@ def days_ending(today: date, count: int = 30) -> list[date]:
 
 
 def _nice_max(value: int) -> int:
-    if value <= 4:
-        return 4
-    step = 1
-    while step * 10 < value:
-        step *= 10
-    for factor in (1, 2, 2.5, 5, 10):
-        top = int(step * factor)
-        if top >= value and top % 4 == 0:
-            return top
-    return int(step * 10)
+    """The top of the y axis: four equal whole-number steps (1 to 5, then 10, 20, 25, 50...)."""
+    magnitude = 1
+    while True:
+        for step in (1, 2, 3, 4, 5) if magnitude == 1 else (1, 2, 2.5, 5):
+            top = int(4 * step * magnitude)
+            if top >= value:
+                return top
+        magnitude *= 10
 
 
 def activity_chart(

@@ -12,7 +12,7 @@ from harborlite.artifacts.queries import visible_project_ids
 from harborlite.audit.events import PULL, PUSH
 from harborlite.portal import queries
 from harborlite.portal.charts import activity_chart, days_ending
-from harborlite.portal.pages import render, require_viewer, services
+from harborlite.portal.pages import portal_of, render, require_viewer, services
 
 CHART_DAYS = 30
 
@@ -28,7 +28,7 @@ async def dashboard(request: Request) -> Response:
         )
         totals = await queries.totals(session, project_ids)
         pushes = await queries.recent_pushes(session, project_ids, limit=8)
-        counts = await queries.daily_activity(session, since, (PUSH, PULL), project_ids)
+        counts = await portal_of(request).activity.counts(session, days, (PUSH, PULL), project_ids)
     chart = activity_chart(days, counts)
     return render(
         request,

@@ -17,6 +17,7 @@ from harborlite import __version__
 from harborlite.audit.events import Origin
 from harborlite.errors import Forbidden
 from harborlite.portal import formatting
+from harborlite.portal.activity import ActivityCache
 from harborlite.portal.config import PortalConfig
 from harborlite.portal.csrf import ANON_CSRF_COOKIE, CSRF_FIELD, tokens_match
 from harborlite.portal.middleware import signed_in_of
@@ -32,6 +33,7 @@ class Portal:
 
     config: PortalConfig
     templates: jinja2.Environment
+    activity: ActivityCache
 
 
 def make_templates(config: PortalConfig) -> jinja2.Environment:

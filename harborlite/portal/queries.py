@@ -192,20 +192,25 @@ async def daily_activity(
     since: datetime,
     operations: Sequence[str],
     project_ids: set[int] | None,
+    *,
+    until: datetime | None = None,
 ) -> dict[tuple[date, str], int]:
-    """Audit entries per (UTC day, operation) since ``since``, counted by the database."""
+    """Audit entries per (UTC day, operation) in [since, until), counted by the database."""
     day: ColumnElement[Any] = cast(AuditLog.op_time, Date)
     if session.bind is not None and session.bind.dialect.name == "sqlite":
-        day = func.date(AuditLog.op_time)
+        day = func.substr(AuditLog.op_time, 1, 10)  # stored as "YYYY-MM-DD HH:MM:SS" in UTC
     query = (
         select(day, AuditLog.operation, func.count())
         .where(AuditLog.op_time >= since, AuditLog.operation.in_(operations))
         .group_by(day, AuditLog.operation)
     )
+    if until is not None:
+        query = query.where(AuditLog.op_time < until)
     if project_ids is not None:
         if not project_ids:
             return {}
-        query = query.where(AuditLog.project_id.in_(project_ids))
+        # as an expression, so the planner walks the time index rather than the project one
+        query = query.where(func.coalesce(AuditLog.project_id, 0).in_(project_ids))
     counts: dict[tuple[date, str], int] = {}
     for value, operation, n in (await session.execute(query)).all():
         key_day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
@@ -243,3 +248,28 @@ async def set_repository_description(
     """The one write here (the artifacts domain has no such function yet); the caller commits."""
     repository.description = description
     await session.flush()
+
+
+async def audit_page(
+    session: AsyncSession,
+    conditions: Sequence[ColumnElement[bool]],
+    *,
+    selective: bool,
+    offset: int,
+    limit: int,
+) -> tuple[list[AuditLog], int]:
+    """Audit entries, newest first. With a ``selective`` filter (a text search) few rows match,
+    and reading the table then sorting those few beats walking the time index backwards."""
+    query = select(AuditLog)
+    for condition in conditions:
+        query = query.where(condition)
+    total = int(
+        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    )
+    order: Any = AuditLog.op_time
+    if selective:
+        order = func.coalesce(AuditLog.op_time, AuditLog.op_time)  # an expression: no index walk
+    rows = await session.execute(
+        query.order_by(order.desc(), AuditLog.id.desc()).offset(offset).limit(limit)
+    )
+    return list(rows.scalars()), total

@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from harborlite.errors import HarborliteError, Unauthorized
 from harborlite.portal import account_pages, admin_pages, dashboard, project_pages, repository_pages
 from harborlite.portal.account_pages import login_redirect
+from harborlite.portal.activity import ActivityCache
 from harborlite.portal.config import PortalConfig
 from harborlite.portal.pages import LoginRequired, Portal, make_templates, render
 
@@ -96,5 +97,7 @@ def portal_app(config: PortalConfig) -> Starlette:
             Exception: _internal_error,
         },
     )
-    app.state.portal = Portal(config=config, templates=make_templates(config))
+    app.state.portal = Portal(
+        config=config, templates=make_templates(config), activity=ActivityCache()
+    )
     return app
