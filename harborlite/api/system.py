@@ -68,8 +68,6 @@ async def systeminfo(request: Request) -> Response:
     settings = services_of(request).settings
     return JSONResponse(
         {
-            "with_notary": False,
-            "with_chartmuseum": False,
             "auth_mode": "db_auth",
             "primary_auth_mode": False,
             "project_creation_restriction": "everyone",

@@ -1,0 +1,299 @@
+"""harborlite's answers against the schemas of Harbor's swagger, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.pushing import Pusher
+from tests.api.swagger import response_headers, response_schema, validate
+from tests.harness import Harborlite
+
+PASSWORD = "Passw0rd!x"
+
+
+@dataclass
+class Setting:
+    server: Harborlite
+    project: str
+    project_id: int
+    user_id: int
+    username: str
+    member_id: int
+    index_digest: str
+
+
+@pytest.fixture(scope="module")
+def setting(harborlite: Harborlite) -> Iterator[Setting]:
+    project = harborlite.unique("contract")
+    project_id = harborlite.create_project(project)
+    username = harborlite.unique("cuser")
+    user_id = harborlite.create_user(username, PASSWORD)
+    harborlite.add_member(project, username, 2)
+    members = harborlite.api("GET", f"/projects/{project}/members", auth=harborlite.admin).json()
+    member_id = next(m["id"] for m in members if m["entity_name"] == username)
+    with Pusher(harborlite) as pusher:
+        pusher.image(f"{project}/app", "v1")
+        index = pusher.index(f"{project}/multi/arch", "v1")
+        pusher.chart(f"{project}/chart", "chart", "1.0.0")
+    harborlite.api(
+        "PUT",
+        f"/projects/{project}/repositories/app",
+        auth=harborlite.admin,
+        json={"description": "d"},
+    )
+    yield Setting(harborlite, project, project_id, user_id, username, member_id, index.digest)
+
+
+# (swagger path, concrete path with {placeholders}, query, caller, expected status)
+ADMIN, USER, ANON = "admin", "user", "anon"
+GETS: list[tuple[str, str, dict[str, str], str, int]] = [
+    ("/health", "/health", {}, ANON, 200),
+    ("/systeminfo", "/systeminfo", {}, ANON, 200),
+    ("/search", "/search", {"q": "{project}"}, ADMIN, 200),
+    ("/statistics", "/statistics", {}, ADMIN, 200),
+    ("/statistics", "/statistics", {}, USER, 200),
+    ("/projects", "/projects", {"name": "{project}"}, ADMIN, 200),
+    ("/projects", "/projects", {"name": "{project}"}, USER, 200),
+    ("/projects/{project_name_or_id}", "/projects/{project_id}", {}, ADMIN, 200),
+    ("/projects/{project_name_or_id}", "/projects/nosuchproject", {}, ADMIN, 404),
+    ("/projects/{project_name_or_id}/summary", "/projects/{project}/summary", {}, ADMIN, 200),
+    ("/projects/{project_name_or_id}/_deletable", "/projects/{project}/_deletable", {}, ADMIN, 200),
+    ("/projects/{project_name_or_id}/members", "/projects/{project}/members", {}, ADMIN, 200),
+    (
+        "/projects/{project_name_or_id}/members/{mid}",
+        "/projects/{project}/members/{member_id}",
+        {},
+        ADMIN,
+        200,
+    ),
+    ("/projects/{project_name}/logs", "/projects/{project}/logs", {}, ADMIN, 200),
+    ("/audit-logs", "/audit-logs", {"page_size": "100"}, ADMIN, 200),
+    ("/repositories", "/repositories", {"page_size": "100"}, ADMIN, 200),
+    ("/projects/{project_name}/repositories", "/projects/{project}/repositories", {}, ADMIN, 200),
+    (
+        "/projects/{project_name}/repositories/{repository_name}",
+        "/projects/{project}/repositories/app",
+        {},
+        ADMIN,
+        200,
+    ),
+    (
+        "/projects/{project_name}/repositories/{repository_name}",
+        "/projects/{project}/repositories/nothere",
+        {},
+        ADMIN,
+        404,
+    ),
+    (
+        "/projects/{project_name}/repositories/{repository_name}/artifacts",
+        "/projects/{project}/repositories/app/artifacts",
+        {"with_label": "true"},
+        ADMIN,
+        200,
+    ),
+    (
+        "/projects/{project_name}/repositories/{repository_name}/artifacts",
+        "/projects/{project}/repositories/multi%252Farch/artifacts",
+        {},
+        ADMIN,
+        200,
+    ),
+    (
+        "/projects/{project_name}/repositories/{repository_name}/artifacts",
+        "/projects/{project}/repositories/multi%252Farch/artifacts",
+        {"q": "base=*"},
+        ADMIN,
+        200,
+    ),
+    (
+        "/projects/{project_name}/repositories/{repository_name}/artifacts",
+        "/projects/{project}/repositories/chart/artifacts",
+        {},
+        USER,
+        200,
+    ),
+    (
+        "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
+        "/projects/{project}/repositories/multi%252Farch/artifacts/{index_digest}",
+        {},
+        ADMIN,
+        200,
+    ),
+    (
+        "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
+        "/projects/{project}/repositories/app/artifacts/nosuchtag",
+        {},
+        ADMIN,
+        404,
+    ),
+    (
+        "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
+        "/projects/{project}/repositories/app/artifacts/v1",
+        {},
+        ANON,
+        401,
+    ),
+    (
+        "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags",
+        "/projects/{project}/repositories/app/artifacts/v1/tags",
+        {},
+        ADMIN,
+        200,
+    ),
+    ("/users", "/users", {}, ADMIN, 200),
+    ("/users", "/users", {}, USER, 403),
+    ("/users/current", "/users/current", {}, USER, 200),
+    ("/users/current", "/users/current", {}, ANON, 401),
+    ("/users/search", "/users/search", {"username": "{username}"}, USER, 200),
+    ("/users/{user_id}", "/users/{user_id}", {}, ADMIN, 200),
+    ("/users/current/permissions", "/users/current/permissions", {}, USER, 200),
+    (
+        "/users/current/permissions",
+        "/users/current/permissions",
+        {"scope": "/project/{project_id}", "relative": "true"},
+        USER,
+        200,
+    ),
+]
+
+
+def _auth(setting: Setting, caller: str) -> tuple[str, str] | None:
+    return {ADMIN: setting.server.admin, USER: (setting.username, PASSWORD), ANON: None}[caller]
+
+
+@pytest.mark.parametrize(
+    ("template", "path", "query", "caller", "status"),
+    GETS,
+    ids=[f"{c}-{p}-{s}-{i}" for i, (_, p, _q, c, s) in enumerate(GETS)],
+)
+def test_get_answers_match_the_swagger(
+    setting: Setting,
+    template: str,
+    path: str,
+    query: dict[str, str],
+    caller: str,
+    status: int,
+) -> None:
+    names = vars(setting)
+    params = {k: v.format(**names) for k, v in query.items()}
+    response = setting.server.api(
+        "GET", path.format(**names), params=params, auth=_auth(setting, caller)
+    )
+    assert response.status_code == status, response.text
+    schema = response_schema("GET", template, status)
+    assert schema is not None
+    body = response.json()
+    assert validate(body, schema) == []
+    if status == 200 and schema.get("type") == "array":
+        assert body, f"{path} answered an empty list: nothing was checked"
+        if "X-Total-Count" in response_headers("GET", template, status):
+            assert int(response.headers["X-Total-Count"]) >= len(body)
+    assert response.headers["X-Request-Id"]
+
+
+def test_writes_match_the_swagger(setting: Setting) -> None:
+    server = setting.server
+    admin = server.admin
+    name = server.unique("cw")
+
+    def check(method: str, template: str, response: httpx.Response, status: int) -> None:
+        assert response.status_code == status, response.text
+        documented = response_schema(method, template, status)
+        if documented is not None:
+            assert validate(response.json(), documented) == []
+        if status == 201:
+            assert "Location" in response_headers(method, template, 201)
+            assert response.headers["Location"].startswith("/api/v2.0/")
+
+    created = server.api("POST", "/projects", auth=admin, json={"project_name": name})
+    check("POST", "/projects", created, 201)
+    check(
+        "POST",
+        "/projects",
+        server.api("POST", "/projects", auth=admin, json={"project_name": name}),
+        409,
+    )
+    check(
+        "PUT",
+        "/projects/{project_name_or_id}",
+        server.api("PUT", f"/projects/{name}", auth=admin, json={"metadata": {"public": "true"}}),
+        200,
+    )
+    member = server.api(
+        "POST",
+        f"/projects/{name}/members",
+        auth=admin,
+        json={"role_id": 4, "member_user": {"username": setting.username}},
+    )
+    check("POST", "/projects/{project_name_or_id}/members", member, 201)
+    user = server.api(
+        "POST",
+        "/users",
+        auth=admin,
+        json={
+            "username": server.unique("cw-u"),
+            "password": PASSWORD,
+            "email": "",
+            "realname": "x",
+        },
+    )
+    check("POST", "/users", user, 201)
+    tag = server.api(
+        "POST",
+        f"/projects/{setting.project}/repositories/app/artifacts/v1/tags",
+        auth=admin,
+        json={"name": "contract"},
+    )
+    check(
+        "POST",
+        "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags",
+        tag,
+        201,
+    )
+    check(
+        "DELETE",
+        "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
+        server.api(
+            "DELETE", f"/projects/{setting.project}/repositories/app/artifacts/nope", auth=admin
+        ),
+        404,
+    )
+    check(
+        "DELETE",
+        "/projects/{project_name_or_id}",
+        server.api("DELETE", f"/projects/{name}", auth=admin),
+        200,
+    )
+
+
+def test_additions_answer_with_their_content_types(setting: Setting) -> None:
+    base = f"/projects/{setting.project}/repositories"
+    history = setting.server.api(
+        "GET", f"{base}/app/artifacts/v1/additions/build_history", auth=setting.server.admin
+    )
+    assert history.status_code == 200
+    assert history.headers["Content-Type"].startswith("application/json")
+    values = setting.server.api(
+        "GET", f"{base}/chart/artifacts/1.0.0/additions/values.yaml", auth=setting.server.admin
+    )
+    assert values.status_code == 200 and values.headers["Content-Type"].startswith("text/plain")
+    unknown: Any = setting.server.api(
+        "GET", f"{base}/app/artifacts/v1/additions/values.yaml", auth=setting.server.admin
+    )
+    assert unknown.status_code == 404
+    assert (
+        validate(
+            unknown.json(),
+            response_schema(
+                "GET",
+                "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/{addition}",
+                404,
+            ),
+        )
+        == []
+    )
