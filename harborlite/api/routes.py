@@ -14,6 +14,7 @@ from harborlite.api import (
     artifacts,
     audit,
     members,
+    openapi,
     permissions,
     projects,
     repositories,
@@ -84,6 +85,7 @@ def api_app() -> Starlette:
         *tags.ROUTES,
         *additions.ROUTES,
         *search.ROUTES,
+        *openapi.ROUTES,
     ]
     return Starlette(
         routes=routes,
