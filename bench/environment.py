@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -62,9 +63,7 @@ def request(
         conn.request(method, target, body=body, headers=headers or {})
         response = conn.getresponse()
         data = response.read()
-        return Response(
-            response.status, {k.lower(): v for k, v in response.getheaders()}, data
-        )
+        return Response(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
     finally:
         conn.close()
 
@@ -256,8 +255,37 @@ def curl(args: list[str], write_out: str = "%{http_code} %{time_total} %{size_do
     return result.stdout.strip()
 
 
-def start_world(workdir: Path, *, blob_size: int, chunk_size: int, big_size: int,
-                many_layers: int, many_layer_size: int) -> World:
+def registry_pids(server: Harborlite) -> list[int]:
+    """Pids of the registry children this harborlite started (from its log)."""
+    pids: list[int] = []
+    for line in server.log_path.read_text(errors="replace").splitlines():
+        if "registry started (pid " in line:
+            pids.append(int(line.split("(pid ", 1)[1].split(")", 1)[0]))
+    return pids
+
+
+def stop_world(world: World) -> None:
+    """Stop harborlite; if it was killed before it could stop its registry, stop that too."""
+    pids = registry_pids(world.server)
+    world.server.stop()
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(world.server.data_dir).encode() in cmdline:
+            os.kill(pid, signal.SIGTERM)
+
+
+def start_world(
+    workdir: Path,
+    *,
+    blob_size: int,
+    chunk_size: int,
+    big_size: int,
+    many_layers: int,
+    many_layer_size: int,
+) -> World:
     """Start harborlite, create the bench project and every piece of test data."""
     data_dir = workdir / "harborlite"
     data_dir.mkdir(parents=True)

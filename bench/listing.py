@@ -28,7 +28,9 @@ async def _seed(database_url: str, repository: str, count: int) -> None:
         for start in range(0, count, batch):
             async with sessions() as session:
                 for index in range(start, min(count, start + batch)):
-                    digest = "sha256:" + hashlib.sha256(f"{repository}/{index}".encode()).hexdigest()
+                    digest = (
+                        "sha256:" + hashlib.sha256(f"{repository}/{index}".encode()).hexdigest()
+                    )
                     await artifacts.record_push(
                         session,
                         project_id=project_id,

@@ -85,7 +85,7 @@ def summarize(cases: list[Case], values: dict[str, dict[str, list[float]]]) -> l
 
 def _fmt(value: float | None) -> str:
     if value is None:
-        return "–"
+        return "-"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 10:
@@ -132,8 +132,7 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     labels = [r["title"] for r in shown]
     ratios = [r["ratio"] for r in shown]
     colors = [
-        "tab:green" if r["met"] else ("tab:red" if r["met"] is False else "tab:blue")
-        for r in shown
+        "tab:green" if r["met"] else ("tab:red" if r["met"] is False else "tab:blue") for r in shown
     ]
     fig, ax = plt.subplots(figsize=(10, 0.38 * len(shown) + 1.5))
     ax.barh(range(len(shown)), ratios, color=colors)

@@ -27,49 +27,96 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cases as c  # noqa: E402
-import report  # noqa: E402
-from environment import ROOT, World, start_world  # noqa: E402
+import cases as c
+import report
+from environment import ROOT, World, start_world, stop_world
 
 GiB = 1024 * 1024 * 1024
 MiB = 1024 * 1024
 
 CASES = [
     c.Case("blob_get", "blob GET (big blob)", "MB/s", True, c.Target("ratio_min", 1.3, ">= 1.3x")),
-    c.Case("blob_put_monolithic", "blob PUT monolithic", "MB/s", True,
-           c.Target("ratio_min", 0.95, ">= 0.95x")),
-    c.Case("blob_put_chunked", "blob PUT chunked (PATCHes)", "MB/s", True,
-           c.Target("ratio_min", 0.95, ">= 0.95x")),
+    c.Case(
+        "blob_put_monolithic",
+        "blob PUT monolithic",
+        "MB/s",
+        True,
+        c.Target("ratio_min", 0.95, ">= 0.95x"),
+    ),
+    c.Case(
+        "blob_put_chunked",
+        "blob PUT chunked (PATCHes)",
+        "MB/s",
+        True,
+        c.Target("ratio_min", 0.95, ">= 0.95x"),
+    ),
 ]
 for _method in ("HEAD", "GET"):
     for _by in ("tag", "digest"):
         for _conns in (16, 1):
             _name = f"manifest_{_method.lower()}_{_by}_c{_conns}"
             _target = c.Target("ratio_min", 1.0, ">= 1.0x") if _conns == 16 else None
-            CASES.append(c.Case(_name, f"manifest {_method} by {_by}, {_conns} conn", "req/s",
-                                True, _target))
-            CASES.append(c.Case(_name + "_p50", f"manifest {_method} by {_by}, {_conns} conn, p50",
-                                "ms", True))
-            CASES.append(c.Case(_name + "_p99", f"manifest {_method} by {_by}, {_conns} conn, p99",
-                                "ms", True))
+            CASES.append(
+                c.Case(_name, f"manifest {_method} by {_by}, {_conns} conn", "req/s", True, _target)
+            )
+            CASES.append(
+                c.Case(
+                    _name + "_p50", f"manifest {_method} by {_by}, {_conns} conn, p50", "ms", True
+                )
+            )
+            CASES.append(
+                c.Case(
+                    _name + "_p99", f"manifest {_method} by {_by}, {_conns} conn, p99", "ms", True
+                )
+            )
 CASES += [
-    c.Case("manifest_get_tag_added_p50", "manifest GET by tag, 1 conn: p50 added", "ms", False,
-           c.Target("max", 0.3, "<= 0.3 ms")),
-    c.Case("manifest_get_digest_added_p50", "manifest GET by digest, 1 conn: p50 added", "ms",
-           False, c.Target("max", 0.3, "<= 0.3 ms")),
+    c.Case(
+        "manifest_get_tag_added_p50",
+        "manifest GET by tag, 1 conn: p50 added",
+        "ms",
+        False,
+        c.Target("max", 0.3, "<= 0.3 ms"),
+    ),
+    c.Case(
+        "manifest_get_digest_added_p50",
+        "manifest GET by digest, 1 conn: p50 added",
+        "ms",
+        False,
+        c.Target("max", 0.3, "<= 0.3 ms"),
+    ),
     c.Case("skopeo_push_big", "skopeo push, big image", "MB/s", True),
-    c.Case("skopeo_pull_big", "skopeo pull, big image", "MB/s", True,
-           c.Target("ratio_min", 1.0, ">= 1.0x")),
+    c.Case(
+        "skopeo_pull_big",
+        "skopeo pull, big image",
+        "MB/s",
+        True,
+        c.Target("ratio_min", 1.0, ">= 1.0x"),
+    ),
     c.Case("skopeo_push_many", "skopeo push, 20 layers x 10 clients", "MB/s", True),
     c.Case("skopeo_pull_many", "skopeo pull, 20 layers x 10 clients", "MB/s", True),
-    c.Case("token_rate", "token issuance, cached credential, 16 conn", "tokens/s", False,
-           c.Target("min", 1500, ">= 1,500/s")),
+    c.Case(
+        "token_rate",
+        "token issuance, cached credential, 16 conn",
+        "tokens/s",
+        False,
+        c.Target("min", 1500, ">= 1,500/s"),
+    ),
     c.Case("rss_idle", "harborlite RSS, idle after start", "MiB", False),
     c.Case("rss_peak", "harborlite RSS, peak over the run", "MiB", False),
-    c.Case("rss_growth_big_transfer", "harborlite RSS growth over a big blob transfer", "MiB",
-           False, c.Target("max", 20, "<= 20 MiB")),
-    c.Case("api_artifacts_p50", "API: page of 100 of N artifacts, p50", "ms", False,
-           c.Target("max", 50, "<= 50 ms")),
+    c.Case(
+        "rss_growth_big_transfer",
+        "harborlite RSS growth over a big blob transfer",
+        "MiB",
+        False,
+        c.Target("max", 20, "<= 20 MiB"),
+    ),
+    c.Case(
+        "api_artifacts_p50",
+        "API: page of 100 of N artifacts, p50",
+        "ms",
+        False,
+        c.Target("max", 50, "<= 50 ms"),
+    ),
     c.Case("api_artifacts_rate", "API: page of 100 of N artifacts, 1 conn", "req/s", False),
 ]
 
@@ -87,15 +134,17 @@ class Recorder:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3, smoke 1)")
     parser.add_argument("--blob-mib", type=int, help="big blob size (default 1024, smoke 8)")
     parser.add_argument("--duration", type=float, help="seconds per request-rate case")
     parser.add_argument("--artifacts", type=int, help="artifacts to list (default 10000)")
-    parser.add_argument("--only", help="comma-separated case groups: blob,manifest,skopeo,"
-                        "token,api (default all)")
+    parser.add_argument(
+        "--only", help="comma-separated case groups: blob,manifest,skopeo,token,api (default all)"
+    )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
@@ -130,6 +179,7 @@ def run_round(world: World, args: argparse.Namespace, number: int, rec: Recorder
             ("blob_put_chunked", c.blob_put_chunked),
         ):
             for side in sides:
+
                 def one(name: str = name, work: Any = work, side: str = side) -> None:
                     speed, growth = work(world, side)
                     rec.add(name, side, speed)
@@ -145,16 +195,30 @@ def run_round(world: World, args: argparse.Namespace, number: int, rec: Recorder
                 for conns in (16, 1):
                     name = f"manifest_{method.lower()}_{by}_c{conns}"
                     for side in sides:
-                        def one(method: str = method, by: str = by, conns: int = conns,
-                                name: str = name, side: str = side) -> None:
-                            answer = c.manifest_rate(world, side, method=method, by=by,
-                                                     connections=conns, duration=args.duration)
+
+                        def one(
+                            method: str = method,
+                            by: str = by,
+                            conns: int = conns,
+                            name: str = name,
+                            side: str = side,
+                        ) -> None:
+                            answer = c.manifest_rate(
+                                world,
+                                side,
+                                method=method,
+                                by=by,
+                                connections=conns,
+                                duration=args.duration,
+                            )
                             rec.add(name, side, answer["rps"])
                             rec.add(name + "_p50", side, answer["p50_ms"])
                             rec.add(name + "_p99", side, answer["p99_ms"])
-                            print(f"{name:28s} {side:10s} {answer['rps']:10.0f} req/s "
-                                  f"p50 {answer['p50_ms']:.3f} ms p99 {answer['p99_ms']:.3f} ms",
-                                  flush=True)
+                            print(
+                                f"{name:28s} {side:10s} {answer['rps']:10.0f} req/s "
+                                f"p50 {answer['p50_ms']:.3f} ms p99 {answer['p99_ms']:.3f} ms",
+                                flush=True,
+                            )
 
                         measured(rec, f"{name} on {side}", one)
         for by in ("tag", "digest"):
@@ -168,6 +232,7 @@ def run_round(world: World, args: argparse.Namespace, number: int, rec: Recorder
     if "skopeo" in args.groups:
         for side in sides:
             repo = f"big-{side}-r{number}"
+
             def push_pull(side: str = side, repo: str = repo) -> None:
                 speed = c.skopeo_push(world, side, world.big_layout, repo)
                 rec.add("skopeo_push_big", side, speed)
@@ -179,6 +244,7 @@ def run_round(world: World, args: argparse.Namespace, number: int, rec: Recorder
             measured(rec, f"skopeo big on {side}", push_pull)
         for side in sides:
             repos = [f"many-{side}-r{number}-c{i}" for i in range(10)]
+
             def many(side: str = side, repos: list[str] = repos) -> None:
                 speed = c.skopeo_concurrent(world, side, world.many_layout, repos, push=True)
                 rec.add("skopeo_push_many", side, speed)
@@ -190,11 +256,13 @@ def run_round(world: World, args: argparse.Namespace, number: int, rec: Recorder
             measured(rec, f"skopeo many on {side}", many)
 
     if "token" in args.groups:
+
         def tokens() -> None:
             answer = c.token_rate(world, 16, args.duration)
             rec.add("token_rate", "harborlite", answer["rps"])
-            print(f"{'token_rate':28s} {'harborlite':10s} {answer['rps']:10.0f} tokens/s",
-                  flush=True)
+            print(
+                f"{'token_rate':28s} {'harborlite':10s} {answer['rps']:10.0f} tokens/s", flush=True
+            )
 
         measured(rec, "token issuance", tokens)
 
@@ -231,7 +299,8 @@ def listing(world: World, args: argparse.Namespace, rec: Recorder) -> None:
 
 
 def portal(world: World, args: argparse.Namespace, rec: Recorder) -> list[dict[str, Any]]:
-    """bench/portal_pages.py (the portal owner's) when present: extra rows, as it reports them."""
+    """bench/portal_pages.py (the portal owner's) when present: one row per page, harborlite
+    only (it seeds and starts its own harborlite), p50 as the value, met = p95 under target."""
     path = ROOT / "bench" / "portal_pages.py"
     if not path.exists():
         return []
@@ -239,10 +308,23 @@ def portal(world: World, args: argparse.Namespace, rec: Recorder) -> list[dict[s
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    if not hasattr(module, "measure"):
-        rec.notes.append("bench/portal_pages.py has no measure(world, duration); skipped")
-        return []
-    rows: list[dict[str, Any]] = module.measure(world, args.duration)
+    pages: list[dict[str, Any]] = module.run_portal_bench(world.workdir, smoke=args.smoke)
+    rows: list[dict[str, Any]] = []
+    for page in pages:
+        rows.append(
+            {
+                "case": page["case"],
+                "title": f"{page['title']}, p50",
+                "unit": page.get("unit", "ms"),
+                "registry": [],
+                "harborlite": [page["value"]],
+                "median_registry": None,
+                "median_harborlite": page["value"],
+                "ratio": None,
+                "target": f"p95 < {page['target_ms']:g} ms (p95 {page['p95']:g})",
+                "met": page["ok"],
+            }
+        )
     return rows
 
 
@@ -252,8 +334,11 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     big = args.blob_mib * MiB
     chunk = max(MiB, big // 16)
-    print(f"bench: {'smoke' if args.smoke else 'full'}, {args.rounds} rounds, "
-          f"blob {args.blob_mib} MiB, scratch {workdir}", flush=True)
+    print(
+        f"bench: {'smoke' if args.smoke else 'full'}, {args.rounds} rounds, "
+        f"blob {args.blob_mib} MiB, scratch {workdir}",
+        flush=True,
+    )
     started = time.perf_counter()
     world = start_world(
         workdir,
@@ -269,8 +354,11 @@ def main() -> int:
         pid = world.harborlite_pid()
         time.sleep(1.0)
         rec.add("rss_idle", "harborlite", c.rss_mib(pid))
-        print(f"setup took {time.perf_counter() - started:.0f}s; harborlite idle RSS "
-              f"{c.rss_mib(pid):.1f} MiB", flush=True)
+        print(
+            f"setup took {time.perf_counter() - started:.0f}s; harborlite idle RSS "
+            f"{c.rss_mib(pid):.1f} MiB",
+            flush=True,
+        )
         for number in range(args.rounds):
             run_round(world, args, number, rec)
         if "api" in args.groups:
@@ -281,7 +369,7 @@ def main() -> int:
                 rec.notes.append(f"portal pages failed: {error!r}"[:500])
         rec.add("rss_peak", "harborlite", c.peak_rss_mib(pid))
     finally:
-        world.server.stop()
+        stop_world(world)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     rows = report.summarize(CASES, rec.values) + extra_rows

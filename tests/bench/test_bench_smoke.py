@@ -16,8 +16,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bench_smoke_writes_every_case(tmp_path: Path) -> None:
     out = tmp_path / "results"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(out),
-         "--workdir", str(tmp_path / "work")],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--smoke",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

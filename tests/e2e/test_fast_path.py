@@ -37,7 +37,9 @@ def registry_url(server: Harborlite) -> str:
 
 
 @pytest.fixture(scope="module")
-def setup(harborlite_sqlite: Harborlite, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def setup(
+    harborlite_sqlite: Harborlite, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     server = harborlite_sqlite
     project = server.unique("fast")
     server.create_project(project, public=False)
@@ -57,7 +59,9 @@ def setup(harborlite_sqlite: Harborlite, tmp_path_factory: pytest.TempPathFactor
     }
 
 
-def get(base: str, method: str, path: str, token: str, accept: str | None = ACCEPT_ALL) -> httpx.Response:
+def get(
+    base: str, method: str, path: str, token: str, accept: str | None = ACCEPT_ALL
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"}
     if accept is not None:
         headers["Accept"] = accept
@@ -134,15 +138,24 @@ def test_delete_invalidates(harborlite_sqlite: Harborlite, setup: dict[str, str]
     layout = setup["layout"]
     skopeo_copy(f"oci:{layout}:v1", f"docker://{server.host}/{project}/a:gone", creds=server.admin)
     other = build_oci_layout(Path(layout), "v2", [1024], seed=42)
-    skopeo_copy(f"oci:{layout}:v2", f"docker://{server.host}/{project}/a:moving", creds=server.admin)
+    skopeo_copy(
+        f"oci:{layout}:v2", f"docker://{server.host}/{project}/a:moving", creds=server.admin
+    )
     for reference in ("moving", other.manifest_digest):
-        assert get(server.url, "GET", f"/v2/{project}/a/manifests/{reference}", token).status_code == 200
+        assert (
+            get(server.url, "GET", f"/v2/{project}/a/manifests/{reference}", token).status_code
+            == 200
+        )
     # moving the tag through harborlite is seen at once
-    skopeo_copy(f"oci:{layout}:v1", f"docker://{server.host}/{project}/a:moving", creds=server.admin)
+    skopeo_copy(
+        f"oci:{layout}:v1", f"docker://{server.host}/{project}/a:moving", creds=server.admin
+    )
     moved = get(server.url, "GET", f"/v2/{project}/a/manifests/moving", token)
     assert moved.headers["docker-content-digest"] == setup["digest"]
     deleted = get(server.url, "DELETE", f"/v2/{project}/a/manifests/{other.manifest_digest}", token)
     assert deleted.status_code == 202
     for method in ("GET", "HEAD"):
-        answer = get(server.url, method, f"/v2/{project}/a/manifests/{other.manifest_digest}", token)
+        answer = get(
+            server.url, method, f"/v2/{project}/a/manifests/{other.manifest_digest}", token
+        )
         assert answer.status_code == 404

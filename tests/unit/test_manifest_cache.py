@@ -88,7 +88,9 @@ def test_a_body_that_does_not_match_its_digest_is_not_kept() -> None:
 
 def test_schema1_and_unknown_types_are_not_kept() -> None:
     cache = ManifestCache()
-    headers = registry_headers(media_type="application/vnd.docker.distribution.manifest.v1+prettyjws")
+    headers = registry_headers(
+        media_type="application/vnd.docker.distribution.manifest.v1+prettyjws"
+    )
     cache.learn("p/r", DIGEST, 0, ALL, headers, BODY)
     assert len(cache) == 0
 
