@@ -18,6 +18,7 @@ from harborlite.portal.config import load_portal_config
 from harborlite.portal.middleware import PortalSessionMiddleware
 from harborlite.portal.routes import portal_app
 from harborlite.registry.manifest_cache import ManifestCache
+from harborlite.registry.manifest_sync import ManifestCacheSync
 from harborlite.registry.proxy import RegistryGateway
 from harborlite.registry.pulls import PullRecorder
 from harborlite.registry.supervisor import RegistrySupervisor
@@ -65,6 +66,11 @@ def create_app(settings: Settings) -> Starlette:
         upstream = Upstream.open(registry_url, signer)
         manifests = ManifestCache()
         upstream.manifest_listeners.append(manifests.registry_wrote)
+        manifest_sync = None
+        if settings.redis_url:  # invalidation across replicas
+            manifest_sync = ManifestCacheSync(settings.redis_url, manifests)
+            await manifest_sync.start()
+            upstream.manifest_listeners.append(manifest_sync.published)
         services = Services(
             settings=settings,
             engine=engine,
@@ -81,6 +87,8 @@ def create_app(settings: Settings) -> Starlette:
             yield {"services": services}
         finally:
             await pulls.stop()
+            if manifest_sync is not None:
+                await manifest_sync.stop()
             await upstream.close()
             if supervisor is not None:
                 await supervisor.stop()

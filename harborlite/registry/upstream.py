@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -16,7 +16,7 @@ CHUNK = 1024 * 1024
 
 _MANIFEST_PATH = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
 
-ManifestWriteListener = Callable[[str, str, str, int, "str | None"], None]
+ManifestWriteListener = Callable[[str, str, str, int, "str | None"], "Awaitable[None] | None"]
 """Called as (method, repository, reference, status, Docker-Content-Digest or None)."""
 
 
@@ -33,7 +33,9 @@ async def _manifest_written(listeners: list[ManifestWriteListener], params: Any)
     response = params.response
     digest = response.headers.get("Docker-Content-Digest")
     for listener in listeners:
-        listener(method, match["name"], match["reference"], response.status, digest)
+        pending = listener(method, match["name"], match["reference"], response.status, digest)
+        if pending is not None:
+            await pending
 
 
 class Upstream:
