@@ -61,6 +61,12 @@ def create_app(settings: Settings) -> Starlette:
         else:
             assert settings.registry_url is not None
             registry_url = settings.registry_url
+            log.info(
+                "using the registry at %s: it must run in token mode trusting %s "
+                "(`harborlite registry-config` prints its configuration)",
+                registry_url,
+                settings.cert_path,
+            )
         pulls = PullRecorder(sessions)
         pulls.start()
         upstream = Upstream.open(registry_url, signer)
