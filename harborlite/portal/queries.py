@@ -242,14 +242,6 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def set_repository_description(
-    session: AsyncSession, repository: Repository, description: str
-) -> None:
-    """The one write here (the artifacts domain has no such function yet); the caller commits."""
-    repository.description = description
-    await session.flush()
-
-
 async def audit_page(
     session: AsyncSession,
     conditions: Sequence[ColumnElement[bool]],

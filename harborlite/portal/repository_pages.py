@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harborlite.api.removal import delete_artifact_deeply  # shared with the REST API
 from harborlite.artifacts import queries as artifacts
 from harborlite.audit.events import DELETE, UPDATE, AuditEvent, record
 from harborlite.auth.permissions import ProjectAccess, can
@@ -30,7 +31,6 @@ from harborlite.portal.pages import (
 )
 from harborlite.portal.paging import Pager
 from harborlite.portal.project_pages import abilities, refuse
-from harborlite.portal.removal import delete_manifest
 from harborlite.portal.sessions import SignedIn
 from harborlite.projects import queries as projects
 
@@ -114,6 +114,8 @@ async def artifact_page(request: Request) -> Response:
 
 
 async def delete_artifact(request: Request) -> Response:
+    """As the REST API does it (one shared function): refused while an index names the
+    artifact; an index takes its untagged, otherwise unreferenced children with it."""
     viewer = require_viewer(request)
     name = request.path_params["name"]
     digest = request.path_params["reference"]
@@ -123,29 +125,24 @@ async def delete_artifact(request: Request) -> Response:
         repository, project, access = await load_repository(session, viewer, name)
         if not can(viewer.principal, access, "artifact", "delete"):
             raise refuse(access, "delete artifacts")
-        if await artifacts.get_artifact(session, repository.id, digest) is None:
+        artifact = await artifacts.get_artifact(session, repository.id, digest)
+        if artifact is None:
             raise NotFound(f"{name} has no artifact {digest}.")
-        project_id = project.id
-    await delete_manifest(svc.upstream, name, digest)
-    async with svc.sessions() as session:
-        repository_again = await artifacts.get_repository(session, name)
-        if repository_again is not None:
-            await artifacts.delete_artifact(session, repository_again, digest)
-        record(
-            session,
-            AuditEvent(
-                viewer.username,
-                DELETE,
-                "artifact",
-                f"{name}@{digest}",
-                origin(request),
-                project_id=project_id,
-            ),
+        if await artifacts.parent_ids(session, artifact.id):
+            return redirect(
+                request,
+                repository_url(name),
+                error="This artifact is part of an index (a multi-platform image): "
+                "delete the index instead.",
+            )
+        deleted = await delete_artifact_deeply(
+            svc, session, repository, artifact, viewer.username, origin(request), project.id
         )
         await session.commit()
         still_there = await artifacts.get_repository(session, name) is not None
     target = repository_url(name) if still_there else f"/projects/{project.name}"
-    return redirect(request, target, notice=f"Artifact {digest[:19]} was deleted.")
+    count = f" (with {len(deleted) - 1} platform images)" if len(deleted) > 1 else ""
+    return redirect(request, target, notice=f"Artifact {digest[:19]} was deleted{count}.")
 
 
 async def delete_tag(request: Request) -> Response:
@@ -160,12 +157,7 @@ async def delete_tag(request: Request) -> Response:
             raise refuse(access, "delete tags")
         if await artifacts.get_tag(session, repository.id, tag) is None:
             raise NotFound(f"{name} has no tag {tag}.")
-        project_id = project.id
-    await delete_manifest(svc.upstream, name, tag)
-    async with svc.sessions() as session:
-        repository_again = await artifacts.get_repository(session, name)
-        if repository_again is not None:
-            await artifacts.delete_tag(session, repository_again, tag)
+        await artifacts.delete_tag(session, repository, tag)  # the index only (see removal)
         record(
             session,
             AuditEvent(
@@ -174,7 +166,7 @@ async def delete_tag(request: Request) -> Response:
                 "tag",
                 f"{name}:{tag}",
                 origin(request),
-                project_id=project_id,
+                project_id=project.id,
             ),
         )
         await session.commit()
@@ -190,7 +182,7 @@ async def update_description(request: Request) -> Response:
         repository, project, access = await load_repository(session, viewer, name)
         if not can(viewer.principal, access, "repository", "update"):
             raise refuse(access, "edit repositories")
-        await queries.set_repository_description(session, repository, description)
+        await artifacts.set_description(session, repository, description)
         record(
             session,
             AuditEvent(

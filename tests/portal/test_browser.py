@@ -250,3 +250,57 @@ def test_form_without_csrf_token_is_refused(
     check = server.api("GET", f"/projects/{name}", auth=server.admin)
     assert check.status_code == 404
     assert csrf_of(page.content())  # the error page still carries the session's token
+
+
+def test_maintainer_deletes_a_tag_then_the_artifact(
+    harborlite_sqlite: Harborlite,
+    browser: Browser,
+    screenshots: Screenshots,
+    tmp_path: Path,
+) -> None:
+    server = harborlite_sqlite
+    project = server.unique("cleanup")
+    maintainer = server.unique("maint")
+    server.create_project(project)
+    server.create_user(maintainer, PASSWORD)
+    server.add_member(project, maintainer, 4)
+    layout = tmp_path / "layout"
+    built = build_oci_layout(layout, "a", [30_000], seed=21)
+    repository = f"{project}/svc"
+    for tag in ("a", "b"):
+        skopeo_copy(
+            f"oci:{layout}:a", f"docker://{server.host}/{repository}:{tag}", creds=server.admin
+        )
+
+    page = new_page(browser, server)
+    browser_login(page, maintainer, PASSWORD)
+    page.goto(f"/repositories/{repository}")
+    expect(page.locator(".tag")).to_have_count(2)
+    page.click("button[aria-label='Delete tag b']")  # the confirm dialog is accepted
+    expect(page.locator(".flash-ok")).to_have_text("Tag b was deleted.")
+    expect(page.locator(".tag")).to_have_count(1)
+    expect(page.locator(".tag")).to_contain_text("a")
+    page.reload()
+    expect(page.locator(".tag")).to_have_count(1)  # gone from the index, as the API does it
+    # (distribution 2.8 cannot untag; the manifest stays, reachable by digest)
+    assert registry_get(server, repository, f"/manifests/{built.manifest_digest}").is_success
+
+    page.click("table.artifacts button:has-text('Delete')")
+    expect(page).to_have_url(re.compile(rf"/projects/{project}$"))
+    expect(page.locator(".flash-ok")).to_contain_text(f"{built.manifest_digest[:19]} was deleted")
+    expect(page.locator(".empty")).to_contain_text("No repositories yet")
+    screenshots.take(page, "project-after-delete")
+    gone = registry_get(server, repository, f"/manifests/{built.manifest_digest}")
+    assert gone.status_code == 404
+
+
+def registry_get(server: Harborlite, repository: str, path: str) -> httpx.Response:
+    token = server.token(f"repository:{repository}:pull", server.admin)
+    return httpx.get(
+        f"{server.url}/v2/{repository}{path}",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.oci.image.manifest.v1+json",  # else 2.8 hides OCI ones
+        },
+        timeout=30,
+    )
