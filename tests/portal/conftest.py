@@ -70,8 +70,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Playwright's sync API runs an event loop in this thread while it lives: end it with the
+    # portal tests so later asyncio tests (pytest-asyncio) can run their own loop.
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (make test installs the chromium package)")
     with sync_playwright() as playwright:
