@@ -56,8 +56,13 @@ class Harborlite:
             "POST",
             "/users",
             auth=self.admin,
-            json={"username": name, "password": password, "email": f"{name}@example.com",
-                  "realname": name, "sysadmin_flag": admin},
+            json={
+                "username": name,
+                "password": password,
+                "email": f"{name}@example.com",
+                "realname": name,
+                "sysadmin_flag": admin,
+            },
         )
         assert response.status_code == 201, response.text
         return int(response.headers["Location"].rsplit("/", 1)[1])

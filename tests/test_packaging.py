@@ -12,9 +12,20 @@ from tests.harness import ROOT
 
 def test_wheel_ships_migrations_templates_static_and_the_command(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     wheel = next(tmp_path.glob("harborlite-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
@@ -37,6 +48,7 @@ def test_resource_dir_falls_back_to_the_install_prefix(tmp_path: Path) -> None:
         "print(r.resource_dir('migrations'))"
     )
     (tmp_path / "prefix" / "share" / "harborlite" / "migrations").mkdir(parents=True)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == str(tmp_path / "prefix" / "share" / "harborlite" / "migrations")

@@ -77,22 +77,27 @@ def test_cross_repository_mount(
 ) -> None:
     layout, built = image
     creds = team.creds("developer")
-    skopeo_copy(f"oci:{layout}:v1", f"docker://{harborlite.host}/{team.project}/src:v1",
-                creds=creds)
+    skopeo_copy(
+        f"oci:{layout}:v1", f"docker://{harborlite.host}/{team.project}/src:v1", creds=creds
+    )
     token = harborlite.token(
         [f"repository:{team.project}/dst:pull,push", f"repository:{team.project}/src:pull"],
         creds,
     )
     with httpx.Client(base_url=harborlite.url, headers={"Authorization": f"Bearer {token}"}) as c:
         layer = built.layer_digests[0]
-        response = c.post(f"/v2/{team.project}/dst/blobs/uploads/",
-                          params={"mount": layer, "from": f"{team.project}/src"})
+        response = c.post(
+            f"/v2/{team.project}/dst/blobs/uploads/",
+            params={"mount": layer, "from": f"{team.project}/src"},
+        )
         assert response.status_code == 201, response.text
         assert response.headers["Docker-Content-Digest"] == layer
         assert c.head(f"/v2/{team.project}/dst/blobs/{layer}").status_code == 200
         # a mount from a repository the token does not cover is refused
-        response = c.post(f"/v2/{team.project}/dst/blobs/uploads/",
-                          params={"mount": layer, "from": "library/elsewhere"})
+        response = c.post(
+            f"/v2/{team.project}/dst/blobs/uploads/",
+            params={"mount": layer, "from": "library/elsewhere"},
+        )
         assert response.status_code == 401
 
 
@@ -175,18 +180,31 @@ def test_ctr_pull_with_user_and_anonymous(
         skopeo_copy(f"oci:{layout}:v1", f"docker://{ref}", creds=team.creds("developer"))
     user, password = team.creds("guest")
     with Containerd(tmp_path / "containerd") as containerd:
-        containerd.ctr("images", "pull", "--plain-http", "--user", f"{user}:{password}",
-                       private_ref)
+        containerd.ctr(
+            "images", "pull", "--plain-http", "--user", f"{user}:{password}", private_ref
+        )
         containerd.ctr("images", "pull", "--plain-http", public_ref)  # anonymous, public
         names = containerd.image_names()
         assert private_ref in names and public_ref in names
-        denied = containerd.ctr("images", "pull", "--plain-http",
-                                f"{harborlite.host}/{team.project}/ctr:v1", check=False)
+        denied = containerd.ctr(
+            "images",
+            "pull",
+            "--plain-http",
+            f"{harborlite.host}/{team.project}/ctr:v1",
+            check=False,
+        )
         assert denied.returncode != 0  # anonymous on a private project
         pushed_ref = f"{harborlite.host}/{team.project}/ctr-pushed:v1"
         developer, dev_password = team.creds("developer")
-        containerd.ctr("images", "push", "--plain-http", "--user", f"{developer}:{dev_password}",
-                       pushed_ref, private_ref)
+        containerd.ctr(
+            "images",
+            "push",
+            "--plain-http",
+            "--user",
+            f"{developer}:{dev_password}",
+            pushed_ref,
+            private_ref,
+        )
     raw = skopeo_inspect(f"docker://{pushed_ref}", creds=team.creds("guest"), raw=True).stdout
     assert raw.encode() == built.manifest
 
@@ -210,5 +228,5 @@ def test_cri_pull_with_pull_secret_credentials(
         assert status is not None and ref in status.repo_tags
         by_digest = f"{harborlite.host}/{team.project}/kube@{built.manifest_digest}"
         cri.pull_image(by_digest, creds=team.creds("guest"))
-        with pytest.raises(CriError, match="401|403|denied|unauthorized"):
+        with pytest.raises(CriError, match=r"401|403|denied|unauthorized"):
             cri.pull_image(ref, creds=team.creds("outsider"))

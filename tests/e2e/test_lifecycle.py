@@ -34,7 +34,9 @@ def registry_component(url: str) -> str:
 def test_registry_child_is_restarted_and_ctrl_c_stops_both() -> None:
     server = start_harborlite()
     try:
-        pid_line = next(line for line in server.log().splitlines() if "registry started (pid" in line)
+        pid_line = next(
+            line for line in server.log().splitlines() if "registry started (pid" in line
+        )
         pid = int(pid_line.split("(pid ")[1].split(")")[0])
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
@@ -80,42 +82,76 @@ def test_first_start_generates_admin_password() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("HARBORLITE_PORT", "not-a-port"), ("HARBORLITE_EXTERNAL_URL", "nohost"),
-     ("HARBORLITE_DATABASE_URL", "mysql://db/x"), ("HARBORLITE_TOKEN_EXPIRATION", "-1")],
+    [
+        ("HARBORLITE_PORT", "not-a-port"),
+        ("HARBORLITE_EXTERNAL_URL", "nohost"),
+        ("HARBORLITE_DATABASE_URL", "mysql://db/x"),
+        ("HARBORLITE_TOKEN_EXPIRATION", "-1"),
+    ],
 )
 def test_bad_setting_stops_the_start_naming_it(name: str, value: str, tmp_path: Path) -> None:
     env = {**os.environ, "HARBORLITE_DATA_DIR": str(tmp_path), name: value}
-    result = subprocess.run([sys.executable, "-m", "harborlite", "serve"], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "harborlite", "serve"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert name in result.stderr
     assert not (tmp_path / "harborlite.db").exists()  # nothing half-done
 
 
 def test_help_explains_every_subcommand() -> None:
-    out = subprocess.run([sys.executable, "-m", "harborlite", "--help"], capture_output=True,
-                         text=True, cwd=ROOT, check=True).stdout
-    for command in ("serve", "user", "project", "member", "migrate", "reindex",
-                    "registry-config"):
+    out = subprocess.run(
+        [sys.executable, "-m", "harborlite", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    for command in ("serve", "user", "project", "member", "migrate", "reindex", "registry-config"):
         assert command in out
 
 
 def test_external_registry_and_cli(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     port = free_port()
-    env = {**os.environ, "HARBORLITE_DATA_DIR": str(data_dir), "HARBORLITE_PORT": str(port),
-           "HARBORLITE_ADMIN_PASSWORD": "Harbor12345"}
-    printed = subprocess.run([sys.executable, "-m", "harborlite", "registry-config"], env=env,
-                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    env = {
+        **os.environ,
+        "HARBORLITE_DATA_DIR": str(data_dir),
+        "HARBORLITE_PORT": str(port),
+        "HARBORLITE_ADMIN_PASSWORD": "Harbor12345",
+    }
+    printed = subprocess.run(
+        [sys.executable, "-m", "harborlite", "registry-config"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "rootcertbundle" in printed
-    auth = TokenAuthConfig(realm=f"http://127.0.0.1:{port}/service/token",
-                           service="harbor-registry", issuer="harborlite-token-issuer",
-                           rootcertbundle=data_dir / "token.crt")
+    auth = TokenAuthConfig(
+        realm=f"http://127.0.0.1:{port}/service/token",
+        service="harbor-registry",
+        issuer="harborlite-token-issuer",
+        rootcertbundle=data_dir / "token.crt",
+    )
     with RegistryServer(tmp_path / "registry", token_auth=auth) as registry:
+
         def cli(*args: str) -> str:
-            return subprocess.run([sys.executable, "-m", "harborlite", *args], env=env,
-                                  cwd=ROOT, capture_output=True, text=True, check=True,
-                                  input="S3cretPass\n").stdout
+            return subprocess.run(
+                [sys.executable, "-m", "harborlite", *args],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+                input="S3cretPass\n",
+            ).stdout
 
         assert "created user ci-bot" in cli("user", "create", "ci-bot", "--password-stdin")
         assert "created private project" in cli("project", "create", "builds")
@@ -127,8 +163,11 @@ def test_external_registry_and_cli(tmp_path: Path) -> None:
         try:
             layout = tmp_path / "layout"
             build_oci_layout(layout, "v1", [50_000], seed=5)
-            skopeo_copy(f"oci:{layout}:v1", f"docker://{server.host}/builds/app:v1",
-                        creds=("ci-bot", "S3cretPass"))
+            skopeo_copy(
+                f"oci:{layout}:v1",
+                f"docker://{server.host}/builds/app:v1",
+                creds=("ci-bot", "S3cretPass"),
+            )
             assert (registry.storage_root / "docker/registry/v2/repositories/builds/app").exists()
             assert "embedded" not in server.log().split("registry:")[1].splitlines()[0]
         finally:
@@ -141,24 +180,38 @@ def test_reindex_rebuilds_the_index(tmp_path: Path) -> None:
         layout = tmp_path / "layout"
         built = build_oci_layout(layout, "v1", [40_000, 60_000], seed=9)
         for tag in ("v1", "v2"):
-            skopeo_copy(f"oci:{layout}:v1", f"docker://{server.host}/library/re:{tag}",
-                        creds=server.admin)
+            skopeo_copy(
+                f"oci:{layout}:v1", f"docker://{server.host}/library/re:{tag}", creds=server.admin
+            )
         server.stop()
         db = sqlite3.connect(server.data_dir / "harborlite.db")
         db.execute("DELETE FROM tags")
         db.execute("DELETE FROM artifacts")
         db.execute("DELETE FROM repositories")
         db.commit()
-        env = {**os.environ, "HARBORLITE_DATA_DIR": str(server.data_dir),
-               "HARBORLITE_ADMIN_PASSWORD": "Harbor12345"}
-        out = subprocess.run([sys.executable, "-m", "harborlite", "reindex"], env=env, cwd=ROOT,
-                             capture_output=True, text=True, check=True, timeout=120).stdout
+        env = {
+            **os.environ,
+            "HARBORLITE_DATA_DIR": str(server.data_dir),
+            "HARBORLITE_ADMIN_PASSWORD": "Harbor12345",
+        }
+        out = subprocess.run(
+            [sys.executable, "-m", "harborlite", "reindex"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
         assert "indexed 1 repositories, 1 artifacts, 2 tags" in out
         rows = db.execute(
             "SELECT a.digest, a.type, t.name FROM artifacts a JOIN tags t ON t.artifact_id = a.id"
-            " ORDER BY t.name").fetchall()
-        assert rows == [(built.manifest_digest, "IMAGE", "v1"), (built.manifest_digest, "IMAGE",
-                                                                  "v2")]
+            " ORDER BY t.name"
+        ).fetchall()
+        assert rows == [
+            (built.manifest_digest, "IMAGE", "v1"),
+            (built.manifest_digest, "IMAGE", "v2"),
+        ]
         db.close()
     finally:
         cleanup(server)

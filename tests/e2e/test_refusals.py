@@ -15,7 +15,6 @@ from tests.harness import Harborlite
 from tests.support.clients import ClientError, skopeo_copy, skopeo_delete
 from tests.support.images import BuiltImage
 
-
 ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
 
 
@@ -35,8 +34,11 @@ def v2(harborlite: Harborlite, method: str, path: str, token: str | None) -> htt
 def pushed(harborlite: Harborlite, team: Team, image: tuple[Path, BuiltImage]) -> BuiltImage:
     layout, built = image
     for name in ("base", "base2"):
-        skopeo_copy(f"oci:{layout}:v1", f"docker://{harborlite.host}/{team.project}/{name}:v1",
-                    creds=team.creds("developer"))
+        skopeo_copy(
+            f"oci:{layout}:v1",
+            f"docker://{harborlite.host}/{team.project}/{name}:v1",
+            creds=team.creds("developer"),
+        )
     return built
 
 
@@ -58,13 +60,19 @@ def test_anonymous_and_guest_push_refused(
     layout, _ = image
     for creds in (None, team.creds("guest"), team.creds("limitedGuest"), team.creds("outsider")):
         with pytest.raises(ClientError) as refused:
-            skopeo_copy(f"oci:{layout}:v1",
-                        f"docker://{harborlite.host}/{team.project}/nope:v1", creds=creds)
+            skopeo_copy(
+                f"oci:{layout}:v1",
+                f"docker://{harborlite.host}/{team.project}/nope:v1",
+                creds=creds,
+            )
         assert "unauthorized" in refused.value.stderr or "denied" in refused.value.stderr
     # the public project lets anonymous pull but never push
     with pytest.raises(ClientError):
-        skopeo_copy(f"oci:{layout}:v1",
-                    f"docker://{harborlite.host}/{team.public_project}/nope:v1", creds=None)
+        skopeo_copy(
+            f"oci:{layout}:v1",
+            f"docker://{harborlite.host}/{team.public_project}/nope:v1",
+            creds=None,
+        )
 
 
 def test_developer_cannot_delete_maintainer_can(
@@ -77,13 +85,19 @@ def test_developer_cannot_delete_maintainer_can(
         skopeo_delete(ref, creds=team.creds("developer"))
     skopeo_delete(ref, creds=team.creds("maintainer"))
     token = harborlite.token(f"repository:{team.project}/deleteme:pull", team.creds("guest"))
-    gone = v2(harborlite, "GET", f"/v2/{team.project}/deleteme/manifests/{built.manifest_digest}",
-              token)
+    gone = v2(
+        harborlite, "GET", f"/v2/{team.project}/deleteme/manifests/{built.manifest_digest}", token
+    )
     assert gone.status_code == 404
-    entries = harborlite.api("GET", "/audit-logs", auth=harborlite.admin,
-                             params={"page_size": 50}).json()
-    deletes = [e for e in entries if e["operation"] == "delete"
-               and e["resource"] == f"{team.project}/deleteme@{built.manifest_digest}"]
+    entries = harborlite.api(
+        "GET", "/audit-logs", auth=harborlite.admin, params={"page_size": 50}
+    ).json()
+    deletes = [
+        e
+        for e in entries
+        if e["operation"] == "delete"
+        and e["resource"] == f"{team.project}/deleteme@{built.manifest_digest}"
+    ]
     assert deletes and deletes[0]["username"] == team.users["maintainer"]
 
 
@@ -120,13 +134,21 @@ def test_token_for_one_project_refused_on_another(
     by_harborlite = v2(harborlite, "GET", path, token)
     assert by_harborlite.status_code == 401
     assert 'error="insufficient_scope"' in by_harborlite.headers["WWW-Authenticate"]
-    direct = httpx.get(registry_url(harborlite) + path, headers={"Authorization": f"Bearer {token}"})
+    direct = httpx.get(
+        registry_url(harborlite) + path, headers={"Authorization": f"Bearer {token}"}
+    )
     assert direct.status_code == 401  # the registry trusts the token, not its access
     good = harborlite.token(f"repository:{team.project}/base:pull", harborlite.admin)
-    assert httpx.get(registry_url(harborlite) + path,
-                     headers={"Authorization": f"Bearer {good}",
-                              "Accept": "application/vnd.oci.image.manifest.v1+json"}
-                     ).status_code == 200
+    assert (
+        httpx.get(
+            registry_url(harborlite) + path,
+            headers={
+                "Authorization": f"Bearer {good}",
+                "Accept": "application/vnd.oci.image.manifest.v1+json",
+            },
+        ).status_code
+        == 200
+    )
 
 
 def test_forged_tokens_refused(harborlite: Harborlite, team: Team, pushed: BuiltImage) -> None:
@@ -138,24 +160,40 @@ def test_forged_tokens_refused(harborlite: Harborlite, team: Team, pushed: Built
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = int(time.time())
     forged = {
-        "expired": jwt.encode({**claims, "exp": now - 600, "nbf": now - 4000}, stranger,
-                              algorithm="RS256", headers=header),
+        "expired": jwt.encode(
+            {**claims, "exp": now - 600, "nbf": now - 4000},
+            stranger,
+            algorithm="RS256",
+            headers=header,
+        ),
         "wrongly signed": jwt.encode(claims, stranger, algorithm="RS256", headers=header),
         "alg none": jwt.encode(claims, None, algorithm="none"),
-        "wrong audience": jwt.encode({**claims, "aud": "other-registry"}, stranger,
-                                     algorithm="RS256", headers=header),
-        "tampered access": good.split(".")[0] + "." + jwt.encode(
-            {**claims, "access": [{"type": "repository", "name": f"{team.project}/base",
-                                   "actions": ["*"]}]}, "k" * 32, algorithm="HS256"
-        ).split(".")[1] + "." + good.split(".")[2],
+        "wrong audience": jwt.encode(
+            {**claims, "aud": "other-registry"}, stranger, algorithm="RS256", headers=header
+        ),
+        "tampered access": good.split(".")[0]
+        + "."
+        + jwt.encode(
+            {
+                **claims,
+                "access": [
+                    {"type": "repository", "name": f"{team.project}/base", "actions": ["*"]}
+                ],
+            },
+            "k" * 32,
+            algorithm="HS256",
+        ).split(".")[1]
+        + "."
+        + good.split(".")[2],
     }
     path = f"/v2/{team.project}/base/manifests/v1"
     for name, token in forged.items():
         response = v2(harborlite, "GET", path, token)
         assert response.status_code == 401, name
         assert 'error="invalid_token"' in response.headers["WWW-Authenticate"], name
-        direct = httpx.get(registry_url(harborlite) + path,
-                           headers={"Authorization": f"Bearer {token}"})
+        direct = httpx.get(
+            registry_url(harborlite) + path, headers={"Authorization": f"Bearer {token}"}
+        )
         assert direct.status_code == 401, name
     assert v2(harborlite, "GET", path, good).status_code == 200
 
@@ -165,15 +203,20 @@ def test_expired_token_of_ours_refused(harborlite: Harborlite, team: Team) -> No
     from harborlite.token.keys import TokenSigner
     from harborlite.token.scopes import Access
 
-    signer = TokenSigner.load(harborlite.data_dir / "token.key", harborlite.data_dir / "token.crt",
-                              issuer="harborlite-token-issuer", service="harbor-registry",
-                              expiration_seconds=60)
+    signer = TokenSigner.load(
+        harborlite.data_dir / "token.key",
+        harborlite.data_dir / "token.crt",
+        issuer="harborlite-token-issuer",
+        service="harbor-registry",
+        expiration_seconds=60,
+    )
     token, _, _ = signer.sign("admin", [Access("repository", f"{team.project}/base", ("pull",))])
     claims = jwt.decode(token, options={"verify_signature": False})
     now = int(time.time())
     claims.update(exp=now - 120, nbf=now - 600, iat=now - 600)
-    expired = jwt.encode(claims, signer._private_key, algorithm="RS256",
-                         headers=jwt.get_unverified_header(token))
+    expired = jwt.encode(
+        claims, signer._private_key, algorithm="RS256", headers=jwt.get_unverified_header(token)
+    )
     response = v2(harborlite, "GET", f"/v2/{team.project}/base/manifests/v1", expired)
     assert response.status_code == 401
     assert "expired" in response.json()["errors"][0]["message"]
@@ -184,15 +227,22 @@ def test_push_to_unknown_project_says_so(
 ) -> None:
     layout, _ = image
     with pytest.raises(ClientError) as refused:
-        skopeo_copy(f"oci:{layout}:v1", f"docker://{harborlite.host}/nosuchproject/app:v1",
-                    creds=harborlite.admin)
+        skopeo_copy(
+            f"oci:{layout}:v1",
+            f"docker://{harborlite.host}/nosuchproject/app:v1",
+            creds=harborlite.admin,
+        )
     assert "project nosuchproject not found" in refused.value.stderr
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/v2/Team/Upper/manifests/v1", "/v2/a/../b/blobs/sha256:" + "0" * 64,
-     "/v2/a//b/tags/list", "/v2/-a/b/manifests/v1"],
+    [
+        "/v2/Team/Upper/manifests/v1",
+        "/v2/a/../b/blobs/sha256:" + "0" * 64,
+        "/v2/a//b/tags/list",
+        "/v2/-a/b/manifests/v1",
+    ],
 )
 def test_invalid_repository_names_refused(harborlite: Harborlite, path: str) -> None:
     import http.client

@@ -18,8 +18,9 @@ def access_of(token: str) -> list[dict[str, Any]]:
     return list(jwt.decode(token, options={"verify_signature": False})["access"])
 
 
-def get_token(harborlite: Harborlite, params: list[tuple[str, str]],
-              auth: tuple[str, str] | None = None) -> httpx.Response:
+def get_token(
+    harborlite: Harborlite, params: list[tuple[str, str]], auth: tuple[str, str] | None = None
+) -> httpx.Response:
     return httpx.get(f"{harborlite.url}/service/token", params=params, auth=auth, timeout=30)
 
 
@@ -27,10 +28,13 @@ def test_get_with_basic_grants_the_intersection(harborlite: Harborlite, team: Te
     repo = f"{team.project}/app"
     response = get_token(
         harborlite,
-        [("service", "harbor-registry"), ("account", team.users["developer"]),
-         ("scope", f"repository:{repo}:pull,push,delete"),
-         ("scope", "repository:nosuchproject/x:pull"),
-         ("scope", "registry:catalog:*")],
+        [
+            ("service", "harbor-registry"),
+            ("account", team.users["developer"]),
+            ("scope", f"repository:{repo}:pull,push,delete"),
+            ("scope", "repository:nosuchproject/x:pull"),
+            ("scope", "registry:catalog:*"),
+        ],
         auth=team.creds("developer"),
     )
     assert response.status_code == 200
@@ -48,8 +52,11 @@ def test_get_with_basic_grants_the_intersection(harborlite: Harborlite, team: Te
 def test_admin_gets_star_and_catalog(harborlite: Harborlite, team: Team) -> None:
     response = get_token(
         harborlite,
-        [("service", "harbor-registry"), ("scope", f"repository:{team.project}/a:*"),
-         ("scope", "registry:catalog:*")],
+        [
+            ("service", "harbor-registry"),
+            ("scope", f"repository:{team.project}/a:*"),
+            ("scope", "registry:catalog:*"),
+        ],
         auth=harborlite.admin,
     )
     assert access_of(response.json()["token"]) == [
@@ -65,9 +72,11 @@ def test_anonymous(harborlite: Harborlite, team: Team) -> None:
     assert probe.json()["errors"][0]["code"] == "UNAUTHORIZED"
     response = get_token(
         harborlite,
-        [("service", "harbor-registry"),
-         ("scope", f"repository:{team.public_project}/a:pull,push"),
-         ("scope", f"repository:{team.project}/a:pull")],
+        [
+            ("service", "harbor-registry"),
+            ("scope", f"repository:{team.public_project}/a:pull,push"),
+            ("scope", f"repository:{team.project}/a:pull"),
+        ],
     )
     assert response.status_code == 200
     assert access_of(response.json()["token"]) == [
@@ -78,15 +87,18 @@ def test_anonymous(harborlite: Harborlite, team: Team) -> None:
 
 
 def test_bad_credentials_and_bad_requests(harborlite: Harborlite, team: Team) -> None:
-    wrong = get_token(harborlite, [("service", "harbor-registry"),
-                                   ("scope", f"repository:{team.project}/a:pull")],
-                      auth=(team.users["developer"], "nope"))
+    wrong = get_token(
+        harborlite,
+        [("service", "harbor-registry"), ("scope", f"repository:{team.project}/a:pull")],
+        auth=(team.users["developer"], "nope"),
+    )
     assert wrong.status_code == 401
     assert wrong.json()["errors"][0]["message"] == "invalid username/password"
     unknown_user = get_token(harborlite, [("service", "harbor-registry")], auth=("ghost", "x"))
     assert unknown_user.status_code == 401
-    malformed = get_token(harborlite, [("service", "harbor-registry"), ("scope", "nonsense")],
-                          auth=harborlite.admin)
+    malformed = get_token(
+        harborlite, [("service", "harbor-registry"), ("scope", "nonsense")], auth=harborlite.admin
+    )
     assert malformed.status_code == 400
     assert "malformed scope" in malformed.json()["errors"][0]["message"]
     other_service = get_token(harborlite, [("service", "elsewhere")], auth=harborlite.admin)
@@ -96,24 +108,32 @@ def test_bad_credentials_and_bad_requests(harborlite: Harborlite, team: Team) ->
 def test_post_password_grant_like_containerd(harborlite: Harborlite, team: Team) -> None:
     user, password = team.creds("guest")
     form = [
-        ("client_id", "containerd-client"), ("grant_type", "password"),
-        ("username", user), ("password", password), ("service", "harbor-registry"),
+        ("client_id", "containerd-client"),
+        ("grant_type", "password"),
+        ("username", user),
+        ("password", password),
+        ("service", "harbor-registry"),
         ("scope", f"repository:{team.project}/a:pull repository:{team.project}/b:pull"),
         ("scope", f"repository:{team.project}/a:push"),
     ]
-    response = httpx.post(f"{harborlite.url}/service/token", content=urlencode(form),
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = httpx.post(
+        f"{harborlite.url}/service/token",
+        content=urlencode(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 200, response.text
     assert access_of(response.json()["access_token"]) == [
         {"type": "repository", "name": f"{team.project}/a", "actions": ["pull"]},
         {"type": "repository", "name": f"{team.project}/b", "actions": ["pull"]},
     ]
     assert "refresh_token" not in response.json()
-    bad = httpx.post(f"{harborlite.url}/service/token",
-                     data={**dict(form[:4]), "password": "wrong"})
+    bad = httpx.post(
+        f"{harborlite.url}/service/token", data={**dict(form[:4]), "password": "wrong"}
+    )
     assert bad.status_code == 401
-    unsupported = httpx.post(f"{harborlite.url}/service/token",
-                             data={"grant_type": "client_credentials"})
+    unsupported = httpx.post(
+        f"{harborlite.url}/service/token", data={"grant_type": "client_credentials"}
+    )
     assert unsupported.status_code == 400
 
 
@@ -123,9 +143,14 @@ def test_refresh_token_flow_chunked_without_length(harborlite: Harborlite, team:
     harborlite.add_member(team.project, name, 2)
     offline = httpx.post(
         f"{harborlite.url}/service/token",
-        data={"grant_type": "password", "username": name, "password": PASSWORD,
-              "service": "harbor-registry", "access_type": "offline",
-              "client_id": "containers/image"},
+        data={
+            "grant_type": "password",
+            "username": name,
+            "password": PASSWORD,
+            "service": "harbor-registry",
+            "access_type": "offline",
+            "client_id": "containers/image",
+        },
     )
     refresh = offline.json()["refresh_token"]
 
@@ -133,8 +158,10 @@ def test_refresh_token_flow_chunked_without_length(harborlite: Harborlite, team:
         yield body[:10]
         yield body[10:]
 
-    form = (f"grant_type=refresh_token&client_id=containers/image&refresh_token={refresh}"
-            f"&scope=repository:{team.project}/a:pull,push&service=harbor-registry").encode()
+    form = (
+        f"grant_type=refresh_token&client_id=containers/image&refresh_token={refresh}"
+        f"&scope=repository:{team.project}/a:pull,push&service=harbor-registry"
+    ).encode()
     response = httpx.post(
         f"{harborlite.url}/service/token",
         content=chunked(form),
@@ -145,13 +172,24 @@ def test_refresh_token_flow_chunked_without_length(harborlite: Harborlite, team:
         {"type": "repository", "name": f"{team.project}/a", "actions": ["pull", "push"]}
     ]
     # a changed password kills the refresh token
-    user_id = next(u["user_id"] for u in harborlite.api(
-        "GET", "/users", auth=harborlite.admin, params={"username": name}).json())
-    changed = harborlite.api("PUT", f"/users/{user_id}/password", auth=harborlite.admin,
-                             json={"new_password": "Changed123x"})
+    user_id = next(
+        u["user_id"]
+        for u in harborlite.api(
+            "GET", "/users", auth=harborlite.admin, params={"username": name}
+        ).json()
+    )
+    changed = harborlite.api(
+        "PUT",
+        f"/users/{user_id}/password",
+        auth=harborlite.admin,
+        json={"new_password": "Changed123x"},
+    )
     assert changed.status_code == 200
-    again = httpx.post(f"{harborlite.url}/service/token", content=chunked(form),
-                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    again = httpx.post(
+        f"{harborlite.url}/service/token",
+        content=chunked(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert again.status_code == 401
 
 
@@ -160,8 +198,12 @@ def test_password_change_and_delete_end_token_issuance(harborlite: Harborlite) -
     user_id = harborlite.create_user(name, PASSWORD)
     params = [("service", "harbor-registry")]
     assert get_token(harborlite, params, auth=(name, PASSWORD)).status_code == 200  # cached now
-    own = harborlite.api("PUT", f"/users/{user_id}/password", auth=(name, PASSWORD),
-                         json={"old_password": PASSWORD, "new_password": "Another123x"})
+    own = harborlite.api(
+        "PUT",
+        f"/users/{user_id}/password",
+        auth=(name, PASSWORD),
+        json={"old_password": PASSWORD, "new_password": "Another123x"},
+    )
     assert own.status_code == 200
     assert get_token(harborlite, params, auth=(name, PASSWORD)).status_code == 401
     assert get_token(harborlite, params, auth=(name, "Another123x")).status_code == 200

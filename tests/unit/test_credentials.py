@@ -59,7 +59,7 @@ async def test_limiter_slows_down_after_five_failures() -> None:
     limiter.failed("mallory")
     started = time.monotonic()
     await limiter.delay("mallory")
-    assert time.monotonic() - started >= 0.45  # 2 past the free ones: 2 × 0.25 s
+    assert time.monotonic() - started >= 0.45  # 2 past the free ones: 2 x 0.25 s
     limiter.succeeded("mallory")
     started = time.monotonic()
     await asyncio.wait_for(limiter.delay("mallory"), 1)
@@ -75,8 +75,9 @@ async def test_bcrypt_round_trip_and_limits() -> None:
     assert not await verify_password("Secret123", "not-a-hash")
 
 
-@pytest.mark.parametrize("password", ["short1A", "alllowercase1", "ALLUPPER1", "NoDigitsHere",
-                                      "A1" + "a" * 80])
+@pytest.mark.parametrize(
+    "password", ["short1A", "alllowercase1", "ALLUPPER1", "NoDigitsHere", "A1" + "a" * 80]
+)
 def test_password_policy_refuses(password: str) -> None:
     with pytest.raises(PasswordPolicyError):
         check_policy(password)
@@ -84,8 +85,14 @@ def test_password_policy_refuses(password: str) -> None:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("Basic YWxpY2U6czNjcjN0", ("alice", "s3cr3t")), ("basic YTpiOmM=", ("a", "b:c")),
-     ("Bearer x", None), ("Basic !!!", None), ("Basic YWxpY2U=", None), (None, None)],
+    [
+        ("Basic YWxpY2U6czNjcjN0", ("alice", "s3cr3t")),
+        ("basic YTpiOmM=", ("a", "b:c")),
+        ("Bearer x", None),
+        ("Basic !!!", None),
+        ("Basic YWxpY2U=", None),
+        (None, None),
+    ],
 )
 def test_parse_basic(header: str | None, expected: tuple[str, str] | None) -> None:
     assert parse_basic(header) == expected

@@ -29,7 +29,10 @@ def signer(tmp_path_factory: pytest.TempPathFactory) -> TokenSigner:
     generate_key_pair(directory / "k.pem", directory / "c.pem", "test")
     assert (directory / "k.pem").stat().st_mode & 0o777 == 0o600
     return TokenSigner.load(
-        directory / "k.pem", directory / "c.pem", issuer="iss", service="svc",
+        directory / "k.pem",
+        directory / "c.pem",
+        issuer="iss",
+        service="svc",
         expiration_seconds=1800,
     )
 
@@ -78,8 +81,9 @@ def test_refusals(signer: TokenSigner, tmp_path: Path) -> None:
         "hs256": jwt.encode(base, "secret-key-of-at-least-32-bytes!!", algorithm="HS256"),
     }
     generate_key_pair(tmp_path / "k", tmp_path / "c", "other")
-    other = TokenSigner.load(tmp_path / "k", tmp_path / "c", issuer="iss", service="svc",
-                             expiration_seconds=60)
+    other = TokenSigner.load(
+        tmp_path / "k", tmp_path / "c", issuer="iss", service="svc", expiration_seconds=60
+    )
     cases["foreign key"] = other.sign("a", [])[0]
     cases["garbage"] = "not.a.token"
     for name, token in cases.items():

@@ -106,8 +106,16 @@ def test_unknown_action_or_resource_is_denied() -> None:
 
 @pytest.mark.parametrize(
     ("text", "role"),
-    [("projectAdmin", PA), ("maintainer", M), ("developer", D), ("guest", G),
-     ("limitedGuest", LG), ("limited_guest", LG), ("2", D), ("PROJECT_ADMIN", PA)],
+    [
+        ("projectAdmin", PA),
+        ("maintainer", M),
+        ("developer", D),
+        ("guest", G),
+        ("limitedGuest", LG),
+        ("limited_guest", LG),
+        ("2", D),
+        ("PROJECT_ADMIN", PA),
+    ],
 )
 def test_role_parse(text: str, role: Role) -> None:
     assert Role.parse(text) == role

@@ -35,8 +35,15 @@ def test_parse_scope(text: str, expected: Scope) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "repository", "repository:pull", ":p/r:pull", "Repository:p/r:pull", "repo sitory:x:y",
-     "repository::pull"],
+    [
+        "",
+        "repository",
+        "repository:pull",
+        ":p/r:pull",
+        "Repository:p/r:pull",
+        "repo sitory:x:y",
+        "repository::pull",
+    ],
 )
 def test_parse_scope_refuses_malformed(text: str) -> None:
     with pytest.raises(ScopeError):
