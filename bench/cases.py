@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,26 @@ class PeakWatch:
     def done(self) -> None:
         if self.active:
             self.growth = rss_mib(self.pid, "VmHWM") - self.before
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(world: World, limit: float = 300.0, busy: float = 0.05) -> float:
+    """Wait until harborlite uses under ``busy`` of a core (it may still be writing the
+    pulls and audit entries a load left queued); returns the seconds waited."""
+    pid = world.harborlite_pid()
+    started = time.perf_counter()
+    last = cpu_seconds(pid)
+    while time.perf_counter() - started < limit:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - last < busy * 0.5:
+            break
+        last = now
+    return time.perf_counter() - started
 
 
 # ------------------------------------------------------------------ blobs
