@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.db.models import User, utcnow
@@ -55,16 +56,23 @@ async def email_taken(session: AsyncSession, email: str, except_id: int | None =
 
 
 async def list_users(
-    session: AsyncSession, *, username: str | None = None, offset: int = 0, limit: int = 10
+    session: AsyncSession,
+    *,
+    username: str | None = None,
+    conditions: Sequence[ColumnElement[bool]] = (),
+    order_by: Sequence[Any] = (),
+    offset: int = 0,
+    limit: int = 10,
 ) -> tuple[list[User], int]:
     query = select(User)
-    count = select(func.count()).select_from(User)
     if username:
         pattern = f"%{username}%"
         query = query.where(or_(User.username.like(pattern), User.email.like(pattern)))
-        count = count.where(or_(User.username.like(pattern), User.email.like(pattern)))
-    total = int((await session.execute(count)).scalar_one())
-    rows = await session.execute(query.order_by(User.id).offset(offset).limit(limit))
+    for condition in conditions:
+        query = query.where(condition)
+    total = int((await session.execute(query.with_only_columns(func.count(User.id)))).scalar_one())
+    order = list(order_by) or [User.id]
+    rows = await session.execute(query.order_by(*order).offset(offset).limit(limit))
     return list(rows.scalars()), total
 
 

@@ -26,10 +26,21 @@ from harborlite.api.context import (
     require_login,
 )
 from harborlite.api.paging import page_of, paged_response
+from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render import user_json
 from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
+from harborlite.db.models import User
 from harborlite.errors import BadRequest, Conflict, Forbidden, NotFound
 from harborlite.services import services_of
+
+FIELDS = {
+    "user_id": Field(User.id, "int"),
+    "username": Field(User.username),
+    "email": Field(User.email),
+    "realname": Field(User.realname),
+    "creation_time": Field(User.creation_time, "time"),
+    "update_time": Field(User.update_time, "time"),
+}
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -85,12 +96,16 @@ async def create_user(request: Request) -> Response:
 async def list_users(request: Request) -> Response:
     services = services_of(request)
     page = page_of(request)
+    where = conditions(q_of(request), FIELDS)
+    order = parse_sort(request.query_params.get("sort"), FIELDS, [])
     async with services.sessions() as session:
         principal = await caller(request, session)
         require_admin(principal)
         users, total = await accounts.list_users(
             session,
             username=request.query_params.get("username"),
+            conditions=where,
+            order_by=[*order, User.id] if order else (),
             offset=page.offset,
             limit=page.size,
         )

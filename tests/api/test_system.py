@@ -134,6 +134,14 @@ def test_users_search_profile_password_and_permissions(harborlite: Harborlite) -
     assert found.json() == [{"user_id": user_id, "username": name}]
     assert found.headers["X-Total-Count"] == "1"
     assert httpx.get(f"{harborlite.url}/api/v2.0/users/search?username=a").status_code == 401
+    listed = harborlite.api(
+        "GET",
+        "/users",
+        params={"q": f"username=~{name}", "sort": "-user_id"},
+        auth=harborlite.admin,
+    )
+    assert [u["username"] for u in listed.json()] == [name]
+    assert listed.headers["X-Total-Count"] == "1"
 
     profile = harborlite.api(
         "PUT", f"/users/{user_id}", auth=me, json={"realname": "Fin Der", "comment": "hi"}
