@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -33,19 +32,3 @@ async def list_logs(
     order = list(order_by) or [AuditLog.op_time.desc(), AuditLog.id.desc()]
     rows = await session.execute(query.order_by(*order).offset(offset).limit(limit))
     return list(rows.scalars()), total
-
-
-async def daily_counts(
-    session: AsyncSession, since: datetime, operations: Sequence[str]
-) -> list[tuple[str, str, int]]:
-    """(day as YYYY-MM-DD, operation, count) since ``since``, for the dashboard chart."""
-    rows = await session.execute(
-        select(AuditLog.op_time, AuditLog.operation).where(
-            AuditLog.op_time >= since, AuditLog.operation.in_(operations)
-        )
-    )
-    counts: dict[tuple[str, str], int] = {}
-    for op_time, operation in rows.all():
-        key = (op_time.strftime("%Y-%m-%d"), operation)
-        counts[key] = counts.get(key, 0) + 1
-    return [(day, op, n) for (day, op), n in sorted(counts.items())]
