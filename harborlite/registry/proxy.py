@@ -7,6 +7,7 @@ is held while bytes flow, and every check happens before the first byte moves.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -101,7 +102,7 @@ class RegistryGateway:
     """ASGI app for every path under ``/v2``."""
 
     def __init__(self) -> None:
-        self._verified: dict[str, Claims] = {}
+        self._verified: dict[bytes, Claims] = {}
         self._filling: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,13 +174,14 @@ class RegistryGateway:
         rest of a cached manifest answer; a client sends one token for a whole pull.
         """
         cache = self._verified
-        claims = cache.get(token)
+        key = hashlib.sha256(token.encode()).digest()  # a token with x5c is about 3 KB
+        claims = cache.get(key)
         if claims is not None and time.time() <= claims.expires_at + TOKEN_LEEWAY:
             return claims
         claims = services.signer.verify(token)
         if len(cache) >= VERIFIED_TOKENS_KEPT:
             cache.clear()
-        cache[token] = claims
+        cache[key] = claims
         return claims
 
     async def _from_cache(
