@@ -50,7 +50,7 @@ class Settings:
     registry_binary: str
     log_level: str
     credential_cache_seconds: int
-    workers_note: str = ""
+    session_idle_minutes: int = 60
 
     @property
     def embedded_registry(self) -> bool:
@@ -150,4 +150,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         registry_binary=env.get("HARBORLITE_REGISTRY_BINARY") or "/usr/bin/docker-registry",
         log_level=log_level,
         credential_cache_seconds=_int(env, "HARBORLITE_CREDENTIAL_CACHE_SECONDS", 300, 0, 86400),
+        session_idle_minutes=_int(env, "HARBORLITE_SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
     )

@@ -124,7 +124,9 @@ def test_repeated_failures_are_slowed_down(harborlite_sqlite: Harborlite) -> Non
             )
             durations.append(time.monotonic() - started)
             assert response.status_code == 401
-    assert durations[-1] >= durations[0] + 0.4, durations
+    # 7 failures before the 8th, 5 of them free: the 8th waits at least 2 x 0.25 s (a lower
+    # bound the limiter guarantees, however loaded the machine is)
+    assert durations[-1] >= 0.5, durations
 
 
 def test_idle_sessions_expire(harborlite_sqlite: Harborlite) -> None:
