@@ -37,6 +37,7 @@ def test_wheel_ships_migrations_templates_static_and_the_command(tmp_path: Path)
         for path in (ROOT / folder).rglob("*"):
             if path.is_file():
                 assert f"{share}{path.relative_to(ROOT)}" in names, path
+    assert "harborlite/api/openapi.json" in names  # served at /api/v2.0/openapi.json
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "harborlite = harborlite.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

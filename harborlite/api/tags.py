@@ -22,6 +22,7 @@ from harborlite.artifacts.manifests import valid_tag
 from harborlite.audit.events import CREATE, DELETE, AuditEvent, record
 from harborlite.db.models import Tag
 from harborlite.errors import BadRequest, Conflict, NotFound
+from harborlite.registry.untag import remove_tag
 from harborlite.services import services_of
 
 FIELDS = {
@@ -112,6 +113,7 @@ async def delete_tag(request: Request) -> Response:
         if tag is None or tag.artifact_id != artifact.id:
             raise NotFound(f"tag {name} not found on {repository.name}@{artifact.digest}")
         await artifacts.delete_tag(session, repository, name)
+        await remove_tag(services, repository.name, name)
         record(
             session,
             AuditEvent(

@@ -33,6 +33,7 @@ from harborlite.portal.paging import Pager
 from harborlite.portal.project_pages import abilities, refuse
 from harborlite.portal.sessions import SignedIn
 from harborlite.projects import queries as projects
+from harborlite.registry.untag import remove_tag
 
 PAGE_SIZE = 25
 MAX_DESCRIPTION = 10_000
@@ -157,7 +158,8 @@ async def delete_tag(request: Request) -> Response:
             raise refuse(access, "delete tags")
         if await artifacts.get_tag(session, repository.id, tag) is None:
             raise NotFound(f"{name} has no tag {tag}.")
-        await artifacts.delete_tag(session, repository, tag)  # the index only (see removal)
+        await artifacts.delete_tag(session, repository, tag)
+        await remove_tag(svc, repository.name, tag)
         record(
             session,
             AuditEvent(

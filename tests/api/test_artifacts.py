@@ -187,6 +187,10 @@ def test_tags_are_created_listed_and_deleted(harborlite: Harborlite) -> None:
     assert removed.status_code == 200
     assert harborlite.api("DELETE", f"{tags}/stable", auth=harborlite.admin).status_code == 404
     assert [t["name"] for t in harborlite.api("GET", tags, auth=harborlite.admin).json()] == ["1.0"]
+    # the registry forgot the tag too (its manifest stays, pullable by digest and by 1.0)
+    assert registry_status(harborlite, f"{project}/web", "stable") == 404
+    assert registry_status(harborlite, f"{project}/web", "1.0") == 200
+    assert registry_status(harborlite, f"{project}/web", image.digest) == 200
     unknown = harborlite.api(
         "GET",
         f"/projects/{project}/repositories/web/artifacts/nosuchtag/tags",
