@@ -134,16 +134,12 @@ def cmd_user_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_project_create(settings: Settings, args: argparse.Namespace) -> int:
-    from harborlite.api.projects import PROJECT_NAME
     from harborlite.audit.events import CREATE, AuditEvent, record
     from harborlite.projects import queries as projects
+    from harborlite.projects.names import PROJECT_NAME_RULE, valid_project_name
 
-    if not PROJECT_NAME.match(args.name):
-        print(
-            f"error: project name {args.name!r} is invalid (lower case letters, digits, "
-            "single '.', '_' or '-' between them)",
-            file=sys.stderr,
-        )
+    if not valid_project_name(args.name):
+        print(f"error: project name {args.name!r} is invalid: {PROJECT_NAME_RULE}", file=sys.stderr)
         return 2
 
     async def work(session: object) -> int:

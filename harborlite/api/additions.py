@@ -20,11 +20,11 @@ from starlette.routing import Route
 
 from harborlite.api.context import caller
 from harborlite.api.locate import artifact_of, repository_of, repository_path
-from harborlite.api.registry_calls import get_blob, get_manifest
 from harborlite.api.render_artifacts import is_index
 from harborlite.artifacts import manifests
 from harborlite.db.models import Artifact
 from harborlite.errors import NotFound
+from harborlite.registry.calls import get_blob, get_manifest
 from harborlite.registry.upstream import Upstream
 from harborlite.services import services_of
 

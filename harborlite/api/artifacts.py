@@ -14,11 +14,11 @@ from harborlite.api.context import caller, origin
 from harborlite.api.locate import artifact_of, repository_of, repository_path
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, flag, parse_sort, q_of
-from harborlite.api.removal import delete_artifact_deeply
 from harborlite.api.render_artifacts import artifact_json, is_index
 from harborlite.artifacts import queries as artifacts
 from harborlite.db.models import Artifact, Project
 from harborlite.errors import BadRequest
+from harborlite.registry.removal import delete_artifact_deeply
 from harborlite.services import services_of
 
 FIELDS = {

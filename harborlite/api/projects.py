@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +28,7 @@ from harborlite.auth.permissions import Role, can
 from harborlite.db.models import Project
 from harborlite.errors import BadRequest, Conflict, PreconditionFailed
 from harborlite.projects import queries as projects
+from harborlite.projects.names import PROJECT_NAME_RULE, valid_project_name
 from harborlite.services import services_of
 
 FIELDS = {
@@ -40,15 +40,10 @@ FIELDS = {
     "update_time": Field(Project.update_time, "time"),
 }
 
-PROJECT_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-
 
 def validate_project_name(name: str) -> None:
-    if not 1 <= len(name) <= 255 or not PROJECT_NAME.match(name):
-        raise BadRequest(
-            f"project name {name!r} is invalid: use lower case letters, digits and single "
-            "'.', '_' or '-' between them (1 to 255 characters)"
-        )
+    if not valid_project_name(name):
+        raise BadRequest(f"project name {name!r} is invalid: {PROJECT_NAME_RULE}")
 
 
 def metadata_of(body: dict[str, object]) -> dict[str, str]:

@@ -10,13 +10,13 @@ from harborlite.api.context import caller, check, json_body, origin, project_fro
 from harborlite.api.locate import repository_of, repository_path
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
-from harborlite.api.removal import delete_repository
 from harborlite.api.render_artifacts import repository_json
 from harborlite.artifacts import queries as artifacts
 from harborlite.audit.events import UPDATE, AuditEvent, record
 from harborlite.db.models import Repository
 from harborlite.errors import BadRequest
 from harborlite.projects import queries as projects
+from harborlite.registry.removal import delete_repository
 from harborlite.services import services_of
 
 FIELDS = {

@@ -15,13 +15,13 @@ from harborlite.api.context import caller, field_str, json_body, origin
 from harborlite.api.locate import artifact_of, encode_repository, repository_of, repository_path
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
-from harborlite.api.registry_calls import get_manifest, put_manifest
 from harborlite.api.render_artifacts import tag_json
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts.manifests import valid_tag
 from harborlite.audit.events import CREATE, DELETE, AuditEvent, record
 from harborlite.db.models import Tag
 from harborlite.errors import BadRequest, Conflict, NotFound
+from harborlite.registry.calls import get_manifest, put_manifest
 from harborlite.registry.untag import remove_tag
 from harborlite.services import services_of
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from harborlite.accounts import queries as accounts
+from harborlite.accounts.names import USERNAME_RULE, valid_email, valid_username
 from harborlite.accounts.passwords import (
     PasswordPolicyError,
     check_policy,
@@ -42,16 +41,10 @@ FIELDS = {
     "update_time": Field(User.update_time, "time"),
 }
 
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
 
 def validate_username(username: str) -> None:
-    if not USERNAME.match(username):
-        raise BadRequest(
-            "username must be 1 to 255 letters, digits, '.', '_', '-' or '@', "
-            "starting with a letter or digit"
-        )
+    if not valid_username(username):
+        raise BadRequest(f"username must be {USERNAME_RULE}")
 
 
 def validate_password(password: str) -> None:
@@ -72,7 +65,7 @@ async def create_user(request: Request) -> Response:
         email = field_str(body, "email")
         validate_username(username)
         validate_password(password)
-        if email and not EMAIL.match(email):
+        if email and not valid_email(email):
             raise BadRequest(f"email {email!r} is not a valid address")
         if await accounts.get_user_by_name(session, username) is not None:
             raise Conflict(f"user {username} already exists")
@@ -257,7 +250,7 @@ async def update_profile(request: Request) -> Response:
         email = body.get("email")
         if email is not None:
             email = field_str(body, "email")
-            if email and not EMAIL.match(email):
+            if email and not valid_email(email):
                 raise BadRequest(f"email {email!r} is not a valid address")
             if email and await accounts.email_taken(session, email, except_id=user.id):
                 raise Conflict(f"email {email} is already used by another user")

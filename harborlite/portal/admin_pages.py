@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, text
@@ -12,6 +11,7 @@ from starlette.routing import Route
 
 from harborlite import __version__
 from harborlite.accounts import queries as accounts
+from harborlite.accounts.names import valid_email, valid_username
 from harborlite.accounts.passwords import PasswordPolicyError, check_policy, hash_password
 from harborlite.artifacts.queries import storage_used
 from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
@@ -32,8 +32,6 @@ from harborlite.portal.paging import Pager
 from harborlite.portal.sessions import end_user_sessions
 
 PAGE_SIZE = 25
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OPERATIONS = ("create", "delete", "update", "push", "pull", "login", "logout")
 
 
@@ -65,14 +63,14 @@ async def create_user(request: Request) -> Response:
     password = form.get("password")
     sysadmin = form.get("sysadmin") in ("on", "true", "1")
     back = "/admin/users"
-    if not USERNAME.match(username):
+    if not valid_username(username):
         return redirect(
             request,
             back,
             error="A user name is 1 to 255 letters, digits, '.', '_', '-' or '@', "
             "starting with a letter or digit.",
         )
-    if email and not EMAIL.match(email):
+    if email and not valid_email(email):
         return redirect(request, back, error=f"“{email}” is not a valid email address.")
     if not isinstance(password, str):
         return redirect(request, back, error="Enter a password.")

@@ -3,7 +3,6 @@ logs, configuration). Every decision goes through ``harborlite.auth.permissions.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,8 +30,8 @@ from harborlite.portal.pages import (
 from harborlite.portal.paging import Pager
 from harborlite.portal.sessions import SignedIn
 from harborlite.projects import queries as projects
+from harborlite.projects.names import valid_project_name
 
-PROJECT_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 PAGE_SIZE = 25
 ROLE_CHOICES = [
     Role.PROJECT_ADMIN,
@@ -118,7 +117,7 @@ async def create_project(request: Request) -> Response:
     form = await checked_form(request)
     name = text_field(form, "name")
     public = form.get("public") in ("on", "true", "1")
-    if not 1 <= len(name) <= 255 or not PROJECT_NAME.match(name):
+    if not valid_project_name(name):
         return redirect(
             request,
             "/projects",

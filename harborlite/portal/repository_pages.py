@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from harborlite.api.removal import delete_artifact_deeply  # shared with the REST API
 from harborlite.artifacts import queries as artifacts
 from harborlite.audit.events import DELETE, UPDATE, AuditEvent, record
 from harborlite.auth.permissions import ProjectAccess, can
@@ -33,6 +32,7 @@ from harborlite.portal.paging import Pager
 from harborlite.portal.project_pages import abilities, refuse
 from harborlite.portal.sessions import SignedIn
 from harborlite.projects import queries as projects
+from harborlite.registry.removal import delete_artifact_deeply  # shared with the REST API
 from harborlite.registry.untag import remove_tag
 
 PAGE_SIZE = 25

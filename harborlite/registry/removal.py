@@ -10,11 +10,11 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite.api.registry_calls import delete_manifest
 from harborlite.artifacts import queries as artifacts
 from harborlite.audit.events import DELETE, AuditEvent, Origin, record
 from harborlite.db.models import Artifact, Repository
 from harborlite.errors import PreconditionFailed
+from harborlite.registry.calls import delete_manifest
 from harborlite.services import Services
 
 log = logging.getLogger("harborlite.api")
