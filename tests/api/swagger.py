@@ -15,8 +15,10 @@ from typing import Any
 
 import yaml
 
-SWAGGER = Path("/work/shared/reference/harbor-api-v2.0-swagger.yaml")
-LOCAL_COPY = Path(__file__).resolve().parents[2] / "harborlite" / "api" / "openapi.json"
+# The checkout's parent holds ``shared/`` (here and in CI's clean clone alike).
+CHECKOUT = Path(__file__).resolve().parents[2]
+SWAGGER = CHECKOUT.parent / "shared" / "reference" / "harbor-api-v2.0-swagger.yaml"
+LOCAL_COPY = CHECKOUT / "harborlite" / "api" / "openapi.json"
 
 
 @cache
