@@ -39,6 +39,12 @@ def check_policy(password: str) -> None:
         )
 
 
+def password_stamp(password_hash: str) -> str:
+    """A short fingerprint of a stored password hash: what was opened with a password (a
+    refresh token, a portal session) dies when the password changes, wherever it changes."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
 def hash_password_blocking(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode("ascii")
 

@@ -34,6 +34,7 @@ from harborlite.portal.sessions import (
     SESSION_COOKIE,
     end_session,
     end_user_sessions,
+    keep_after_password_change,
     new_token,
     start_session,
 )
@@ -175,6 +176,7 @@ async def change_password(request: Request) -> Response:
             )
         await accounts.set_password(session, user, await hash_password(new))
         await end_user_sessions(session, user.id, keep=viewer.session_id)
+        await keep_after_password_change(session, viewer.session_id, user)
         record(
             session,
             AuditEvent(

@@ -28,3 +28,5 @@ class PortalSession(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     client_ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(512), default="")
+    # the user's password stamp at login: a password changed anywhere ends the session
+    password_stamp: Mapped[str] = mapped_column(String(32), default="")

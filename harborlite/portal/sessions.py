@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harborlite.accounts.passwords import password_stamp
 from harborlite.auth.permissions import Principal
 from harborlite.db.models import User, utcnow
 from harborlite.portal.models import PortalSession
@@ -59,6 +60,7 @@ async def start_session(
         last_seen=now,
         client_ip=client_ip[:64],
         user_agent=user_agent[:512],
+        password_stamp=password_stamp(user.password_hash),
     )
     session.add(row)
     await session.flush()
@@ -75,7 +77,8 @@ async def resolve_session(
 ) -> SignedIn | None:
     """The live session of ``token``, refreshing its idle clock; None when unknown or expired.
 
-    An expired session is deleted on sight. Disabled or deleted users have no session.
+    An expired session is deleted on sight. Disabled or deleted users have no session, nor
+    has one whose password changed since the login (through the portal, the API or the CLI).
     """
     now = now or utcnow()
     rows = await session.execute(
@@ -87,7 +90,12 @@ async def resolve_session(
     if found is None:
         return None
     row, user = found
-    if user.disabled or now - row.last_seen > idle or now - row.created > lifetime:
+    if (
+        user.disabled
+        or row.password_stamp != password_stamp(user.password_hash)
+        or now - row.last_seen > idle
+        or now - row.created > lifetime
+    ):
         await session.execute(delete(PortalSession).where(PortalSession.id == row.id))
         await session.commit()
         return None
@@ -101,6 +109,15 @@ async def resolve_session(
 
 async def end_session(session: AsyncSession, session_id: int) -> None:
     await session.execute(delete(PortalSession).where(PortalSession.id == session_id))
+
+
+async def keep_after_password_change(session: AsyncSession, session_id: int, user: User) -> None:
+    """The session that changed its own password stays signed in."""
+    await session.execute(
+        update(PortalSession)
+        .where(PortalSession.id == session_id)
+        .values(password_stamp=password_stamp(user.password_hash))
+    )
 
 
 async def end_user_sessions(

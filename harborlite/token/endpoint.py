@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from harborlite.accounts.authentication import parse_basic, principal_of, verify_credentials
+from harborlite.accounts.passwords import password_stamp
 from harborlite.accounts.queries import get_user_by_name
 from harborlite.audit.events import LOGIN, AuditEvent, Origin, record
 from harborlite.auth.permissions import REGISTRY_ACTIONS, Principal, registry_actions
@@ -23,7 +24,6 @@ from harborlite.projects.queries import access_by_names
 from harborlite.services import Services, services_of
 from harborlite.token.keys import (
     TokenError,
-    password_stamp,
     sign_refresh_token,
     verify_refresh_token,
 )

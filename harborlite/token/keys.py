@@ -176,11 +176,6 @@ class TokenSigner:
 REFRESH_AUDIENCE_SUFFIX = "#refresh"
 
 
-def password_stamp(password_hash: str) -> str:
-    """A short fingerprint of a stored password hash: a refresh token dies with the password."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
 def sign_refresh_token(signer: TokenSigner, username: str, stamp: str, days: int = 30) -> str:
     now = int(time.time())
     claims = {

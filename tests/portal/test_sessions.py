@@ -277,3 +277,41 @@ def test_user_strings_are_escaped(harborlite_sqlite: Harborlite) -> None:
         assert "script-src 'self'" in page.headers["content-security-policy"]
     finally:
         client.close()
+
+
+def test_a_password_changed_anywhere_ends_portal_sessions(harborlite_sqlite: Harborlite) -> None:
+    """An admin resetting a password through the REST API (or the CLI) signs the user out of
+    the portal, as the portal's own reset does."""
+    name = harborlite_sqlite.unique("reset")
+    user_id = harborlite_sqlite.create_user(name, PASSWORD)
+    client, _ = http_login(harborlite_sqlite, name, PASSWORD)
+    try:
+        assert client.get("/projects").status_code == 200
+        reset = harborlite_sqlite.api(
+            "PUT",
+            f"/users/{user_id}/password",
+            auth=harborlite_sqlite.admin,
+            json={"new_password": "Reset1234x"},
+        )
+        assert reset.status_code == 200
+        ended = client.get("/projects")
+        assert ended.status_code == 303
+        assert ended.headers["location"].startswith("/login")
+    finally:
+        client.close()
+    # the user's own change in the portal keeps the session that made it
+    client, csrf = http_login(harborlite_sqlite, name, "Reset1234x")
+    try:
+        changed = client.post(
+            "/account/password",
+            data={
+                "old_password": "Reset1234x",
+                "new_password": "Again1234x",
+                "confirm_password": "Again1234x",
+                "csrf_token": csrf,
+            },
+        )
+        assert changed.status_code == 303
+        assert client.get("/projects").status_code == 200
+    finally:
+        client.close()

@@ -11,12 +11,12 @@ from pathlib import Path
 import jwt
 import pytest
 
+from harborlite.accounts.passwords import password_stamp
 from harborlite.token.keys import (
     TokenError,
     TokenSigner,
     generate_key_pair,
     libtrust_kid,
-    password_stamp,
     sign_refresh_token,
     verify_refresh_token,
 )
