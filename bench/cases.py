@@ -93,19 +93,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_idle(world: World, limit: float = 300.0, busy: float = 0.05) -> float:
-    """Wait until harborlite uses under ``busy`` of a core (it may still be writing the
-    pulls and audit entries a load left queued); returns the seconds waited."""
-    pid = world.harborlite_pid()
+def wait_idle(world: World, limit: float = 900.0, quiet: float = 2.0) -> float:
+    """Wait until harborlite has written the pulls and audit entries a load left queued: its
+    log (one line per audit entry) stays still for ``quiet`` seconds. Returns seconds waited.
+    (CPU use is no guide: the writer spends much of its time waiting on SQLite.)"""
+    log = world.server.log_path
     started = time.perf_counter()
-    last = cpu_seconds(pid)
+    size, still_since = log.stat().st_size, time.perf_counter()
     while time.perf_counter() - started < limit:
-        time.sleep(0.5)
-        now = cpu_seconds(pid)
-        if now - last < busy * 0.5:
+        time.sleep(0.25)
+        now = log.stat().st_size
+        if now != size:
+            size, still_since = now, time.perf_counter()
+        elif time.perf_counter() - still_since >= quiet:
             break
-        last = now
-    return time.perf_counter() - started
+    return time.perf_counter() - started - quiet
 
 
 # ------------------------------------------------------------------ blobs
