@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,11 +13,13 @@ from starlette.routing import Route
 from harborlite.api.context import caller, origin
 from harborlite.api.locate import artifact_of, repository_of, repository_path
 from harborlite.api.paging import page_of, paged_response
-from harborlite.api.query import Field, conditions, flag, parse_sort, q_of
+from harborlite.api.query import Field, Term, conditions, flag, parse_sort, q_of
+from harborlite.api.render import label_json
 from harborlite.api.render_artifacts import artifact_json, is_index
 from harborlite.artifacts import queries as artifacts
 from harborlite.db.models import Artifact, Project
 from harborlite.errors import BadRequest
+from harborlite.labels import queries as labels
 from harborlite.registry.removal import delete_artifact_deeply
 from harborlite.services import services_of
 
@@ -46,6 +48,7 @@ async def render_many(
     """Artifacts with their tags and references: one query for each, whatever the page size."""
     ids = [a.id for a in rows]
     tags = await artifacts.tags_for(session, ids) if with_tag else {}
+    attached = await labels.labels_for(session, ids) if with_label else {}
     references = await artifacts.references_for(session, [a.id for a in rows if is_index(a)])
     return [
         artifact_json(
@@ -55,10 +58,25 @@ async def render_many(
             repository_name=repository_name,
             tags=tags.get(artifact.id, []) if with_tag else None,
             child_ids=references.get(artifact.id, {}),
-            with_label=with_label,
+            labels=[label_json(x) for x in attached.get(artifact.id, [])] if with_label else None,
         )
         for artifact in rows
     ]
+
+
+def _label_ids(term: Term) -> list[int]:
+    """``labels=(1 2)``: the artifacts carrying all of them; ``labels=1`` one label."""
+    if term.kind not in ("all", "exact") or not term.values:
+        raise BadRequest(
+            'the value of "labels" can only be a list of label ids that must all match: '
+            "labels=(1 2)"
+        )
+    ids = []
+    for value in term.values:
+        if not value or not value.isdigit():
+            raise BadRequest(f"labels: {value!r} is not a label id")
+        ids.append(int(value))
+    return ids
 
 
 def _special_conditions(request: Request) -> tuple[list[ColumnElement[bool]], bool]:
@@ -71,7 +89,7 @@ def _special_conditions(request: Request) -> tuple[list[ColumnElement[bool]], bo
                 raise BadRequest("tags supports tags=*, tags=nil, tags=v and tags=~v")
             result.append(artifacts.tag_condition(term.kind, term.values[0] or ""))
         elif term.key == "labels":
-            result.append(false())  # harborlite has no labels yet: nothing carries one
+            result.append(labels.carries_all(_label_ids(term)))
         elif term.key == "base":
             if term.kind != "exact" or term.values[0] != "*":
                 raise BadRequest('the value of "base" can only be exactly "*"')

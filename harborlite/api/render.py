@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from harborlite.auth.permissions import Role
-from harborlite.db.models import AuditLog, Member, Project, User
+from harborlite.db.models import AuditLog, Label, Member, Project, User
 
 
 def iso(value: datetime | None) -> str | None:
@@ -86,4 +86,17 @@ def audit_json(entry: AuditLog) -> dict[str, Any]:
         "client_ip": entry.client_ip,
         "user_agent": entry.user_agent,
         "success": entry.success,
+    }
+
+
+def label_json(label: Label) -> dict[str, Any]:
+    return {
+        "id": label.id,
+        "name": label.name,
+        "description": label.description or "",
+        "color": label.color or "",
+        "scope": label.scope,
+        "project_id": label.project_id or 0,
+        "creation_time": iso(label.creation_time),
+        "update_time": iso(label.update_time),
     }

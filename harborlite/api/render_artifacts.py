@@ -79,7 +79,7 @@ def artifact_json(
     repository_name: str,
     tags: list[Tag] | None,
     child_ids: dict[str, int | None],
-    with_label: bool = False,
+    labels: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     short = repository_name.split("/", 1)[1] if "/" in repository_name else repository_name
     base = (
@@ -110,6 +110,6 @@ def artifact_json(
     }
     if tags is not None:
         body["tags"] = [tag_json(tag) for tag in tags]
-    if with_label:
-        body["labels"] = []
+    if labels is not None:
+        body["labels"] = labels
     return body

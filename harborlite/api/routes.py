@@ -11,8 +11,10 @@ from starlette.responses import JSONResponse, Response
 
 from harborlite.api import (
     additions,
+    artifact_labels,
     artifacts,
     audit,
+    labels,
     members,
     openapi,
     permissions,
@@ -84,6 +86,8 @@ def api_app() -> Starlette:
         *artifacts.ROUTES,
         *tags.ROUTES,
         *additions.ROUTES,
+        *labels.ROUTES,
+        *artifact_labels.ROUTES,
         *search.ROUTES,
         *openapi.ROUTES,
     ]

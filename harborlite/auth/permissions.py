@@ -108,6 +108,8 @@ POLICY: dict[tuple[str, str], frozenset[Role]] = {
     ("tag", "list"): ALL,
     ("tag", "create"): PMD,
     ("tag", "delete"): PM,
+    ("artifact-label", "create"): PMD,
+    ("artifact-label", "delete"): PMD,
     ("log", "list"): P,
     ("robot", "create"): P,
     ("robot", "update"): P,

@@ -174,3 +174,37 @@ class ArtifactReference(Base):
         ForeignKey("artifacts.id", ondelete="SET NULL"), nullable=True, index=True
     )
     child_digest: Mapped[str] = mapped_column(String(255))
+
+
+class Label(Base):
+    """Harbor's label: global (``scope="g"``, no project) or of one project (``scope="p"``)."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        UniqueConstraint("name", "scope", "project_id", name="uq_labels_name_scope_project"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    color: Mapped[str] = mapped_column(String(16), default="")
+    scope: Mapped[str] = mapped_column(String(1))  # g or p
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArtifactLabel(Base):
+    """A label attached to an artifact."""
+
+    __tablename__ = "artifact_labels"
+    __table_args__ = (
+        UniqueConstraint("artifact_id", "label_id", name="uq_artifact_labels_artifact_label"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"))
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="CASCADE"), index=True)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

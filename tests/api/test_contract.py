@@ -25,6 +25,7 @@ class Setting:
     username: str
     member_id: int
     index_digest: str
+    label_id: int
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,24 @@ def setting(harborlite: Harborlite) -> Iterator[Setting]:
         auth=harborlite.admin,
         json={"description": "d"},
     )
-    yield Setting(harborlite, project, project_id, user_id, username, member_id, index.digest)
+    label = harborlite.api(
+        "POST",
+        "/labels",
+        auth=harborlite.admin,
+        json={"name": "contract", "scope": "p", "project_id": project_id, "color": "#112233"},
+    )
+    assert label.status_code == 201, label.text
+    label_id = int(label.headers["Location"].rsplit("/", 1)[1])
+    attached = harborlite.api(
+        "POST",
+        f"/projects/{project}/repositories/app/artifacts/v1/labels",
+        auth=harborlite.admin,
+        json={"id": label_id},
+    )
+    assert attached.status_code == 200, attached.text
+    yield Setting(
+        harborlite, project, project_id, user_id, username, member_id, index.digest, label_id
+    )
 
 
 # (swagger path, concrete path with {placeholders}, query, caller, expected status)
@@ -145,6 +163,18 @@ GETS: list[tuple[str, str, dict[str, str], str, int]] = [
         ADMIN,
         200,
     ),
+    (
+        "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
+        "/projects/{project}/repositories/app/artifacts/v1",
+        {"with_label": "true"},
+        USER,
+        200,
+    ),
+    ("/labels", "/labels", {"scope": "p", "project_id": "{project_id}"}, USER, 200),
+    ("/labels", "/labels", {"scope": "p", "project_id": "{project_id}"}, ANON, 401),
+    ("/labels", "/labels", {"scope": "p"}, ADMIN, 400),
+    ("/labels/{label_id}", "/labels/{label_id}", {}, USER, 200),
+    ("/labels/{label_id}", "/labels/999999", {}, ADMIN, 404),
     ("/users", "/users", {}, ADMIN, 200),
     ("/users", "/users", {}, USER, 403),
     ("/users/current", "/users/current", {}, USER, 200),
@@ -263,6 +293,51 @@ def test_writes_match_the_swagger(setting: Setting) -> None:
         ),
         404,
     )
+    label = server.api("POST", "/labels", auth=admin, json={"name": name, "scope": "g"})
+    check("POST", "/labels", label, 201)
+    check(
+        "POST",
+        "/labels",
+        server.api("POST", "/labels", auth=admin, json={"name": name, "scope": "g"}),
+        409,
+    )
+    label_path = label.headers["Location"].removeprefix("/api/v2.0")
+    check(
+        "PUT",
+        "/labels/{label_id}",
+        server.api("PUT", label_path, auth=admin, json={"description": "changed"}),
+        200,
+    )
+    artifact_labels = (
+        "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/labels"
+    )
+    labels_of_v1 = f"/projects/{setting.project}/repositories/app/artifacts/v1/labels"
+    label_id = int(label_path.rsplit("/", 1)[1])
+    check(
+        "POST",
+        artifact_labels,
+        server.api("POST", labels_of_v1, auth=admin, json={"id": label_id}),
+        200,
+    )
+    check(
+        "POST",
+        artifact_labels,
+        server.api("POST", labels_of_v1, auth=admin, json={"id": label_id}),
+        409,
+    )
+    check(
+        "DELETE",
+        artifact_labels + "/{label_id}",
+        server.api("DELETE", f"{labels_of_v1}/{label_id}", auth=admin),
+        200,
+    )
+    check(
+        "DELETE",
+        artifact_labels + "/{label_id}",
+        server.api("DELETE", f"{labels_of_v1}/{label_id}", auth=admin),
+        404,
+    )
+    check("DELETE", "/labels/{label_id}", server.api("DELETE", label_path, auth=admin), 200)
     check(
         "DELETE",
         "/projects/{project_name_or_id}",

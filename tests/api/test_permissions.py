@@ -119,6 +119,38 @@ def unique_tag(world: World, project: str, caller: str) -> dict[str, Any]:
     return {"tag": world.fresh("new")}
 
 
+def project_id(world: World, project: str) -> int:
+    response = world.server.api("GET", f"/projects/{project}", auth=world.server.admin)
+    assert response.status_code == 200, response.text
+    return int(response.json()["project_id"])
+
+
+def fresh_label(world: World, project: str, caller: str) -> dict[str, Any]:
+    pid = project_id(world, project)
+    name = world.fresh("label")
+    response = world.server.api(
+        "POST",
+        "/labels",
+        auth=world.server.admin,
+        json={"name": name, "scope": "p", "project_id": pid},
+    )
+    assert response.status_code == 201, response.text
+    label = int(response.headers["Location"].rsplit("/", 1)[1])
+    return {"pid": pid, "label": label, "name": world.fresh("label")}
+
+
+def attached_label(world: World, project: str, caller: str) -> dict[str, Any]:
+    names = fresh_label(world, project, caller)
+    response = world.server.api(
+        "POST",
+        f"/projects/{project}/repositories/app/artifacts/v1/labels",
+        auth=world.server.admin,
+        json={"id": names["label"]},
+    )
+    assert response.status_code == 200, response.text
+    return names
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -193,11 +225,60 @@ CASES = [
         prepare=unique_tag,
     ),
     Case("delete tag", "DELETE", ART + "/v1/tags/{tag}", PM, PM, prepare=fresh_tag),
+    Case(
+        "list project labels",
+        "GET",
+        "/labels?scope=p&project_id={pid}",
+        PMDG,
+        PMDG,
+        prepare=fresh_label,
+    ),
+    Case("read project label", "GET", "/labels/{label}", PMDG, PMDG, prepare=fresh_label),
+    Case(
+        "create project label",
+        "POST",
+        "/labels",
+        PM,
+        PM,
+        ok=201,
+        body={"name": "{name}", "scope": "p", "project_id": "{pid}"},
+        prepare=fresh_label,
+    ),
+    Case(
+        "update project label",
+        "PUT",
+        "/labels/{label}",
+        PM,
+        PM,
+        body={"name": "{name}"},
+        prepare=fresh_label,
+    ),
+    Case("delete project label", "DELETE", "/labels/{label}", PM, PM, prepare=fresh_label),
+    Case(
+        "add artifact label",
+        "POST",
+        ART + "/v1/labels",
+        PMD,
+        PMD,
+        body={"id": "{label}"},
+        prepare=fresh_label,
+    ),
+    Case(
+        "remove artifact label",
+        "DELETE",
+        ART + "/v1/labels/{label}",
+        PMD,
+        PMD,
+        prepare=attached_label,
+    ),
 ]
 
 
 def _fill(value: Any, names: dict[str, Any]) -> Any:
     if isinstance(value, str):
+        whole = value[1:-1] if value.startswith("{") and value.endswith("}") else ""
+        if isinstance(names.get(whole), int):
+            return names[whole]  # "{pid}" stands for the number itself
         return value.format(**names)
     if isinstance(value, dict):
         return {k: _fill(v, names) for k, v in value.items()}
@@ -256,6 +337,7 @@ SYSTEM_CASES = [
     ("search", "GET", "/search?q=perm", EVERYONE),
     ("projects", "GET", "/projects", EVERYONE),
     ("systeminfo", "GET", "/systeminfo", EVERYONE),
+    ("global labels", "GET", "/labels", MEMBERS | {"non"}),
 ]
 
 
@@ -268,6 +350,33 @@ def test_system_endpoints_for_every_caller(world: World) -> None:
                 want = 200 if caller in allowed else (401 if caller == "anon" else 403)
                 if response.status_code != want:
                     mismatches.append(f"{name} as {caller}: {response.status_code} (wanted {want})")
+    assert mismatches == []
+
+
+def test_only_system_admins_write_global_labels(world: World) -> None:
+    mismatches = []
+    with httpx.Client(base_url=world.server.url + "/api/v2.0", timeout=30) as client:
+        made = client.post(
+            "/labels", json={"name": world.fresh("g"), "scope": "g"}, auth=world.server.admin
+        )
+        assert made.status_code == 201, made.text
+        label = made.headers["Location"].removeprefix("/api/v2.0")
+        for caller in CALLERS:
+            refused = 401 if caller == "anon" else 403
+            writes = [
+                ("POST", "/labels", {"name": world.fresh("g"), "scope": "g"}, 201),
+                ("PUT", label, {"name": world.fresh("g")}, 200),
+            ]
+            for method, path, body, ok in writes:
+                response = client.request(method, path, json=body, auth=world.auth(caller))
+                want = ok if caller == "admin" else refused
+                if response.status_code != want:
+                    mismatches.append(f"{method} {path} as {caller}: {response.status_code}")
+            if caller != "admin":
+                response = client.delete(label, auth=world.auth(caller))
+                if response.status_code != refused:
+                    mismatches.append(f"DELETE {label} as {caller}: {response.status_code}")
+        assert client.delete(label, auth=world.server.admin).status_code == 200
     assert mismatches == []
 
 

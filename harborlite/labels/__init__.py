@@ -1,0 +1,1 @@
+"""Labels: global or per project, attached to artifacts."""
