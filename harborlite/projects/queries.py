@@ -268,3 +268,14 @@ async def count_project_admins(session: AsyncSession, project_id: int) -> int:
         .where(Member.project_id == project_id, Member.role_id == int(Role.PROJECT_ADMIN))
     )
     return int(result.scalar_one())
+
+
+async def delete_metadata(session: AsyncSession, project: Project, name: str) -> None:
+    """Forget one metadata entry; without ``public`` a project is private."""
+    meta = dict(project.project_metadata or {})
+    meta.pop(name, None)
+    if name == "public":
+        project.public = False
+    project.project_metadata = meta
+    project.update_time = utcnow()
+    await session.flush()

@@ -83,6 +83,27 @@ GETS: list[tuple[str, str, dict[str, str], str, int]] = [
     ("/projects/{project_name_or_id}/_deletable", "/projects/{project}/_deletable", {}, ADMIN, 200),
     ("/projects/{project_name_or_id}/members", "/projects/{project}/members", {}, ADMIN, 200),
     (
+        "/projects/{project_name_or_id}/metadatas/",
+        "/projects/{project}/metadatas/",
+        {},
+        USER,
+        200,
+    ),
+    (
+        "/projects/{project_name_or_id}/metadatas/{meta_name}",
+        "/projects/{project_id}/metadatas/public",
+        {},
+        USER,
+        200,
+    ),
+    (
+        "/projects/{project_name_or_id}/metadatas/{meta_name}",
+        "/projects/{project}/metadatas/severity",
+        {},
+        USER,
+        404,
+    ),
+    (
         "/projects/{project_name_or_id}/members/{mid}",
         "/projects/{project}/members/{member_id}",
         {},
@@ -252,6 +273,31 @@ def test_writes_match_the_swagger(setting: Setting) -> None:
         "PUT",
         "/projects/{project_name_or_id}",
         server.api("PUT", f"/projects/{name}", auth=admin, json={"metadata": {"public": "true"}}),
+        200,
+    )
+    metadatas = "/projects/{project_name_or_id}/metadatas/"
+    added = server.api(
+        "POST", f"/projects/{name}/metadatas/", auth=admin, json={"auto_scan": "true"}
+    )
+    check("POST", metadatas, added, 200)
+    check(
+        "POST",
+        metadatas,
+        server.api("POST", f"/projects/{name}/metadatas/", auth=admin, json={"nope": "1"}),
+        400,
+    )
+    check(
+        "PUT",
+        metadatas + "{meta_name}",
+        server.api(
+            "PUT", f"/projects/{name}/metadatas/auto_scan", auth=admin, json={"auto_scan": "false"}
+        ),
+        200,
+    )
+    check(
+        "DELETE",
+        metadatas + "{meta_name}",
+        server.api("DELETE", f"/projects/{name}/metadatas/auto_scan", auth=admin),
         200,
     )
     member = server.api(

@@ -119,6 +119,21 @@ def unique_tag(world: World, project: str, caller: str) -> dict[str, Any]:
     return {"tag": world.fresh("new")}
 
 
+def without_severity(world: World, project: str, caller: str) -> dict[str, Any]:
+    world.server.api("DELETE", f"/projects/{project}/metadatas/severity", auth=world.server.admin)
+    return {}
+
+
+def with_prevent_vul(world: World, project: str, caller: str) -> dict[str, Any]:
+    world.server.api(
+        "POST",
+        f"/projects/{project}/metadatas/",
+        auth=world.server.admin,
+        json={"prevent_vul": "false"},
+    )
+    return {}
+
+
 def project_id(world: World, project: str) -> int:
     response = world.server.api("GET", f"/projects/{project}", auth=world.server.admin)
     assert response.status_code == 200, response.text
@@ -173,6 +188,34 @@ CASES = [
     Case("project summary", "GET", "/projects/{p}/summary", MEMBERS, EVERYONE),
     Case("project deletable", "GET", "/projects/{p}/_deletable", PA, PA),
     Case("project logs", "GET", "/projects/{p}/logs", PA, PA),
+    Case("list metadata", "GET", "/projects/{p}/metadatas/", MEMBERS, EVERYONE),
+    Case("read metadata", "GET", "/projects/{p}/metadatas/public", MEMBERS, EVERYONE),
+    Case(
+        "add metadata",
+        "POST",
+        "/projects/{p}/metadatas/",
+        PA,
+        PA,
+        body={"severity": "low"},
+        prepare=without_severity,
+    ),
+    Case(
+        "update metadata",
+        "PUT",
+        "/projects/{p}/metadatas/prevent_vul",
+        PA,
+        PA,
+        body={"prevent_vul": "false"},
+        prepare=with_prevent_vul,
+    ),
+    Case(
+        "delete metadata",
+        "DELETE",
+        "/projects/{p}/metadatas/prevent_vul",
+        PA,
+        PA,
+        prepare=with_prevent_vul,
+    ),
     Case("list members", "GET", "/projects/{p}/members", PMDG, PMDG),
     Case(
         "add member",
