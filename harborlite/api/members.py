@@ -17,6 +17,7 @@ from harborlite.api.context import (
     path_int,
     project_from_path,
 )
+from harborlite.api.paging import page_of, paged_response
 from harborlite.api.render import member_json
 from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
 from harborlite.auth.permissions import Role
@@ -41,15 +42,19 @@ def role_of(body: dict[str, Any]) -> Role:
 
 async def list_members(request: Request) -> Response:
     services = services_of(request)
+    page = page_of(request)
     async with services.sessions() as session:
         principal = await caller(request, session)
         project, access = await project_from_path(request, session, principal)
         check(principal, access, "member", "list")
-        rows = await projects.list_members(
-            session, project.id, entityname=request.query_params.get("entityname")
+        rows, total = await projects.page_members(
+            session,
+            project.id,
+            entityname=request.query_params.get("entityname"),
+            offset=page.offset,
+            limit=page.size,
         )
-    items = [member_json(m, u) for m, u in rows]
-    return JSONResponse(items, headers={"X-Total-Count": str(len(items))})
+    return paged_response(request, [member_json(m, u) for m, u in rows], total, page)
 
 
 async def _member_user(session: Any, body: dict[str, Any]) -> User:

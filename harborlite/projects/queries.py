@@ -218,15 +218,33 @@ async def admin_project_ids(session: AsyncSession, user_id: int) -> list[int]:
 async def list_members(
     session: AsyncSession, project_id: int, *, entityname: str | None = None
 ) -> list[tuple[Member, User]]:
+    rows, _ = await page_members(session, project_id, entityname=entityname)
+    return rows
+
+
+async def page_members(
+    session: AsyncSession,
+    project_id: int,
+    *,
+    entityname: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[list[tuple[Member, User]], int]:
+    """A page of the project's members (oldest first), and how many there are in all."""
     query = (
         select(Member, User)
         .join(User, User.id == Member.user_id)
         .where(Member.project_id == project_id)
     )
     if entityname:
-        query = query.where(User.username.like(f"%{entityname}%"))
-    rows = await session.execute(query.order_by(Member.id))
-    return [(member, user) for member, user in rows.all()]
+        query = query.where(User.username.contains(entityname, autoescape=True))
+    total = 0
+    if limit is not None:
+        count = query.with_only_columns(func.count(Member.id)).order_by(None)
+        total = int((await session.execute(count)).scalar_one())
+    rows = await session.execute(query.order_by(Member.id).offset(offset).limit(limit))
+    members = [(member, user) for member, user in rows.all()]
+    return members, total if limit is not None else len(members)
 
 
 async def get_member(session: AsyncSession, project_id: int, member_id: int) -> Member | None:

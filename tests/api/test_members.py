@@ -1,0 +1,43 @@
+"""``/projects/{p}/members`` pages like every other list, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from tests.harness import Harborlite
+
+PASSWORD = "Passw0rd!x"
+
+
+def test_members_are_paged_with_total_and_links(harborlite: Harborlite) -> None:
+    admin = harborlite.admin
+    project = harborlite.unique("mpage")
+    harborlite.create_project(project)  # the admin is its first member
+    prefix = harborlite.unique("mp")
+    for n in range(4):
+        harborlite.create_user(f"{prefix}{n}", PASSWORD)
+        harborlite.add_member(project, f"{prefix}{n}", 2)
+    url = f"/projects/{project}/members"
+
+    first = harborlite.api("GET", url, auth=admin, params={"page_size": 2})
+    assert first.status_code == 200, first.text
+    assert first.headers["X-Total-Count"] == "5"
+    assert len(first.json()) == 2
+    assert 'rel="next"' in first.headers["Link"] and 'rel="prev"' not in first.headers["Link"]
+    last = harborlite.api("GET", url, auth=admin, params={"page_size": 2, "page": 3})
+    assert len(last.json()) == 1
+    assert 'rel="prev"' in last.headers["Link"] and 'rel="next"' not in last.headers["Link"]
+    seen = [
+        m["entity_name"]
+        for page in (1, 2, 3)
+        for m in harborlite.api(
+            "GET", url, auth=admin, params={"page_size": 2, "page": page}
+        ).json()
+    ]
+    assert len(set(seen)) == 5 and seen[0] == "admin"
+
+    named = harborlite.api("GET", url, auth=admin, params={"entityname": prefix, "page_size": 3})
+    assert named.headers["X-Total-Count"] == "4" and len(named.json()) == 3
+    assert all(m["entity_name"].startswith(prefix) for m in named.json())
+    everyone = harborlite.api("GET", url, auth=admin)
+    assert len(everyone.json()) == 5 and "Link" not in everyone.headers
+    assert harborlite.api("GET", url, auth=admin, params={"page_size": 0}).status_code == 400
+    assert harborlite.api("GET", url, auth=admin, params={"page": "x"}).status_code == 400
