@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from harborlite.api import (
     additions,
+    artifact_copy,
     artifact_labels,
     artifacts,
     audit,
@@ -86,6 +87,7 @@ def api_app() -> Starlette:
         *audit.ROUTES,
         *repositories.ROUTES,
         *artifacts.ROUTES,
+        *artifact_copy.ROUTES,
         *tags.ROUTES,
         *additions.ROUTES,
         *labels.ROUTES,

@@ -384,6 +384,15 @@ def test_writes_match_the_swagger(setting: Setting) -> None:
         404,
     )
     check("DELETE", "/labels/{label_id}", server.api("DELETE", label_path, auth=admin), 200)
+    artifacts = "/projects/{project_name}/repositories/{repository_name}/artifacts"
+    copy_to = f"/projects/{setting.project}/repositories/copied/artifacts"
+    copied = server.api("POST", copy_to, params={"from": f"{setting.project}/app:v1"}, auth=admin)
+    check("POST", artifacts, copied, 201)
+    missing = server.api(
+        "POST", copy_to, params={"from": f"{setting.project}/app:nosuch"}, auth=admin
+    )
+    check("POST", artifacts, missing, 404)
+    check("POST", artifacts, server.api("POST", copy_to, params={"from": "x"}, auth=admin), 400)
     check(
         "DELETE",
         "/projects/{project_name_or_id}",

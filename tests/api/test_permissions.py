@@ -258,6 +258,14 @@ CASES = [
     ),
     Case("list tags", "GET", ART + "/v1/tags", MEMBERS, EVERYONE),
     Case(
+        "copy artifact",
+        "POST",
+        "/projects/{p}/repositories/copies/artifacts?from={p}/app:v1",
+        PMD,
+        PMD,
+        ok=201,
+    ),
+    Case(
         "create tag",
         "POST",
         ART + "/v1/tags",
