@@ -4,7 +4,7 @@ With ``scope=/project/{id or name}`` the answer lists every (resource, action) o
 policy that :func:`harborlite.auth.permissions.allowed` grants the caller; ``relative=true``
 gives resources relative to the project (``repository``; the project itself is ``.``). Without
 a scope it lists system-level permissions: everything for system administrators, project
-creation for other users (harborlite lets everyone create projects).
+creation and reading global labels for other users (harborlite lets everyone create projects).
 """
 
 from __future__ import annotations
@@ -33,6 +33,19 @@ SYSTEM_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("user", "list"),
     ("statistic", "read"),
     ("catalog", "read"),
+    ("label", "create"),
+    ("label", "read"),
+    ("label", "update"),
+    ("label", "delete"),
+    ("label", "list"),
+)
+
+# Every signed-in user creates projects and reads the global labels.
+SIGNED_IN_PERMISSIONS: tuple[tuple[str, str], ...] = (
+    ("project", "create"),
+    ("project", "list"),
+    ("label", "read"),
+    ("label", "list"),
 )
 
 
@@ -55,9 +68,7 @@ def project_permissions(
 
 
 def system_permissions(principal: Principal, relative: bool) -> list[dict[str, str]]:
-    granted = (
-        SYSTEM_PERMISSIONS if principal.sysadmin else (("project", "create"), ("project", "list"))
-    )
+    granted = SYSTEM_PERMISSIONS if principal.sysadmin else SIGNED_IN_PERMISSIONS
     return [
         {"resource": resource if relative else f"/system/{resource}", "action": action}
         for resource, action in granted

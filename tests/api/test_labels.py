@@ -99,6 +99,17 @@ def test_global_and_project_labels_are_created_listed_updated_and_deleted(
     assert harborlite.api("GET", f"/labels/{project_label}", auth=admin).status_code == 404
     assert harborlite.api("DELETE", f"/labels/{global_id}", auth=admin).status_code == 200
 
+    system = harborlite.api(
+        "GET",
+        "/users/current/permissions",
+        params={"relative": "true"},
+        auth=(maintainer, PASSWORD),
+    )
+    pairs = {(p["resource"], p["action"]) for p in system.json()}
+    assert ("label", "read") in pairs and ("label", "create") not in pairs
+    admin_pairs = harborlite.api("GET", "/users/current/permissions", auth=admin).json()
+    assert {"resource": "/system/label", "action": "create"} in admin_pairs
+
     logs = harborlite.api(
         "GET", "/audit-logs", auth=admin, params={"q": f"resource_type=label,resource=~{name}"}
     ).json()
