@@ -13,7 +13,7 @@ from harborlite.accounts.passwords import CredentialCache
 from harborlite.api.routes import api_app
 from harborlite.bootstrap import ensure_initial_state, prepare_data_dir
 from harborlite.db.engine import make_engine, make_sessionmaker, migrate
-from harborlite.middleware import RequestIdMiddleware
+from harborlite.middleware import GuardMiddleware, RequestIdMiddleware
 from harborlite.portal.config import load_portal_config
 from harborlite.portal.middleware import PortalSessionMiddleware
 from harborlite.portal.routes import portal_app
@@ -110,5 +110,6 @@ def create_app(settings: Settings) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(PortalSessionMiddleware, config=portal)
+    app.add_middleware(GuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

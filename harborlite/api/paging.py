@@ -13,6 +13,7 @@ from harborlite.errors import BadRequest
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 10_000_000  # keeps offsets inside every database's integers
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ def _positive(request: Request, name: str, default: int) -> int:
         raise BadRequest(f"{name} must be a whole number, got {raw!r}") from None
     if value < 1:
         raise BadRequest(f"{name} must be at least 1")
+    if value > MAX_PAGE:
+        raise BadRequest(f"{name} must be at most {MAX_PAGE}")
     return value
 
 

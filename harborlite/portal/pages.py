@@ -168,7 +168,7 @@ def text_field(form: FormData, name: str, *, default: str = "") -> str:
 
 def page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    return min(max(1, int(raw)), 10_000_000) if raw.isdigit() and len(raw) < 12 else 1
 
 
 def origin(request: Request) -> Origin:

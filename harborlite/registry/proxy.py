@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 
 import aiohttp
+from sqlalchemy.exc import IntegrityError
 from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
@@ -62,6 +63,13 @@ _GO_TO_REGISTRY = frozenset({b"if-none-match", b"if-match", b"range", b"if-modif
 
 class ClientGone(Exception):
     pass
+
+
+class IndexRefused(Exception):
+    """The index cannot record a change the registry made; the message tells the client."""
+
+
+INDEX_ATTEMPTS = 3
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -324,11 +332,17 @@ class RegistryGateway:
         try:
             status = response.status
             if is_manifest_put and status == 201:
-                await self._index_push(
-                    services, scope, route, claims, response, manifest_body, content_type
-                )
+                try:
+                    await self._index_push(
+                        services, scope, route, claims, response, manifest_body, content_type
+                    )
+                except Exception as error:  # told to the client in the registry's envelope
+                    return await self._index_failed(scope, send, route, error)
             elif route.kind is Kind.MANIFEST and method == "DELETE" and status == 202:
-                await self._index_delete(services, scope, route, claims)
+                try:
+                    await self._index_delete(services, scope, route, claims)
+                except Exception as error:  # told to the client in the registry's envelope
+                    return await self._index_failed(scope, send, route, error)
             elif route.kind is Kind.MANIFEST and method == "GET" and status == 200:
                 services.pulls.add(
                     Pull(claims.subject, route.name, route.reference, origin_of(scope))
@@ -465,6 +479,27 @@ class RegistryGateway:
             result.append((lower, value))
         return result
 
+    @staticmethod
+    async def _index_failed(scope: Scope, send: Send, route: Route, error: Exception) -> int:
+        """The registry did the work, harborlite's index did not follow: say so, never 2xx."""
+        request_id = header(scope, b"x-request-id") or "-"
+        log.error(
+            "indexing %s %s failed (request %s): %r",
+            scope["method"],
+            route.name,
+            request_id,
+            error,
+            exc_info=error,
+        )
+        message = (
+            error.args[0]
+            if isinstance(error, IndexRefused)
+            else f"the registry accepted the change but harborlite could not record it; "
+            f"`harborlite reindex` repairs this (request id {request_id})"
+        )
+        await send_error(send, 500, "UNKNOWN", message)
+        return 500
+
     async def _index_push(
         self,
         services: Services,
@@ -478,11 +513,36 @@ class RegistryGateway:
         """Record the push before the client hears it succeeded."""
         digest = response.headers.get("Docker-Content-Digest") or route.reference
         tag = None if is_digest(route.reference) else route.reference
+        for attempt in range(INDEX_ATTEMPTS):
+            try:
+                await self._record_push(
+                    services, scope, route, claims, body, content_type, digest, tag
+                )
+                return
+            except IntegrityError:
+                # a concurrent push created the same repository, artifact or tag first: the
+                # next attempt finds the row and updates it
+                if attempt == INDEX_ATTEMPTS - 1:
+                    raise
+
+    async def _record_push(
+        self,
+        services: Services,
+        scope: Scope,
+        route: Route,
+        claims: Claims,
+        body: bytes,
+        content_type: str | None,
+        digest: str,
+        tag: str | None,
+    ) -> None:
         async with services.sessions() as session:
             project = await projects.get_project_by_name(session, route.project)
             if project is None:  # deleted between the token and now
-                log.error("push to %s accepted but project is gone", route.name)
-                return
+                raise IndexRefused(
+                    f"project {route.project} was deleted during the push; the registry holds "
+                    "the manifest but harborlite does not list it"
+                )
             pushed = await describe_manifest(
                 services.upstream, session, route.name, body, content_type, digest
             )

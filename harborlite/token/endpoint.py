@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -64,7 +65,10 @@ def _refusal(error: TokenRefused) -> JSONResponse:
 
 async def _parse(request: Request) -> TokenRequest:
     if request.method == "POST":
-        form = await request.form()
+        try:
+            form = await request.form(max_files=0, max_fields=50, max_part_size=16 * 1024)
+        except HTTPException as error:  # Starlette's form limits: answer in our envelope
+            raise TokenRefused(400, "BAD_REQUEST", f"malformed form: {error.detail}") from None
         values = {k: str(v) for k, v in form.multi_items() if k != "scope"}
         scope_values = [str(v) for v in form.getlist("scope")]
         grant = values.get("grant_type", "")
