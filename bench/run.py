@@ -279,14 +279,21 @@ def run_round(world: World, args: argparse.Namespace, number: int, rec: Recorder
         measured(rec, "token issuance", tokens)
 
 
+def _load(path: Path, name: str) -> Any:
+    """Import another engineer's bench module by path (registered, so dataclasses work)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def listing(world: World, args: argparse.Namespace, rec: Recorder) -> None:
     """The API owner's bench/api_listing.py when present, else our own seeding."""
     own = ROOT / "bench" / "api_listing.py"
     if own.exists():
-        spec = importlib.util.spec_from_file_location("api_listing", own)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = _load(own, "api_listing")
         if hasattr(module, "measure"):
             answer = module.measure(world, args.artifacts, args.duration * args.rounds)
             rec.add("api_artifacts_p50", "harborlite", answer["p50_ms"])
@@ -316,10 +323,7 @@ def portal(world: World, args: argparse.Namespace, rec: Recorder) -> list[dict[s
     path = ROOT / "bench" / "portal_pages.py"
     if not path.exists():
         return []
-    spec = importlib.util.spec_from_file_location("portal_pages", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _load(path, "portal_pages")
     pages: list[dict[str, Any]] = module.run_portal_bench(world.workdir, smoke=args.smoke)
     rows: list[dict[str, Any]] = []
     for page in pages:
