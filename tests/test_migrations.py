@@ -63,3 +63,38 @@ async def test_sqlite(tmp_path: Path) -> None:
 
 async def test_postgresql(postgres: PostgresServer) -> None:
     await _check(postgres.create_database())
+
+
+async def test_sqlite_never_reuses_ids(tmp_path: Path) -> None:
+    """A deleted project's audit entries keep its id: a new project must never get it."""
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'ids.db'}")
+    try:
+        await migrate(engine)
+        async with engine.begin() as connection:
+            for table in (
+                "users",
+                "projects",
+                "members",
+                "repositories",
+                "artifacts",
+                "tags",
+                "audit_logs",
+            ):
+                sql = await connection.scalar(
+                    text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": table}
+                )
+                assert "AUTOINCREMENT" in str(sql), table
+            insert = text(
+                "INSERT INTO projects (name, public, metadata, creation_time, update_time) "
+                "VALUES (:n, 0, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+            await connection.execute(insert, {"n": "first"})
+            first = await connection.scalar(text("SELECT id FROM projects WHERE name='first'"))
+            await connection.execute(text("DELETE FROM projects"))
+            await connection.execute(insert, {"n": "second"})
+            second = await connection.scalar(text("SELECT id FROM projects WHERE name='second'"))
+        assert second > first
+    finally:
+        await engine.dispose()

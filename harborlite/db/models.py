@@ -52,6 +52,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(255), unique=True)
@@ -67,6 +68,7 @@ class User(Base):
 
 class Project(Base):
     __tablename__ = "projects"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -82,7 +84,10 @@ class Project(Base):
 
 class Member(Base):
     __tablename__ = "members"
-    __table_args__ = (UniqueConstraint("project_id", "user_id", name="uq_members_project_user"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id", name="uq_members_project_user"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -94,6 +99,7 @@ class Member(Base):
 
 class Repository(Base):
     __tablename__ = "repositories"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -109,6 +115,7 @@ class Artifact(Base):
     __table_args__ = (
         UniqueConstraint("repository_id", "digest", name="uq_artifacts_repository_digest"),
         Index("ix_artifacts_repository_push_time", "repository_id", "push_time"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -129,7 +136,10 @@ class Artifact(Base):
 
 class Tag(Base):
     __tablename__ = "tags"
-    __table_args__ = (UniqueConstraint("repository_id", "name", name="uq_tags_repository_name"),)
+    __table_args__ = (
+        UniqueConstraint("repository_id", "name", name="uq_tags_repository_name"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
@@ -143,7 +153,7 @@ class Tag(Base):
 
 class AuditLog(Base):
     __tablename__ = "audit_logs"
-    __table_args__ = (Index("ix_audit_logs_op_time", "op_time"),)
+    __table_args__ = (Index("ix_audit_logs_op_time", "op_time"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)

@@ -1,5 +1,8 @@
 """initial schema
 
+Every table uses AUTOINCREMENT on SQLite: an id is never handed out twice, so nothing that
+remembers an id (audit entries keep a deleted project's id) can point at a newer row.
+
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-27 23:28:19.122273
@@ -32,6 +35,7 @@ def upgrade() -> None:
         sa.Column("success", sa.Boolean(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("audit_logs", schema=None) as batch_op:
         batch_op.create_index("ix_audit_logs_op_time", ["op_time"], unique=False)
@@ -51,6 +55,7 @@ def upgrade() -> None:
         sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "projects",
@@ -64,6 +69,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "members",
@@ -77,6 +83,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("project_id", "user_id", name="uq_members_project_user"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "repositories",
@@ -90,6 +97,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "artifacts",
@@ -110,6 +118,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("repository_id", "digest", name="uq_artifacts_repository_digest"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("artifacts", schema=None) as batch_op:
         batch_op.create_index(
@@ -128,6 +137,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("repository_id", "name", name="uq_tags_repository_name"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("tags", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tags_artifact_id"), ["artifact_id"], unique=False)
