@@ -22,7 +22,7 @@ from harborlite.audit.events import CREATE, DELETE, AuditEvent, record
 from harborlite.db.models import Tag
 from harborlite.errors import BadRequest, Conflict, NotFound
 from harborlite.registry.calls import get_manifest, put_manifest
-from harborlite.registry.untag import remove_tag
+from harborlite.registry.storage import remove_tag
 from harborlite.services import services_of
 
 FIELDS = {

@@ -33,7 +33,7 @@ from harborlite.portal.project_pages import abilities, refuse
 from harborlite.portal.sessions import SignedIn
 from harborlite.projects import queries as projects
 from harborlite.registry.removal import delete_artifact_deeply  # shared with the REST API
-from harborlite.registry.untag import remove_tag
+from harborlite.registry.storage import remove_tag
 
 PAGE_SIZE = 25
 MAX_DESCRIPTION = 10_000

@@ -15,6 +15,7 @@ from harborlite.audit.events import DELETE, AuditEvent, Origin, record
 from harborlite.db.models import Artifact, Repository
 from harborlite.errors import PreconditionFailed
 from harborlite.registry.calls import delete_manifest
+from harborlite.registry.storage import remove_repository
 from harborlite.services import Services
 
 log = logging.getLogger("harborlite.api")
@@ -91,6 +92,7 @@ async def delete_repository(
     for artifact in everything:
         await delete_manifest(services.upstream, repository.name, artifact.digest)
     name = repository.name
+    await remove_repository(services, name)
     await artifacts.delete_repository(session, repository)
     record(
         session,

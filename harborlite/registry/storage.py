@@ -1,10 +1,16 @@
-"""Removing a tag from the registry itself, not just from harborlite's index.
+"""Changes to the embedded registry's filesystem storage that its HTTP API cannot make.
+
+Removing a tag, not just from harborlite's index:
 
 Distribution 2.8 answers ``DELETE /v2/<name>/manifests/<tag>`` with 400: it deletes manifests by
 digest only. With the embedded registry's filesystem storage harborlite removes the tag's
 folder (``_manifests/tags/<tag>``), which is all a tag is to the registry: it then stops serving
 the tag, stops listing it, and ``harborlite reindex`` does not bring it back. The manifest stays,
 as in Harbor. With an external registry the tag stays in the registry; the index forgets it.
+
+Removing a repository: after its manifests are deleted over HTTP, its folder (the ``_layers``
+links among it) goes too, so a project re-created under the same name cannot pull the old,
+possibly private layers by digest. The blobs stay in ``blobs/`` until a garbage collection.
 """
 
 from __future__ import annotations
@@ -12,11 +18,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from pathlib import Path
 
 from harborlite.artifacts.manifests import valid_repository_name, valid_tag
 from harborlite.services import Services
 
 log = logging.getLogger("harborlite.registry")
+
+
+def _repository_folder(services: Services, repository: str) -> Path | None:
+    supervisor = services.supervisor
+    if supervisor is None or not valid_repository_name(repository):
+        return None
+    return supervisor.storage_root / "docker/registry/v2/repositories" / repository
+
+
+async def remove_repository(services: Services, repository: str) -> bool:
+    """Forget a repository's folder in storage; True when the registry no longer has it."""
+    folder = _repository_folder(services, repository)
+    if folder is None:
+        return False
+    try:
+        await asyncio.to_thread(shutil.rmtree, folder)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        log.error("could not remove repository %s from storage: %s", repository, error)
+        return False
+    return True
 
 
 async def remove_tag(services: Services, repository: str, tag: str) -> bool:
