@@ -39,6 +39,7 @@ async def verify_credentials(
         await verify_password(password, _DUMMY_HASH)
         return None
     if user.disabled:
+        await verify_password(password, _DUMMY_HASH)  # same time as for a wrong password
         return None
     if cache.lookup(username, password, user.password_hash) == user.id:
         return user
@@ -83,7 +84,17 @@ class FailureLimiter:
 
     def failed(self, key: str) -> None:
         if len(self._failures) > 50_000:
-            self._failures.clear()
+            # drop names whose failures are old; a flood of new names cannot reset the count
+            # of a name under attack, which stays while its failures are recent
+            for name in list(self._failures):
+                self._recent(name)
+            if len(self._failures) > 50_000:
+                # the names with the fewest failures go first: one-off noise, not a target
+                lightest = sorted(
+                    self._failures, key=lambda n: (len(self._failures[n]), self._failures[n][-1])
+                )
+                for name in lightest[: len(lightest) // 2]:
+                    del self._failures[name]
         self._failures.setdefault(key, []).append(time.monotonic())
 
     def succeeded(self, key: str) -> None:

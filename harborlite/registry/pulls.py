@@ -16,6 +16,7 @@ from harborlite.db.models import utcnow
 from harborlite.projects import queries as projects
 
 log = logging.getLogger("harborlite.pulls")
+MAX_QUEUED = 100_000  # pulls waiting to be written; beyond it they are counted, not kept
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,17 @@ class PullRecorder:
         self._queue: list[Pull] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="pull-recorder")
 
     def add(self, pull: Pull) -> None:
+        if len(self._queue) >= MAX_QUEUED:
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.error("pull recording is behind: %d pulls not recorded", self.dropped)
+            return
         self._queue.append(pull)
         self._wakeup.set()
 
@@ -55,12 +62,17 @@ class PullRecorder:
         batch, self._queue = self._queue, []
         if not batch:
             return
-        try:
-            async with self._sessions() as session:
-                await self._write(session, batch)
-                await session.commit()
-        except Exception:
-            log.exception("could not record %d pulls", len(batch))
+        for attempt in range(3):
+            try:
+                async with self._sessions() as session:
+                    await self._write(session, batch)
+                    await session.commit()
+                return
+            except Exception:
+                if attempt == 2:
+                    log.exception("could not record %d pulls", len(batch))
+                else:
+                    await asyncio.sleep(0.2 * (attempt + 1))
 
     async def _write(self, session: AsyncSession, batch: list[Pull]) -> None:
         project_ids: dict[str, int | None] = {}

@@ -96,3 +96,12 @@ def test_password_policy_refuses(password: str) -> None:
 )
 def test_parse_basic(header: str | None, expected: tuple[str, str] | None) -> None:
     assert parse_basic(header) == expected
+
+
+def test_limiter_flood_of_names_keeps_a_recent_target() -> None:
+    limiter = FailureLimiter(free=5, window=300)
+    for _ in range(7):
+        limiter.failed("target")
+    for n in range(50_010):
+        limiter.failed(f"noise{n}")
+    assert len(limiter._recent("target")) == 7
