@@ -179,6 +179,7 @@ def run_round(world: World, args: argparse.Namespace, number: int, rec: Recorder
     print(f"--- round {number + 1}/{args.rounds} (order: {', '.join(sides)})", flush=True)
 
     if "blob" in args.groups:
+        c.warm_blob(world)
         for name, work in (
             ("blob_get", c.blob_get),
             ("blob_put_monolithic", c.blob_put_monolithic),
