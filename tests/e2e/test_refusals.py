@@ -153,23 +153,27 @@ def test_token_for_one_project_refused_on_another(
 
 def test_forged_tokens_refused(harborlite: Harborlite, team: Team, pushed: BuiltImage) -> None:
     good = harborlite.token(f"repository:{team.project}/base:pull", harborlite.admin)
-    header = jwt.get_unverified_header(good)
+    # harborlite's kid and x5c, but the algorithm each forgery names itself
+    header = {k: v for k, v in jwt.get_unverified_header(good).items() if k != "alg"}
     claims = jwt.decode(good, options={"verify_signature": False})
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    # a key of the same kind as harborlite's, and one of the other kind
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    rsa_stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = int(time.time())
     forged = {
         "expired": jwt.encode(
             {**claims, "exp": now - 600, "nbf": now - 4000},
             stranger,
-            algorithm="RS256",
+            algorithm="ES256",
             headers=header,
         ),
-        "wrongly signed": jwt.encode(claims, stranger, algorithm="RS256", headers=header),
+        "wrongly signed": jwt.encode(claims, stranger, algorithm="ES256", headers=header),
+        "other algorithm": jwt.encode(claims, rsa_stranger, algorithm="RS256", headers=header),
         "alg none": jwt.encode(claims, None, algorithm="none"),
         "wrong audience": jwt.encode(
-            {**claims, "aud": "other-registry"}, stranger, algorithm="RS256", headers=header
+            {**claims, "aud": "other-registry"}, stranger, algorithm="ES256", headers=header
         ),
         "tampered access": good.split(".")[0]
         + "."
@@ -215,7 +219,10 @@ def test_expired_token_of_ours_refused(harborlite: Harborlite, team: Team) -> No
     now = int(time.time())
     claims.update(exp=now - 120, nbf=now - 600, iat=now - 600)
     expired = jwt.encode(
-        claims, signer._private_key, algorithm="RS256", headers=jwt.get_unverified_header(token)
+        claims,
+        signer._private_key,
+        algorithm=signer.algorithm,
+        headers=jwt.get_unverified_header(token),
     )
     response = v2(harborlite, "GET", f"/v2/{team.project}/base/manifests/v1", expired)
     assert response.status_code == 401

@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
@@ -49,7 +50,7 @@ def _segments(token: str) -> tuple[dict[str, object], dict[str, object]]:
 def test_token_shape(signer: TokenSigner) -> None:
     token, expires_in, issued = signer.sign("alice", [Access("repository", "p/r", ("pull",))])
     header, claims = _segments(token)
-    assert header["alg"] == "RS256" and header["typ"] == "JWT"
+    assert header["alg"] == "ES256" and header["typ"] == "JWT"
     assert re.fullmatch(r"([A-Z2-7]{4}:){11}[A-Z2-7]{4}", str(header["kid"]))
     assert header["kid"] == libtrust_kid(signer.certificate.public_key())  # type: ignore[arg-type]
     assert isinstance(header["x5c"], list) and len(header["x5c"]) == 1
@@ -74,9 +75,9 @@ def test_refusals(signer: TokenSigner, tmp_path: Path) -> None:
     base = {"iss": "iss", "aud": "svc", "exp": now + 300, "nbf": now, "iat": now, "access": []}
     key = signer._private_key
     cases = {
-        "expired": jwt.encode({**base, "exp": now - 3600}, key, algorithm="RS256"),
-        "audience": jwt.encode({**base, "aud": "other"}, key, algorithm="RS256"),
-        "issuer": jwt.encode({**base, "iss": "evil"}, key, algorithm="RS256"),
+        "expired": jwt.encode({**base, "exp": now - 3600}, key, algorithm=signer.algorithm),
+        "audience": jwt.encode({**base, "aud": "other"}, key, algorithm=signer.algorithm),
+        "issuer": jwt.encode({**base, "iss": "evil"}, key, algorithm=signer.algorithm),
         "none": jwt.encode(base, None, algorithm="none"),
         "hs256": jwt.encode(base, "secret-key-of-at-least-32-bytes!!", algorithm="HS256"),
     }
@@ -102,3 +103,38 @@ def test_refresh_token_round_trip_and_password_stamp(signer: TokenSigner) -> Non
     refresh = sign_refresh_token(signer, "alice", stamp)
     with pytest.raises(TokenError):
         signer.verify(refresh)  # and a refresh token opens no registry
+
+
+def test_an_rsa_key_of_an_older_data_folder_still_signs_rs256(tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "k").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    (tmp_path / "c").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    signer = TokenSigner.load(
+        tmp_path / "k", tmp_path / "c", issuer="iss", service="svc", expiration_seconds=60
+    )
+    token, _, _ = signer.sign("a", [])
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"
+    assert signer.verify(token).subject == "a"
