@@ -147,28 +147,30 @@ async def _link_references(
     await session.flush()
 
 
-async def record_pull(session: AsyncSession, repository_name: str, reference: str) -> bool:
-    """Count a manifest GET. Returns False when the index does not know the artifact."""
+async def record_pulls(
+    session: AsyncSession, repository_name: str, reference: str, count: int, when: datetime
+) -> bool:
+    """Count ``count`` manifest GETs of one reference, the last at ``when``, in a few UPDATEs.
+    Returns False when the index does not know the artifact."""
     repository = await get_repository(session, repository_name)
     if repository is None:
         return False
-    now = utcnow()
-    if reference.startswith("sha256:") or reference.startswith("sha512:"):
+    if reference.startswith(("sha256:", "sha384:", "sha512:")):
         artifact = await get_artifact(session, repository.id, reference)
     else:
         tag = await get_tag(session, repository.id, reference)
         if tag is None:
             return False
-        tag.pull_time = now
+        tag.pull_time = when
         artifact = await session.get(Artifact, tag.artifact_id)
     if artifact is None:
         return False
-    artifact.pull_time = now
-    artifact.pull_count = (artifact.pull_count or 0) + 1
+    artifact.pull_time = when
+    artifact.pull_count = (artifact.pull_count or 0) + count
     await session.execute(
         update(Repository)
         .where(Repository.id == repository.id)
-        .values(pull_count=Repository.pull_count + 1)
+        .values(pull_count=Repository.pull_count + count)
     )
     return True
 

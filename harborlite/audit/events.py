@@ -70,3 +70,26 @@ def record(session: AsyncSession, event: AuditEvent) -> None:
         event.username or "anonymous",
         event.origin.client_ip,
     )
+
+
+def record_many(session: AsyncSession, events: list[AuditEvent]) -> None:
+    """Append many events in one INSERT (the batched pulls); one log line for all of them."""
+    if not events:
+        return
+    rows = [
+        {
+            "project_id": event.project_id,
+            "username": event.username or "anonymous",
+            "operation": event.operation,
+            "resource_type": event.resource_type,
+            "resource": event.resource[:512],
+            "op_time": event.op_time,
+            "client_ip": event.origin.client_ip[:64],
+            "user_agent": event.origin.user_agent[:512],
+            "success": event.success,
+            "detail": event.detail,
+        }
+        for event in events
+    ]
+    session.add_all(AuditLog(**row) for row in rows)
+    log.info("audit %d %s entries", len(events), events[0].operation)

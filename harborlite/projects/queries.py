@@ -21,6 +21,13 @@ async def get_project_by_name(session: AsyncSession, name: str) -> Project | Non
     return result.scalar_one_or_none()
 
 
+async def ids_by_names(session: AsyncSession, names: set[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    rows = await session.execute(select(Project.name, Project.id).where(Project.name.in_(names)))
+    return {name: project_id for name, project_id in rows.all()}
+
+
 async def member_role(session: AsyncSession, project_id: int, user_id: int) -> Role | None:
     result = await session.execute(
         select(Member.role_id).where(Member.project_id == project_id, Member.user_id == user_id)

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harborlite.artifacts import queries as artifacts
-from harborlite.audit.events import PULL, AuditEvent, Origin, record
+from harborlite.audit.events import PULL, AuditEvent, Origin, record_many
 from harborlite.db.models import utcnow
 from harborlite.projects import queries as projects
 
@@ -75,26 +75,30 @@ class PullRecorder:
                     await asyncio.sleep(0.2 * (attempt + 1))
 
     async def _write(self, session: AsyncSession, batch: list[Pull]) -> None:
-        project_ids: dict[str, int | None] = {}
+        """One audit entry a pull; the counters once per pulled reference, not once a pull."""
+        names = {pull.repository.split("/", 1)[0] for pull in batch}
+        project_ids = await projects.ids_by_names(session, names)
+        counts: dict[tuple[str, str], tuple[int, datetime]] = {}
+        events = []
         for pull in batch:
-            project_name = pull.repository.split("/", 1)[0]
-            if project_name not in project_ids:
-                project = await projects.get_project_by_name(session, project_name)
-                project_ids[project_name] = project.id if project else None
-            await artifacts.record_pull(session, pull.repository, pull.reference)
+            key = (pull.repository, pull.reference)
+            seen, last = counts.get(key, (0, pull.when))
+            counts[key] = (seen + 1, max(last, pull.when))
             separator = "@" if ":" in pull.reference else ":"
-            record(
-                session,
+            events.append(
                 AuditEvent(
                     username=pull.username,
                     operation=PULL,
                     resource_type="artifact",
                     resource=f"{pull.repository}{separator}{pull.reference}",
                     origin=pull.origin,
-                    project_id=project_ids[project_name],
+                    project_id=project_ids.get(pull.repository.split("/", 1)[0]),
                     op_time=pull.when,
-                ),
+                )
             )
+        for (repository, reference), (count, last) in counts.items():
+            await artifacts.record_pulls(session, repository, reference, count, last)
+        record_many(session, events)
 
     async def stop(self) -> None:
         if self._task is not None:
