@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import secrets
+import signal
 import socket
 from pathlib import Path
 
@@ -14,6 +16,19 @@ import yaml
 from harborlite.settings import Settings
 
 log = logging.getLogger("harborlite.registry")
+
+
+def _die_with_parent() -> None:
+    """In the registry child, before exec: Linux sends it SIGTERM when harborlite dies, even
+    by SIGKILL, so a crashed harborlite never leaves an orphan registry behind."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the registry outlives a crash
+        pass
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def free_loopback_port() -> int:
@@ -112,6 +127,7 @@ class RegistrySupervisor:
                 stderr=handle,
                 stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         finally:
             handle.close()

@@ -215,3 +215,23 @@ def test_reindex_rebuilds_the_index(tmp_path: Path) -> None:
         db.close()
     finally:
         cleanup(server)
+
+
+def test_a_killed_harborlite_leaves_no_registry_behind() -> None:
+    server = start_harborlite()
+    try:
+        line = next(x for x in server.log().splitlines() if "registry started (pid" in x)
+        pid = int(line.split("(pid ")[1].split(")")[0])
+        server.process.kill()  # SIGKILL: no shutdown code runs
+        server.process.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    finally:
+        cleanup(server)
