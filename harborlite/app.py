@@ -11,6 +11,7 @@ from starlette.routing import Mount, Route
 
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.api.routes import api_app
+from harborlite.auth.access_cache import AccessCache
 from harborlite.bootstrap import ensure_initial_state, prepare_data_dir
 from harborlite.db.engine import make_engine, make_sessionmaker, migrate
 from harborlite.middleware import GuardMiddleware, RequestIdMiddleware
@@ -38,6 +39,8 @@ def create_app(settings: Settings) -> Starlette:
         engine = make_engine(settings.database_url)
         await migrate(engine)
         sessions = make_sessionmaker(engine)
+        access = AccessCache()
+        access.watch(sessions)  # every commit touching users, projects or members clears it
         async with sessions() as session:
             generated = await ensure_initial_state(session, settings)
         if generated is not None:
@@ -83,6 +86,7 @@ def create_app(settings: Settings) -> Starlette:
             sessions=sessions,
             signer=signer,
             credentials=CredentialCache(settings.credential_cache_seconds),
+            access=access,
             upstream=upstream,
             pulls=pulls,
             supervisor=supervisor,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from harborlite.accounts.authentication import FailureLimiter
 from harborlite.accounts.passwords import CredentialCache
+from harborlite.auth.access_cache import AccessCache
 from harborlite.settings import Settings
 from harborlite.token.keys import TokenSigner
 
@@ -32,6 +33,7 @@ class Services:
     supervisor: RegistrySupervisor | None = None
     manifests: ManifestCache | None = None
     failures: FailureLimiter = field(default_factory=FailureLimiter)
+    access: AccessCache = field(default_factory=AccessCache)
     started_at: float = field(default_factory=time.time)
 
 

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.db.models import AuditLog, utcnow
@@ -72,7 +73,7 @@ def record(session: AsyncSession, event: AuditEvent) -> None:
     )
 
 
-def record_many(session: AsyncSession, events: list[AuditEvent]) -> None:
+async def record_many(session: AsyncSession, events: list[AuditEvent]) -> None:
     """Append many events in one INSERT (the batched pulls); one log line for all of them."""
     if not events:
         return
@@ -91,5 +92,5 @@ def record_many(session: AsyncSession, events: list[AuditEvent]) -> None:
         }
         for event in events
     ]
-    session.add_all(AuditLog(**row) for row in rows)
+    await session.execute(insert(AuditLog), rows)  # one executemany, no ORM objects
     log.info("audit %d %s entries", len(events), events[0].operation)

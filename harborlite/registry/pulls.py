@@ -98,7 +98,7 @@ class PullRecorder:
             )
         for (repository, reference), (count, last) in counts.items():
             await artifacts.record_pulls(session, repository, reference, count, last)
-        record_many(session, events)
+        await record_many(session, events)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -133,8 +133,17 @@ async def _authenticate(
         return user
     if req.username is None or req.password is None:
         return None
+    cached = services.access.user(req.username)
+    if (
+        cached is not None
+        and services.credentials.lookup(req.username, req.password, cached.password_hash)
+        == cached.id
+    ):
+        return cached  # verified moments ago, nothing changed since: no database, no hash
     await services.failures.delay(req.username)
     user = await verify_credentials(session, services.credentials, req.username, req.password)
+    if user is not None:
+        services.access.remember_user(user)
     if user is None:
         services.failures.failed(req.username)
         record(
@@ -155,10 +164,15 @@ async def _authenticate(
     return user
 
 
-async def _grant(session: AsyncSession, principal: Principal, scopes: list[Scope]) -> list[Access]:
+async def _grant(
+    services: Services, session: AsyncSession, principal: Principal, scopes: list[Scope]
+) -> list[Access]:
     """What was asked ∩ what the caller may do. Unknown projects give empty actions."""
-    projects = {s.name.split("/", 1)[0] for s in scopes if s.type == "repository"}
-    access_map = await access_by_names(session, principal, projects)
+    projects = frozenset(s.name.split("/", 1)[0] for s in scopes if s.type == "repository")
+    access_map = services.access.access(principal.user_id, projects)
+    if access_map is None:
+        access_map = await access_by_names(session, principal, set(projects))
+        services.access.remember_access(principal.user_id, projects, access_map)
     granted: list[Access] = []
     for scope in scopes:
         if scope.type == "repository":
@@ -195,7 +209,7 @@ async def token_endpoint(request: Request) -> Response:
             if user is None and not req.scopes:
                 raise TokenRefused(401, "UNAUTHORIZED", "authentication required")
             principal = principal_of(user)
-            access = await _grant(session, principal, req.scopes)
+            access = await _grant(services, session, principal, req.scopes)
             if user is not None and not req.scopes and req.refresh_token is None:
                 record(
                     session,

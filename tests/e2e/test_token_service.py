@@ -209,3 +209,57 @@ def test_password_change_and_delete_end_token_issuance(harborlite: Harborlite) -
     assert get_token(harborlite, params, auth=(name, "Another123x")).status_code == 200
     assert harborlite.api("DELETE", f"/users/{user_id}", auth=harborlite.admin).status_code == 200
     assert get_token(harborlite, params, auth=(name, "Another123x")).status_code == 401
+
+
+def test_role_changes_reach_the_very_next_token(harborlite: Harborlite, team: Team) -> None:
+    """Tokens are answered from a short-lived cache; a change through the API clears it."""
+    name = harborlite.unique("mover")
+    harborlite.create_user(name, PASSWORD)
+    harborlite.add_member(team.project, name, 3)
+    scope = [("service", "harbor-registry"), ("scope", f"repository:{team.project}/m:pull,push")]
+
+    def actions() -> list[str]:
+        response = get_token(harborlite, scope, auth=(name, PASSWORD))
+        assert response.status_code == 200
+        return list(access_of(response.json()["token"])[0]["actions"])
+
+    assert actions() == ["pull"]
+    assert actions() == ["pull"]  # now cached
+    members = harborlite.api(
+        "GET",
+        f"/projects/{team.project}/members",
+        auth=harborlite.admin,
+        params={"entityname": name},
+    ).json()
+    member_id = members[0]["id"]
+    promoted = harborlite.api(
+        "PUT",
+        f"/projects/{team.project}/members/{member_id}",
+        auth=harborlite.admin,
+        json={"role_id": 2},
+    )
+    assert promoted.status_code == 200
+    assert actions() == ["pull", "push"]
+    removed = harborlite.api(
+        "DELETE", f"/projects/{team.project}/members/{member_id}", auth=harborlite.admin
+    )
+    assert removed.status_code == 200
+    assert actions() == []
+    private = harborlite.api(
+        "PUT",
+        f"/projects/{team.public_project}",
+        auth=harborlite.admin,
+        json={"metadata": {"public": "false"}},
+    )
+    assert private.status_code == 200
+    anonymous = get_token(
+        harborlite,
+        [("service", "harbor-registry"), ("scope", f"repository:{team.public_project}/a:pull")],
+    )
+    assert access_of(anonymous.json()["token"])[0]["actions"] == []
+    harborlite.api(
+        "PUT",
+        f"/projects/{team.public_project}",
+        auth=harborlite.admin,
+        json={"metadata": {"public": "true"}},
+    )
