@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 
 import aiohttp
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
@@ -519,11 +519,13 @@ class RegistryGateway:
                     services, scope, route, claims, body, content_type, digest, tag
                 )
                 return
-            except IntegrityError:
-                # a concurrent push created the same repository, artifact or tag first: the
-                # next attempt finds the row and updates it
-                if attempt == INDEX_ATTEMPTS - 1:
+            except (IntegrityError, OperationalError) as error:
+                # a concurrent push created the same repository, artifact or tag first (the
+                # next attempt finds the row and updates it), or SQLite was busy writing
+                retry = isinstance(error, IntegrityError) or "locked" in str(error)
+                if not retry or attempt == INDEX_ATTEMPTS - 1:
                     raise
+                await asyncio.sleep(0.05 * (attempt + 1))
 
     async def _record_push(
         self,
