@@ -92,7 +92,7 @@ class AccessCache:
             if session.info.pop("access_changed", False):
                 self.changed()
 
-        def after_rollback(session: Session) -> None:
+        def after_rollback(session: Session, *_: Any) -> None:
             session.info.pop("access_changed", None)
 
         event.listen(TrackedSession, "after_flush", note)

@@ -109,7 +109,7 @@ def test_concurrent_manifest_pushes_to_new_repository_all_succeed(
         for a in answers
         if a.status_code != 201
     ]
-    assert not bad, f"concurrent pushes failed: {bad}"
+    assert not bad, f"concurrent pushes failed: {bad}\n{server.log()}"
     listed = server.api(
         "GET",
         f"/projects/{project}/repositories/app/artifacts/{seed.digest}/tags",
