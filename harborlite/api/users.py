@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -52,6 +53,13 @@ def validate_password(password: str) -> None:
         check_policy(password)
     except PasswordPolicyError as error:
         raise BadRequest(str(error)) from None
+
+
+async def user_or_404(session: AsyncSession, user_id: int) -> User:
+    user = await accounts.get_user(session, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
 
 
 async def create_user(request: Request) -> Response:
@@ -125,9 +133,7 @@ async def get_user(request: Request) -> Response:
         require_login(principal)
         if not principal.sysadmin and principal.user_id != user_id:
             raise Forbidden("only system administrators may read other users")
-        user = await accounts.get_user(session, user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
+        user = await user_or_404(session, user_id)
     return JSONResponse(user_json(user))
 
 
@@ -137,9 +143,7 @@ async def delete_user(request: Request) -> Response:
     async with services.sessions() as session:
         principal = await caller(request, session)
         require_admin(principal)
-        user = await accounts.get_user(session, user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
+        user = await user_or_404(session, user_id)
         if user.id == principal.user_id:
             raise Forbidden("you cannot delete yourself")
         username = user.username
@@ -161,9 +165,7 @@ async def change_password(request: Request) -> Response:
             raise Forbidden("only system administrators may change other users' passwords")
         body = await json_body(request)
         new_password = field_str(body, "new_password", required=True)
-        user = await accounts.get_user(session, user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
+        user = await user_or_404(session, user_id)
         if own:
             old_password = field_str(body, "old_password", required=True)
             if not await verify_password(old_password, user.password_hash):
@@ -197,9 +199,7 @@ async def set_sysadmin(request: Request) -> Response:
         body = await json_body(request)
         if not isinstance(body.get("sysadmin_flag"), bool):
             raise BadRequest("sysadmin_flag must be a boolean")
-        user = await accounts.get_user(session, user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
+        user = await user_or_404(session, user_id)
         if user.id == principal.user_id and not body["sysadmin_flag"]:
             raise Forbidden("you cannot remove your own administrator rights")
         await accounts.set_sysadmin(session, user, body["sysadmin_flag"])
@@ -244,9 +244,7 @@ async def update_profile(request: Request) -> Response:
         if not principal.sysadmin and principal.user_id != user_id:
             raise Forbidden("only system administrators may change other users' profiles")
         body = await json_body(request)
-        user = await accounts.get_user(session, user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
+        user = await user_or_404(session, user_id)
         email = body.get("email")
         if email is not None:
             email = field_str(body, "email")
