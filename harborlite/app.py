@@ -7,7 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.api.routes import api_app
@@ -26,13 +27,32 @@ from harborlite.registry.supervisor import RegistrySupervisor
 from harborlite.registry.upstream import Upstream
 from harborlite.services import Services
 from harborlite.settings import Settings
-from harborlite.token.endpoint import token_endpoint
+from harborlite.token.endpoint import token_app
 from harborlite.token.keys import TokenSigner
 
 log = logging.getLogger("harborlite")
 
 
-def create_app(settings: Settings) -> Starlette:
+TOKEN_PATH = "/service/token"
+
+
+class Dispatcher:
+    """The top of the app: ``/service/token``, asked once per pull and push, goes to its lean
+    app behind only the request id and the guard; everything else (and the lifespan) goes to
+    Starlette with its router and the portal's session middleware."""
+
+    def __init__(self, main: Starlette, token: ASGIApp) -> None:
+        self.main = main
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == TOKEN_PATH:
+            await self.token(scope, receive, send)
+        else:
+            await self.main(scope, receive, send)
+
+
+def create_app(settings: Settings) -> Dispatcher:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         prepare_data_dir(settings)
@@ -107,7 +127,6 @@ def create_app(settings: Settings) -> Starlette:
     gateway = RegistryGateway()
     portal = load_portal_config(settings)
     routes = [
-        Route("/service/token", token_endpoint, methods=["GET", "POST"]),
         Mount("/v2", app=gateway),
         Mount("/api/v2.0", app=api_app()),
         Mount("/", app=portal_app(portal)),  # the web portal takes every other path
@@ -116,4 +135,4 @@ def create_app(settings: Settings) -> Starlette:
     app.add_middleware(PortalSessionMiddleware, config=portal)
     app.add_middleware(GuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    return app
+    return Dispatcher(app, RequestIdMiddleware(GuardMiddleware(token_app)))

@@ -2,18 +2,25 @@
 
 A visible pipeline: parse the request, authenticate the caller, authorize (grant the allowed
 subset of what was asked), sign.
+
+Every pull and push starts here, so this is a lean ASGI app mounted ahead of Starlette's router
+and the portal's middleware (see :mod:`harborlite.app`): a cached credential and cached roles
+are answered without a database session, and the answer is written straight to ``send``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from harborlite.accounts.authentication import parse_basic, principal_of, verify_credentials
 from harborlite.accounts.passwords import password_stamp
@@ -52,19 +59,40 @@ class TokenRefused(Exception):
         self.message = message
 
 
-def _refusal(error: TokenRefused) -> JSONResponse:
-    headers = {}
-    if error.status == 401:
-        headers["WWW-Authenticate"] = 'Basic realm="harborlite"'
-    return JSONResponse(
-        {"errors": [{"code": error.code, "message": error.message}]},
-        status_code=error.status,
-        headers=headers,
-    )
+class _LazySession:
+    """A database session opened on first use: a cached caller needs none."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    def get(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._sessions()
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
 
-async def _parse(request: Request) -> TokenRequest:
-    if request.method == "POST":
+def _headers_of(scope: AsgiScope) -> tuple[str | None, str, str | None]:
+    """(Authorization, User-Agent, Content-Type) of the request."""
+    authorization = content_type = None
+    agent = ""
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            authorization = value.decode("latin-1")
+        elif key == b"user-agent":
+            agent = value.decode("latin-1")
+        elif key == b"content-type":
+            content_type = value.decode("latin-1")
+    return authorization, agent, content_type
+
+
+async def _parse(scope: AsgiScope, receive: Receive, authorization: str | None) -> TokenRequest:
+    if scope["method"] == "POST":
+        request = Request(scope, receive)
         try:
             form = await request.form(max_files=0, max_fields=50, max_part_size=16 * 1024)
         except HTTPException as error:  # Starlette's form limits: answer in our envelope
@@ -72,7 +100,7 @@ async def _parse(request: Request) -> TokenRequest:
         values = {k: str(v) for k, v in form.multi_items() if k != "scope"}
         scope_values = [str(v) for v in form.getlist("scope")]
         grant = values.get("grant_type", "")
-        basic = parse_basic(request.headers.get("authorization"))
+        basic = parse_basic(authorization)
         if grant == "password":
             username, password = values.get("username"), values.get("password")
             if username is None or password is None:
@@ -97,13 +125,15 @@ async def _parse(request: Request) -> TokenRequest:
         offline = values.get("access_type") == "offline"
         service = values.get("service")
     else:
-        params = request.query_params
-        scope_values = params.getlist("scope")
-        basic = parse_basic(request.headers.get("authorization"))
+        query = scope["query_string"].decode("latin-1")
+        params = parse_qsl(query, keep_blank_values=True) if query else []
+        scope_values = [value for key, value in params if key == "scope"]
+        single = dict(params)
+        basic = parse_basic(authorization)
         username, password = basic if basic else (None, None)
         refresh = None
-        offline = params.get("offline_token", "").lower() == "true"
-        service = params.get("service")
+        offline = single.get("offline_token", "").lower() == "true"
+        service = single.get("service")
     try:
         scopes = parse_scopes(scope_values)
     except ScopeError as error:
@@ -115,19 +145,19 @@ async def _parse(request: Request) -> TokenRequest:
         password=password,
         refresh_token=refresh,
         offline=offline,
-        via_post=request.method == "POST",
+        via_post=scope["method"] == "POST",
     )
 
 
 async def _authenticate(
-    services: Services, session: AsyncSession, req: TokenRequest, origin: Origin
+    services: Services, lazy: _LazySession, req: TokenRequest, origin: Origin
 ) -> User | None:
     if req.refresh_token is not None:
         try:
             username, stamp = verify_refresh_token(services.signer, req.refresh_token)
         except TokenError as error:
             raise TokenRefused(401, "UNAUTHORIZED", str(error)) from None
-        user = await get_user_by_name(session, username)
+        user = await get_user_by_name(lazy.get(), username)
         if user is None or user.disabled or password_stamp(user.password_hash) != stamp:
             raise TokenRefused(401, "UNAUTHORIZED", "refresh token is no longer valid")
         return user
@@ -141,6 +171,7 @@ async def _authenticate(
     ):
         return cached  # verified moments ago, nothing changed since: no database, no hash
     await services.failures.delay(req.username)
+    session = lazy.get()
     user = await verify_credentials(session, services.credentials, req.username, req.password)
     if user is not None:
         services.access.remember_user(user)
@@ -165,13 +196,13 @@ async def _authenticate(
 
 
 async def _grant(
-    services: Services, session: AsyncSession, principal: Principal, scopes: list[Scope]
+    services: Services, lazy: _LazySession, principal: Principal, scopes: list[Scope]
 ) -> list[Access]:
     """What was asked ∩ what the caller may do. Unknown projects give empty actions."""
     projects = frozenset(s.name.split("/", 1)[0] for s in scopes if s.type == "repository")
     access_map = services.access.access(principal.user_id, projects)
     if access_map is None:
-        access_map = await access_by_names(session, principal, set(projects))
+        access_map = await access_by_names(lazy.get(), principal, set(projects))
         services.access.remember_access(principal.user_id, projects, access_map)
     granted: list[Access] = []
     for scope in scopes:
@@ -192,49 +223,79 @@ async def _grant(
     return granted
 
 
-async def token_endpoint(request: Request) -> Response:
-    services = services_of(request)
-    client = request.client
-    origin = Origin(client.host if client else "", request.headers.get("user-agent", ""))
+async def _answer(
+    send: Send, status: int, body: dict[str, object], extra: list[tuple[bytes, bytes]]
+) -> None:
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _refuse(send: Send, error: TokenRefused) -> None:
+    extra = [(b"www-authenticate", b'Basic realm="harborlite"')] if error.status == 401 else []
+    body: dict[str, object] = {"errors": [{"code": error.code, "message": error.message}]}
+    await _answer(send, error.status, body, extra)
+
+
+async def token_app(scope: AsgiScope, receive: Receive, send: Send) -> None:
+    """The ASGI app of ``/service/token`` (GET, HEAD, POST)."""
+    if scope["method"] not in ("GET", "HEAD", "POST"):
+        error = TokenRefused(405, "METHOD_NOT_ALLOWED", "use GET or POST")
+        body: dict[str, object] = {"errors": [{"code": error.code, "message": error.message}]}
+        await _answer(send, 405, body, [(b"allow", b"GET, HEAD, POST")])
+        return
+    services = services_of(scope)
+    authorization, agent, _ = _headers_of(scope)
+    client = scope.get("client")
+    origin = Origin(client[0] if client else "", agent)
+    lazy = _LazySession(services.sessions)
     try:
-        req = await _parse(request)
+        req = await _parse(scope, receive, authorization)
         if req.service is not None and req.service != services.settings.token_service:
             raise TokenRefused(
                 400,
                 "BAD_REQUEST",
                 f"unknown service {req.service!r}: this is {services.settings.token_service!r}",
             )
-        async with services.sessions() as session:
-            user = await _authenticate(services, session, req, origin)
-            if user is None and not req.scopes:
-                raise TokenRefused(401, "UNAUTHORIZED", "authentication required")
-            principal = principal_of(user)
-            access = await _grant(services, session, principal, req.scopes)
-            if user is not None and not req.scopes and req.refresh_token is None:
-                record(
-                    session,
-                    AuditEvent(
-                        username=user.username,
-                        operation=LOGIN,
-                        resource_type="user",
-                        resource=user.username,
-                        origin=origin,
-                    ),
-                )
-                await session.commit()
+        user = await _authenticate(services, lazy, req, origin)
+        if user is None and not req.scopes:
+            raise TokenRefused(401, "UNAUTHORIZED", "authentication required")
+        principal = principal_of(user)
+        access = await _grant(services, lazy, principal, req.scopes)
+        if user is not None and not req.scopes and req.refresh_token is None:
+            session = lazy.get()
+            record(
+                session,
+                AuditEvent(
+                    username=user.username,
+                    operation=LOGIN,
+                    resource_type="user",
+                    resource=user.username,
+                    origin=origin,
+                ),
+            )
+            await session.commit()
     except TokenRefused as error:
-        return _refusal(error)
+        await _refuse(send, error)
+        return
+    finally:
+        await lazy.close()
     token, expires_in, issued_at = services.signer.sign(principal.username, access)
-    body: dict[str, object] = {
+    answer: dict[str, object] = {
         "token": token,
         "access_token": token,
         "expires_in": expires_in,
         "issued_at": datetime.fromtimestamp(issued_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if req.offline and user is not None:
-        body["refresh_token"] = sign_refresh_token(
+        answer["refresh_token"] = sign_refresh_token(
             services.signer, user.username, password_stamp(user.password_hash)
         )
     elif req.refresh_token is not None:
-        body["refresh_token"] = req.refresh_token
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+        answer["refresh_token"] = req.refresh_token
+    await _answer(send, 200, answer, [(b"cache-control", b"no-store")])

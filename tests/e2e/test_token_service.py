@@ -263,3 +263,40 @@ def test_role_changes_reach_the_very_next_token(harborlite: Harborlite, team: Te
         auth=harborlite.admin,
         json={"metadata": {"public": "true"}},
     )
+
+
+def test_token_endpoint_edges_in_the_envelope(harborlite: Harborlite, team: Team) -> None:
+    """The lean token app keeps what the rest of the app gives every answer: the request id,
+    405 for other methods with Allow, the envelope, no caching of tokens."""
+    url = f"{harborlite.url}/service/token"
+    put = httpx.put(url, auth=harborlite.admin, headers={"X-Request-Id": "tok-put-1"}, timeout=30)
+    assert put.status_code == 405
+    assert put.headers["allow"] == "GET, HEAD, POST"
+    assert put.headers["x-request-id"] == "tok-put-1"
+    assert put.json() == {"errors": [{"code": "METHOD_NOT_ALLOWED", "message": "use GET or POST"}]}
+    params = [("service", "harbor-registry"), ("scope", f"repository:{team.project}/e:pull")]
+    got = get_token(harborlite, params, auth=harborlite.admin)
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "application/json"
+    assert got.headers["cache-control"] == "no-store"
+    assert re.fullmatch(r"[0-9a-f]{32}", got.headers["x-request-id"])
+    head = httpx.head(url, params=params, auth=harborlite.admin, timeout=30)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert int(head.headers["content-length"]) > 0
+    # repeated and percent-encoded parameters are read the way Starlette read them
+    encoded = httpx.get(
+        f"{url}?service=harbor-registry&scope=repository%3A{team.project}%2Fe%3Apull"
+        f"&scope=repository:{team.project}/f:pull&offline_token=TRUE",
+        auth=harborlite.admin,
+        timeout=30,
+    )
+    assert encoded.status_code == 200
+    assert [a["name"] for a in access_of(encoded.json()["token"])] == [
+        f"{team.project}/e",
+        f"{team.project}/f",
+    ]
+    assert "refresh_token" in encoded.json()
+    wrong = get_token(harborlite, params, auth=(harborlite.admin[0], "not-the-password"))
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"] == 'Basic realm="harborlite"'
