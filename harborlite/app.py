@@ -111,6 +111,7 @@ def create_app(settings: Settings) -> Dispatcher:
             pulls=pulls,
             supervisor=supervisor,
             manifests=manifests,
+            manifest_sync=manifest_sync,
         )
         log.info("harborlite is ready at %s (registry %s)", settings.external_url, registry_url)
         try:

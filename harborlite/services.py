@@ -16,6 +16,7 @@ from harborlite.token.keys import TokenSigner
 
 if TYPE_CHECKING:
     from harborlite.registry.manifest_cache import ManifestCache
+    from harborlite.registry.manifest_sync import ManifestCacheSync
     from harborlite.registry.pulls import PullRecorder
     from harborlite.registry.supervisor import RegistrySupervisor
     from harborlite.registry.upstream import Upstream
@@ -32,6 +33,7 @@ class Services:
     pulls: PullRecorder
     supervisor: RegistrySupervisor | None = None
     manifests: ManifestCache | None = None
+    manifest_sync: ManifestCacheSync | None = None  # Redis: invalidation and a shared level
     failures: FailureLimiter = field(default_factory=FailureLimiter)
     access: AccessCache = field(default_factory=AccessCache)
     started_at: float = field(default_factory=time.time)

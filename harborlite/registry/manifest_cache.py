@@ -46,6 +46,15 @@ class CachedManifest:
     learnt_at: float
 
 
+@dataclass(frozen=True)
+class Learnt:
+    """What one registry answer taught: the manifest itself (a GET) and/or what a tag names."""
+
+    digest: str
+    entry: CachedManifest | None
+    tag: str | None
+
+
 def accepted_types(accept_values: Iterable[bytes]) -> frozenset[str]:
     """Media types named in Accept headers, parameters dropped (as distribution does)."""
     types: set[str] = set()
@@ -133,10 +142,11 @@ class ManifestCache:
         accepted: frozenset[str],
         headers: Iterable[tuple[bytes, bytes]],
         body: bytes | None,
-    ) -> None:
-        """Keep a registry 200 answer to a manifest GET (body) or HEAD (body None)."""
+    ) -> Learnt | None:
+        """Keep a registry 200 answer to a manifest GET (body) or HEAD (body None); say what
+        was kept (for the shared level in Redis), or None when nothing was."""
         if not self.enabled or self.generation(repository) != generation:
-            return  # a push or delete happened meanwhile: this answer may be stale
+            return None  # a push or delete happened meanwhile: this answer may be stale
         kept: list[tuple[bytes, bytes]] = []
         media_type = digest = ""
         length = -1
@@ -152,20 +162,42 @@ class ManifestCache:
                 length = int(value)
             kept.append((lower, value))
         if media_type not in CACHEABLE or not digest:
-            return
+            return None
         if reference != digest and is_digest(reference):
-            return
+            return None
         now = time.monotonic()
+        entry = None
         if body is not None:
             if len(body) != length or len(body) > self.max_entry_bytes:
-                return
+                return None
             if not digest_matches(digest, body):
-                return
-            self._store(repository, CachedManifest(digest, media_type, body, tuple(kept), now))
+                return None
+            entry = CachedManifest(digest, media_type, body, tuple(kept), now)
+            self._store(repository, entry)
+        tag = None
         if not is_digest(reference) and (media_type in LISTS or LISTS <= accepted):
             # A list the client does not accept is answered with one of its images when asked
             # by tag; only when that cannot have happened does the answer name the tag's digest.
             self._tags[(repository, reference)] = (digest, now)
+            tag = reference
+        if entry is None and tag is None:
+            return None
+        return Learnt(digest, entry, tag)
+
+    def adopt(self, repository: str, generation: int, learnt: Learnt) -> None:
+        """Keep what another replica learnt (read from the shared level), unless a push or
+        delete happened here since ``generation`` was read."""
+        if not self.enabled or self.generation(repository) != generation:
+            return
+        now = time.monotonic()
+        entry = learnt.entry  # checked against its digest by whoever read it back
+        if entry is not None and len(entry.body) <= self.max_entry_bytes:
+            self._store(
+                repository,
+                CachedManifest(entry.digest, entry.media_type, entry.body, entry.headers, now),
+            )
+        if learnt.tag is not None:
+            self._tags[(repository, learnt.tag)] = (learnt.digest, now)
 
     def _store(self, repository: str, entry: CachedManifest) -> None:
         key = (repository, entry.digest)

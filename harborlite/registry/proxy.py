@@ -30,7 +30,8 @@ from harborlite.registry.blobs import serve_blob_from_storage
 from harborlite.registry.catalog import serve_catalog
 from harborlite.registry.challenge import API_VERSION, send_error, send_unauthorized
 from harborlite.registry.indexing import describe_manifest
-from harborlite.registry.manifest_cache import accepted_types
+from harborlite.registry.manifest_cache import Learnt, accepted_types
+from harborlite.registry.manifest_sync import SharedLookup
 from harborlite.registry.pulls import Pull
 from harborlite.registry.routes import Kind, Route, parse_route, required_actions
 from harborlite.registry.upstream import CHUNK
@@ -168,11 +169,13 @@ class RegistryGateway:
             if await serve_blob_from_storage(services, scope, receive, send, route):
                 self._log(scope, route, 200, started, claims.subject, "storage")
                 return
+        shared = None
         if route.kind is Kind.MANIFEST and method in ("GET", "HEAD"):
-            if await self._from_cache(services, scope, send, route, claims, head):
-                self._log(scope, route, 200, started, claims.subject, "cache")
+            served, shared = await self._from_cache(services, scope, send, route, claims, head)
+            if served is not None:
+                self._log(scope, route, 200, started, claims.subject, served)
                 return
-        status = await self._proxy(services, scope, receive, send, route, claims)
+        status = await self._proxy(services, scope, receive, send, route, claims, shared)
         self._log(scope, route, status, started, claims.subject, "proxy")
 
     def _verify(self, services: Services, token: str) -> Claims:
@@ -200,25 +203,42 @@ class RegistryGateway:
         route: Route,
         claims: Claims,
         head: bool,
-    ) -> bool:
-        """Answer a manifest GET/HEAD from the manifest cache, exactly as the registry did."""
+    ) -> tuple[str | None, SharedLookup | None]:
+        """Answer a manifest GET/HEAD from the manifest cache, exactly as the registry did:
+        from this process's memory, else from the shared level in Redis when configured.
+        Returns where the answer came from (None: not answered) and what Redis said."""
         cache = services.manifests
         if cache is None:
-            return False
+            return None, None
         accept: list[bytes] = []
         for key, value in scope["headers"]:
             if key == b"accept":
                 accept.append(value)
             elif key in _GO_TO_REGISTRY:
-                return False
-        entry = cache.lookup(route.name, route.reference, accepted_types(accept))
+                return None, None
+        accepted = accepted_types(accept)
+        entry = cache.lookup(route.name, route.reference, accepted)
+        shared = None
+        source = "cache"
         if entry is None:
-            return False
+            sync = services.manifest_sync
+            if sync is None:
+                return None, None
+            generation = cache.generation(route.name)
+            shared = await sync.lookup(route.name, route.reference)
+            if shared is None or shared.learnt is None:
+                return None, shared
+            cache.adopt(route.name, generation, shared.learnt)
+            entry = shared.learnt.entry
+            if entry is None or entry.media_type not in accepted:
+                return None, shared
+            sync.shared_hits += 1
+            source = "redis"
         if not head:
             services.pulls.add(Pull(claims.subject, route.name, route.reference, origin_of(scope)))
         await send({"type": "http.response.start", "status": 200, "headers": entry.headers})
         await send({"type": "http.response.body", "body": b"" if head else entry.body})
-        return True
+        return source, shared
 
     async def _base(self, send: Send, head: bool) -> None:
         body = b"{}"
@@ -275,6 +295,7 @@ class RegistryGateway:
         send: Send,
         route: Route,
         claims: Claims,
+        shared: SharedLookup | None = None,
     ) -> int:
         method: str = scope["method"]
         upstream = services.upstream
@@ -359,7 +380,7 @@ class RegistryGateway:
                 await send({"type": "http.response.body", "body": b""})
                 if learn and cache is not None:
                     accept = [v for k, v in scope["headers"] if k == b"accept"]
-                    cache.learn(
+                    learnt = cache.learn(
                         route.name,
                         route.reference,
                         generation,
@@ -367,9 +388,10 @@ class RegistryGateway:
                         response.raw_headers,
                         None,
                     )
+                    await self._share(services, route, shared, learnt)
                     digest = response.headers.get("Docker-Content-Digest")
                     if digest and not cache.holds(route.name, digest):
-                        self._fill_later(services, route, generation, accept)
+                        self._fill_later(services, route, generation, accept, shared)
                 return status
             kept: list[bytes] | None = [] if learn else None
             kept_size = 0
@@ -382,7 +404,7 @@ class RegistryGateway:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
             if kept is not None and cache is not None:
-                cache.learn(
+                learnt = cache.learn(
                     route.name,
                     route.reference,
                     generation,
@@ -390,25 +412,46 @@ class RegistryGateway:
                     response.raw_headers,
                     b"".join(kept),
                 )
+                await self._share(services, route, shared, learnt)
             return status
         finally:
             response.release()
             await response_cm.__aexit__(None, None, None)
 
+    @staticmethod
+    async def _share(
+        services: Services, route: Route, shared: SharedLookup | None, learnt: Learnt | None
+    ) -> None:
+        """Put what the registry just taught into Redis too, under the generation Redis
+        gave before the registry was asked (no Redis answer then: nothing is shared)."""
+        if learnt is not None and shared is not None and services.manifest_sync is not None:
+            await services.manifest_sync.learnt(route.name, shared.generation, learnt)
+
     def _fill_later(
-        self, services: Services, route: Route, generation: int, accept: list[bytes]
+        self,
+        services: Services,
+        route: Route,
+        generation: int,
+        accept: list[bytes],
+        shared: SharedLookup | None,
     ) -> None:
         """A HEAD answer has no body: fetch the manifest once, in the background, so the
         next HEAD or GET of it is answered from the cache (clients often HEAD, then GET)."""
         key = (route.name, route.reference)
         if key in self._filling:
             return
-        task = asyncio.create_task(self._fill(services, route, generation, accept))
+        task = asyncio.create_task(self._fill(services, route, generation, accept, shared))
         self._filling[key] = task
         task.add_done_callback(lambda _: self._filling.pop(key, None))
 
     @staticmethod
-    async def _fill(services: Services, route: Route, generation: int, accept: list[bytes]) -> None:
+    async def _fill(
+        services: Services,
+        route: Route,
+        generation: int,
+        accept: list[bytes],
+        shared: SharedLookup | None,
+    ) -> None:
         cache = services.manifests
         if cache is None:
             return
@@ -426,7 +469,10 @@ class RegistryGateway:
             return
         if status == 200:
             raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.items()]
-            cache.learn(route.name, route.reference, generation, accepted_types(accept), raw, body)
+            learnt = cache.learn(
+                route.name, route.reference, generation, accepted_types(accept), raw, body
+            )
+            await RegistryGateway._share(services, route, shared, learnt)
 
     @staticmethod
     def _has_body(scope: Scope) -> bool:

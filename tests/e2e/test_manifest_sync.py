@@ -101,3 +101,226 @@ def test_harborlite_with_redis_serves_from_its_cache(tmp_path: Path) -> None:
             assert "via=cache" in server.log()
         finally:
             cleanup(server)
+
+
+# ---------------------------------------------------------------------- the shared level
+
+
+async def test_what_one_replica_learnt_is_served_by_another(tmp_path: Path) -> None:
+    with RedisServer(tmp_path / "redis") as server:
+        first, second = ManifestCache(), ManifestCache()
+        one = ManifestCacheSync(server.url, first)
+        two = ManifestCacheSync(server.url, second)
+        await one.start()
+        await two.start()
+        try:
+            looked = await one.lookup("p/r", "latest")
+            assert looked is not None and looked.learnt is None  # nothing shared yet
+            learnt = first.learn("p/r", "latest", first.generation("p/r"), ACCEPT, HEADERS, BODY)
+            assert learnt is not None and learnt.tag == "latest" and learnt.entry is not None
+            await one.learnt("p/r", looked.generation, learnt)
+
+            for reference in ("latest", DIGEST):
+                shared = await two.lookup("p/r", reference)
+                assert shared is not None and shared.learnt is not None
+                assert shared.learnt.digest == DIGEST
+                entry = shared.learnt.entry
+                assert entry is not None
+                assert entry.body == BODY and entry.media_type == OCI_MANIFEST
+                assert (b"docker-content-digest", DIGEST.encode()) in entry.headers
+            # once adopted, the second replica answers from its own memory
+            assert second.lookup("p/r", "latest", ACCEPT) is None
+            by_tag = await two.lookup("p/r", "latest")
+            assert by_tag is not None and by_tag.learnt is not None
+            second.adopt("p/r", second.generation("p/r"), by_tag.learnt)
+            found = second.lookup("p/r", "latest", ACCEPT)
+            assert found is not None and found.body == BODY
+            # another repository never sees it: entries are kept per repository
+            other = await two.lookup("q/r", DIGEST)
+            assert other is not None and other.learnt is None
+        finally:
+            await one.stop()
+            await two.stop()
+
+
+async def test_writes_retire_shared_answers(tmp_path: Path) -> None:
+    with RedisServer(tmp_path / "redis") as server:
+        cache = ManifestCache()
+        sync = ManifestCacheSync(server.url, cache)
+        await sync.start()
+        try:
+            looked = await sync.lookup("p/r", "latest")
+            assert looked is not None
+            learnt = cache.learn("p/r", "latest", cache.generation("p/r"), ACCEPT, HEADERS, BODY)
+            assert learnt is not None
+            await sync.learnt("p/r", looked.generation, learnt)
+            # the tag is pushed again elsewhere: the shared level names the new digest at once
+            moved = "sha256:" + "3" * 64
+            await sync.published("PUT", "p/r", "latest", 201, moved)
+            now = await sync.lookup("p/r", "latest")
+            assert now is not None and now.learnt is not None
+            assert now.learnt.digest == moved and now.learnt.entry is None
+            assert now.generation != looked.generation
+            # the manifest is deleted: gone from the shared level
+            await sync.published("DELETE", "p/r", DIGEST, 202, None)
+            gone = await sync.lookup("p/r", DIGEST)
+            assert gone is not None and gone.learnt is None
+            # a failed write changes nothing
+            before = await sync.lookup("p/r", "latest")
+            await sync.published("PUT", "p/r", "latest", 400, None)
+            after = await sync.lookup("p/r", "latest")
+            assert before == after
+        finally:
+            await sync.stop()
+
+
+async def test_an_answer_that_raced_a_write_is_not_shared(tmp_path: Path) -> None:
+    with RedisServer(tmp_path / "redis") as server:
+        reader, writer = ManifestCache(), ManifestCache()
+        slow = ManifestCacheSync(server.url, reader)
+        fast = ManifestCacheSync(server.url, writer)
+        await slow.start()
+        await fast.start()
+        try:
+            looked = await slow.lookup("p/r", "latest")  # read before asking the registry
+            assert looked is not None
+            # meanwhile another replica deletes the tag
+            await fast.published("DELETE", "p/r", "latest", 202, None)
+            learnt = reader.learn("p/r", "latest", reader.generation("p/r"), ACCEPT, HEADERS, BODY)
+            assert learnt is not None
+            await slow.learnt("p/r", looked.generation, learnt)  # the stale answer
+            shared = await fast.lookup("p/r", "latest")
+            assert shared is not None and shared.learnt is None
+            by_digest = await fast.lookup("p/r", DIGEST)
+            assert by_digest is not None and by_digest.learnt is None
+        finally:
+            await slow.stop()
+            await fast.stop()
+
+
+async def test_a_tampered_shared_manifest_is_not_served(tmp_path: Path) -> None:
+    import redis.asyncio as redis
+
+    with RedisServer(tmp_path / "redis") as server:
+        cache = ManifestCache()
+        sync = ManifestCacheSync(server.url, cache)
+        await sync.start()
+        client = redis.Redis.from_url(server.url)
+        try:
+            looked = await sync.lookup("p/r", DIGEST)
+            assert looked is not None
+            learnt = cache.learn("p/r", DIGEST, cache.generation("p/r"), ACCEPT, HEADERS, BODY)
+            assert learnt is not None
+            await sync.learnt("p/r", looked.generation, learnt)
+            keys = [k async for k in client.scan_iter("hl:mc:p/r|m|*")]
+            assert len(keys) == 1
+            value = await client.get(keys[0])
+            await client.set(keys[0], value.replace(b"schemaVersion", b"schemaVersioN"))
+            shared = await sync.lookup("p/r", DIGEST)
+            assert shared is not None and shared.learnt is None
+            await client.set(keys[0], b"not a manifest")
+            shared = await sync.lookup("p/r", DIGEST)
+            assert shared is not None and shared.learnt is None
+        finally:
+            await client.aclose()
+            await sync.stop()
+
+
+async def test_when_redis_stops_answering_lookups_give_up_quickly(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    with RedisServer(tmp_path / "redis") as server:
+        cache = ManifestCache()
+        sync = ManifestCacheSync(server.url, cache, command_timeout=0.3)
+        await sync.start()
+        try:
+            assert await sync.lookup("p/r", "latest") is not None
+            os.kill(server.process.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                assert await sync.lookup("p/r", "latest") is None
+                assert time.monotonic() - started < 3
+            finally:
+                os.kill(server.process.pid, signal.SIGCONT)
+        finally:
+            await sync.stop()
+
+
+def test_two_replicas_share_manifests_through_redis(tmp_path: Path, postgres: object) -> None:
+    """Replica A learns a manifest from the registry; replica B, sharing the database, the
+    registry and Redis, answers it with the registry frozen (SIGSTOP): from Redis. A push
+    through A then moves the tag for B at once."""
+    import os
+    import shutil
+    import signal
+
+    import httpx
+    import yaml
+
+    from tests.harness import cleanup, start_harborlite
+    from tests.support.clients import skopeo_copy
+    from tests.support.images import build_oci_layout
+    from tests.support.processes import PostgresServer
+
+    assert isinstance(postgres, PostgresServer)
+    with RedisServer(tmp_path / "redis") as redis_server:
+        database = postgres.create_database("replicas")
+        env = {"HARBORLITE_REDIS_URL": redis_server.url}
+        first = start_harborlite(database, env)
+        second = None
+        try:
+            config = yaml.safe_load((first.data_dir / "registry.yml").read_text())
+            registry_url = f"http://{config['http']['addr']}"
+            second_dir = tmp_path / "second"
+            second_dir.mkdir()
+            for name in ("token.key", "token.crt"):  # the key the registry trusts
+                shutil.copy2(first.data_dir / name, second_dir / name)
+            second = start_harborlite(
+                database, {**env, "HARBORLITE_REGISTRY_URL": registry_url}, data_dir=second_dir
+            )
+            first.create_project("shared")
+            layout = tmp_path / "layout"
+            image = build_oci_layout(layout, "v1", [2048], seed=11)
+            skopeo_copy(
+                f"oci:{layout}:v1", f"docker://{first.host}/shared/app:v1", creds=first.admin
+            )
+            token = first.token("repository:shared/app:pull", first.admin)
+            headers = {"Authorization": f"Bearer {token}", "Accept": OCI_MANIFEST}
+            learnt = httpx.get(f"{first.url}/v2/shared/app/manifests/v1", headers=headers)
+            assert learnt.status_code == 200
+
+            line = next(x for x in first.log().splitlines() if "registry started (pid" in x)
+            registry_pid = int(line.rsplit("registry started (pid ", 1)[1].split(")")[0])
+            os.kill(registry_pid, signal.SIGSTOP)
+            try:
+                for reference in ("v1", image.manifest_digest):
+                    answer = httpx.get(
+                        f"{second.url}/v2/shared/app/manifests/{reference}",
+                        headers=headers,
+                        timeout=10,
+                    )
+                    assert answer.status_code == 200
+                    assert answer.content == learnt.content
+                    assert answer.headers["docker-content-digest"] == image.manifest_digest
+                    assert answer.headers["content-type"] == OCI_MANIFEST
+            finally:
+                os.kill(registry_pid, signal.SIGCONT)
+            assert "/v2/shared/app/manifests/v1 200" in second.log()
+            assert "via=redis" in second.log()
+
+            # the tag moves through the first replica: the second names the new digest at once
+            moved = build_oci_layout(layout, "v1", [4096], seed=12)
+            skopeo_copy(
+                f"oci:{layout}:v1", f"docker://{first.host}/shared/app:v1", creds=first.admin
+            )
+            after = httpx.get(
+                f"{second.url}/v2/shared/app/manifests/v1", headers=headers, timeout=10
+            )
+            assert after.status_code == 200
+            assert after.headers["docker-content-digest"] == moved.manifest_digest
+        finally:
+            if second is not None:
+                cleanup(second)
+            cleanup(first)
