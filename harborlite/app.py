@@ -84,6 +84,11 @@ def create_app(settings: Settings) -> Dispatcher:
         else:
             assert settings.registry_url is not None
             registry_url = settings.registry_url
+            storage = settings.external_registry_storage
+            if storage is not None and not storage.is_dir():
+                raise SystemExit(
+                    f"HARBORLITE_REGISTRY_STORAGE={storage} is not a folder harborlite can read"
+                )
             log.info(
                 "using the registry at %s: it must run in token mode trusting %s "
                 "(`harborlite registry-config` prints its configuration)",
@@ -112,6 +117,7 @@ def create_app(settings: Settings) -> Dispatcher:
             supervisor=supervisor,
             manifests=manifests,
             manifest_sync=manifest_sync,
+            storage_root=settings.registry_storage_root,
         )
         log.info("harborlite is ready at %s (registry %s)", settings.external_url, registry_url)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -37,6 +38,7 @@ class Services:
     failures: FailureLimiter = field(default_factory=FailureLimiter)
     access: AccessCache = field(default_factory=AccessCache)
     started_at: float = field(default_factory=time.time)
+    storage_root: Path | None = None  # the registry's filesystem storage, if readable
 
 
 def services_of(request_or_scope: Any) -> Services:

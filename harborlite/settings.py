@@ -51,6 +51,15 @@ class Settings:
     log_level: str
     credential_cache_seconds: int
     session_idle_minutes: int = 60
+    external_registry_storage: Path | None = None
+
+    @property
+    def registry_storage_root(self) -> Path | None:
+        """The registry's filesystem storage as harborlite reads it: its own child's, or the
+        external registry's when ``HARBORLITE_REGISTRY_STORAGE`` names it (None: unknown)."""
+        if self.embedded_registry:
+            return self.registry_storage_dir
+        return self.external_registry_storage
 
     @property
     def embedded_registry(self) -> bool:
@@ -130,6 +139,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     admin = env.get("HARBORLITE_ADMIN_PASSWORD")
     if admin is not None and admin != "" and len(admin) < 8:
         raise SettingsError("HARBORLITE_ADMIN_PASSWORD must be at least 8 characters long")
+    registry_url = _url(env, "HARBORLITE_REGISTRY_URL", ("http", "https"))
+    storage_raw = env.get("HARBORLITE_REGISTRY_STORAGE") or ""
+    external_storage = None
+    if storage_raw:
+        if registry_url is None:
+            raise SettingsError(
+                "HARBORLITE_REGISTRY_STORAGE is for an external registry: set "
+                "HARBORLITE_REGISTRY_URL too (the embedded registry keeps its storage in the "
+                "data folder)"
+            )
+        external_storage = Path(storage_raw).expanduser()
+        if not external_storage.is_absolute():
+            raise SettingsError(
+                f"HARBORLITE_REGISTRY_STORAGE must be an absolute path, got {storage_raw!r}"
+            )
     log_level = (env.get("HARBORLITE_LOG_LEVEL") or "info").lower()
     if log_level not in ("debug", "info", "warning", "error"):
         raise SettingsError(
@@ -142,7 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         external_url=external,
         admin_password=Secret(admin) if admin else None,
         database_url=database_url,
-        registry_url=_url(env, "HARBORLITE_REGISTRY_URL", ("http", "https")),
+        registry_url=registry_url,
         token_expiration_minutes=_int(env, "HARBORLITE_TOKEN_EXPIRATION", 30, 1, 60 * 24 * 30),
         token_service=env.get("HARBORLITE_TOKEN_SERVICE") or "harbor-registry",
         token_issuer=env.get("HARBORLITE_TOKEN_ISSUER") or "harborlite-token-issuer",
@@ -151,4 +175,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         credential_cache_seconds=_int(env, "HARBORLITE_CREDENTIAL_CACHE_SECONDS", 300, 0, 86400),
         session_idle_minutes=_int(env, "HARBORLITE_SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
+        external_registry_storage=external_storage,
     )

@@ -65,10 +65,10 @@ def _blob_headers(digest: str) -> dict[str, str]:
 async def serve_blob_from_storage(
     services: Services, scope: Scope, receive: Receive, send: Send, route: Route
 ) -> bool:
-    supervisor = services.supervisor
-    if supervisor is None:
+    root = services.storage_root
+    if root is None:
         return False
-    paths = blob_paths(supervisor.storage_root, route.name, route.reference)
+    paths = blob_paths(root, route.name, route.reference)
     if paths is None:
         return False
     link, data = paths

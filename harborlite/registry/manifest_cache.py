@@ -85,11 +85,13 @@ class ManifestCache:
         tag_ttl: float = 60.0,
         digest_ttl: float = 600.0,
         max_entry_bytes: int = 1024 * 1024,
+        max_tags: int = 100_000,
     ) -> None:
         self.max_bytes = max_bytes
         self.tag_ttl = tag_ttl
         self.digest_ttl = digest_ttl
         self.max_entry_bytes = max_entry_bytes
+        self.max_tags = max_tags
         self._manifests: OrderedDict[tuple[str, str], CachedManifest] = OrderedDict()
         self._tags: dict[tuple[str, str], tuple[str, float]] = {}
         self._generations: dict[str, int] = {}
@@ -178,7 +180,7 @@ class ManifestCache:
         if not is_digest(reference) and (media_type in LISTS or LISTS <= accepted):
             # A list the client does not accept is answered with one of its images when asked
             # by tag; only when that cannot have happened does the answer name the tag's digest.
-            self._tags[(repository, reference)] = (digest, now)
+            self._remember_tag(repository, reference, digest, now)
             tag = reference
         if entry is None and tag is None:
             return None
@@ -197,7 +199,21 @@ class ManifestCache:
                 CachedManifest(entry.digest, entry.media_type, entry.body, entry.headers, now),
             )
         if learnt.tag is not None:
-            self._tags[(repository, learnt.tag)] = (learnt.digest, now)
+            self._remember_tag(repository, learnt.tag, learnt.digest, now)
+
+    def _remember_tag(self, repository: str, tag: str, digest: str, now: float) -> None:
+        """Tag answers are small but one per tag ever pulled: past ``max_tags``, the expired
+        ones go, and if that is not enough, all of them (forgetting is always safe)."""
+        if len(self._tags) >= self.max_tags and (repository, tag) not in self._tags:
+            for key in [k for k, (_, at) in self._tags.items() if now - at > self.tag_ttl]:
+                del self._tags[key]
+            if len(self._tags) >= self.max_tags:
+                self._tags.clear()
+        self._tags[(repository, tag)] = (digest, now)
+
+    @property
+    def tag_count(self) -> int:
+        return len(self._tags)
 
     def _store(self, repository: str, entry: CachedManifest) -> None:
         key = (repository, entry.digest)
@@ -215,7 +231,7 @@ class ManifestCache:
         self._bump(repository)
         if not is_digest(reference):
             if digest:
-                self._tags[(repository, reference)] = (digest, time.monotonic())
+                self._remember_tag(repository, reference, digest, time.monotonic())
             else:
                 self._tags.pop((repository, reference), None)
 

@@ -195,9 +195,7 @@ async def reindex_command(settings: Settings) -> int:
         upstream = Upstream.open(base, signer)
         try:
             async with make_sessionmaker(engine)() as session:
-                report = await reindex(
-                    upstream, signer, session, supervisor.storage_root if supervisor else None
-                )
+                report = await reindex(upstream, signer, session, settings.registry_storage_root)
         except (aiohttp.ClientError, RuntimeError) as error:
             print(f"reindex failed: {error}")
             return 1

@@ -27,10 +27,10 @@ log = logging.getLogger("harborlite.registry")
 
 
 def _repository_folder(services: Services, repository: str) -> Path | None:
-    supervisor = services.supervisor
-    if supervisor is None or not valid_repository_name(repository):
+    root = services.storage_root
+    if root is None or not valid_repository_name(repository):
         return None
-    return supervisor.storage_root / "docker/registry/v2/repositories" / repository
+    return root / "docker/registry/v2/repositories" / repository
 
 
 async def remove_repository(services: Services, repository: str) -> bool:
@@ -52,15 +52,9 @@ async def remove_tag(services: Services, repository: str, tag: str) -> bool:
     """Untag in the registry's storage when harborlite can; tell the manifest caches either
     way. Returns True when the registry no longer knows the tag."""
     removed = False
-    supervisor = services.supervisor
-    if supervisor is not None and valid_repository_name(repository) and valid_tag(tag):
-        folder = (
-            supervisor.storage_root
-            / "docker/registry/v2/repositories"
-            / repository
-            / "_manifests/tags"
-            / tag
-        )
+    root = services.storage_root
+    if root is not None and valid_repository_name(repository) and valid_tag(tag):
+        folder = root / "docker/registry/v2/repositories" / repository / "_manifests/tags" / tag
         try:
             await asyncio.to_thread(shutil.rmtree, folder)
             removed = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import pytest
 
@@ -141,3 +142,30 @@ def test_tags_expire() -> None:
     learnt(cache)
     assert cache.lookup("p/r", "latest", ALL) is None
     assert cache.lookup("p/r", DIGEST, ALL) is not None
+
+
+def test_tag_answers_are_bounded_expired_ones_first() -> None:
+    cache = ManifestCache(max_tags=3, tag_ttl=60.0)
+    for tag in ("a", "b", "c"):
+        learnt(cache, tag)
+    assert cache.tag_count == 3
+    # none expired: a fourth tag makes room by forgetting them all
+    learnt(cache, "d")
+    assert cache.tag_count == 1
+    assert cache.lookup("p/r", "d", ALL) is not None
+    assert cache.lookup("p/r", "a", ALL) is None
+    # relearning a tag already held does not prune
+    for tag in ("e", "f"):
+        learnt(cache, tag)
+    learnt(cache, "f")
+    assert cache.tag_count == 3
+    # expired ones go first, the live ones stay
+    short = ManifestCache(max_tags=3, tag_ttl=0.5)
+    learnt(short, "old1")
+    learnt(short, "old2")
+    time.sleep(0.6)
+    learnt(short, "live")
+    learnt(short, "new")
+    assert short.tag_count == 2
+    assert short.lookup("p/r", "live", ALL) is not None
+    assert short.lookup("p/r", "new", ALL) is not None

@@ -55,8 +55,20 @@ def test_values_and_secret_repr(tmp_path: Path) -> None:
         ("HARBORLITE_TOKEN_EXPIRATION", "soon"),
         ("HARBORLITE_ADMIN_PASSWORD", "short"),
         ("HARBORLITE_LOG_LEVEL", "loud"),
+        ("HARBORLITE_REGISTRY_STORAGE", "/srv/registry"),  # without HARBORLITE_REGISTRY_URL
     ],
 )
 def test_bad_values_name_the_setting(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load_settings({"HARBORLITE_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_registry_storage_of_an_external_registry(tmp_path: Path) -> None:
+    base = {"HARBORLITE_DATA_DIR": str(tmp_path), "HARBORLITE_REGISTRY_URL": "http://r:5000"}
+    assert load_settings(base).registry_storage_root is None
+    shared = load_settings({**base, "HARBORLITE_REGISTRY_STORAGE": "/srv/registry"})
+    assert shared.registry_storage_root == Path("/srv/registry")
+    with pytest.raises(SettingsError, match="HARBORLITE_REGISTRY_STORAGE must be an absolute"):
+        load_settings({**base, "HARBORLITE_REGISTRY_STORAGE": "registry"})
+    embedded = load_settings({"HARBORLITE_DATA_DIR": str(tmp_path)})
+    assert embedded.registry_storage_root == tmp_path.resolve() / "registry"
