@@ -419,6 +419,13 @@ def main() -> int:
         f"{(64 if args.smoke else 4096)} KiB, pushed and pulled by 10 skopeo clients at once; "
         f"request-rate cases {args.duration:g} s each; {args.artifacts} artifacts listed"
     )
+    pulls = rec.values.get("skopeo_pull_big", {})
+    if pulls.get("registry") and pulls.get("harborlite"):
+        spread = "; ".join(
+            f"{side} {min(pulls[side]):,.0f} to {max(pulls[side]):,.0f} MB/s"
+            for side in ("registry", "harborlite")
+        )
+        rec.notes.append(f"skopeo pull of the big image, every pull: {spread}")
     if rec.floor:
         rec.notes.append(
             f"skopeo pulls of the big image: {args.pulls} per side and round, written to "
