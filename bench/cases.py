@@ -281,31 +281,29 @@ def pull_root(world: World, needed: int) -> Path:
     return world.workdir
 
 
-def skopeo_pull(world: World, side: str, layout: Path, repository: str) -> float:
-    target = getattr(world, side)
+def _timed_copy(world: World, source: str, layout: Path, prefix: str) -> float:
+    """MB/s of skopeo copying ``source`` into a fresh OCI layout where pulls write."""
     size = _image_bytes(layout)
-    out = Path(tempfile.mkdtemp(prefix="bench-pull-", dir=pull_root(world, size)))
+    out = Path(tempfile.mkdtemp(prefix=prefix, dir=pull_root(world, size)))
     try:
         started = time.perf_counter()
-        _copy(f"docker://{target.host}/{PROJECT}/{repository}:latest", f"oci:{out}:latest", world)
+        _copy(source, f"oci:{out}:latest", world)
         seconds = time.perf_counter() - started
     finally:
         shutil.rmtree(out, ignore_errors=True)
     return size / seconds / MB
+
+
+def skopeo_pull(world: World, side: str, layout: Path, repository: str) -> float:
+    target = getattr(world, side)
+    source = f"docker://{target.host}/{PROJECT}/{repository}:latest"
+    return _timed_copy(world, source, layout, "bench-pull-")
 
 
 def skopeo_local_floor(world: World, layout: Path) -> float:
     """MB/s of skopeo copying the image between two local OCI layouts, to where pulls write:
     what skopeo itself costs with no server at all, the ceiling of any pull."""
-    size = _image_bytes(layout)
-    out = Path(tempfile.mkdtemp(prefix="bench-local-", dir=pull_root(world, size)))
-    try:
-        started = time.perf_counter()
-        _copy(f"oci:{layout}:latest", f"oci:{out}:latest", world)
-        seconds = time.perf_counter() - started
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-    return size / seconds / MB
+    return _timed_copy(world, f"oci:{layout}:latest", layout, "bench-local-")
 
 
 def skopeo_concurrent(

@@ -149,6 +149,19 @@ async def _parse(scope: AsgiScope, receive: Receive, authorization: str | None) 
     )
 
 
+def _login(username: str, origin: Origin, success: bool = True, detail: str = "") -> AuditEvent:
+    """A login through the token service (``docker login`` asks for a token with no scope)."""
+    return AuditEvent(
+        username=username,
+        operation=LOGIN,
+        resource_type="user",
+        resource=username,
+        origin=origin,
+        success=success,
+        detail=f"{detail} (token service)" if detail else "",
+    )
+
+
 async def _authenticate(
     services: Services, lazy: _LazySession, req: TokenRequest, origin: Origin
 ) -> User | None:
@@ -179,15 +192,7 @@ async def _authenticate(
         services.failures.failed(req.username)
         record(
             session,
-            AuditEvent(
-                username=req.username,
-                operation=LOGIN,
-                resource_type="user",
-                resource=req.username,
-                origin=origin,
-                success=False,
-                detail="invalid username/password (token service)",
-            ),
+            _login(req.username, origin, success=False, detail="invalid username/password"),
         )
         await session.commit()
         raise TokenRefused(401, "UNAUTHORIZED", "invalid username/password")
@@ -269,16 +274,7 @@ async def token_app(scope: AsgiScope, receive: Receive, send: Send) -> None:
         access = await _grant(services, lazy, principal, req.scopes)
         if user is not None and not req.scopes and req.refresh_token is None:
             session = lazy.get()
-            record(
-                session,
-                AuditEvent(
-                    username=user.username,
-                    operation=LOGIN,
-                    resource_type="user",
-                    resource=user.username,
-                    origin=origin,
-                ),
-            )
+            record(session, _login(user.username, origin))
             await session.commit()
     except TokenRefused as error:
         await _refuse(send, error)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from harborlite.registry.manifest_cache import OCI_INDEX, OCI_MANIFEST, ManifestCache
@@ -29,6 +31,27 @@ def filled() -> ManifestCache:
     return cache
 
 
+Replica = tuple[ManifestCache, ManifestCacheSync]
+
+
+@contextlib.asynccontextmanager
+async def replicas(
+    url: str, count: int
+) -> AsyncIterator[list[tuple[ManifestCache, ManifestCacheSync]]]:
+    """``count`` replicas' caches, each with its own connection to the Redis at ``url``."""
+    started = []
+    try:
+        for _ in range(count):
+            cache = ManifestCache()
+            sync = ManifestCacheSync(url, cache)
+            await sync.start()
+            started.append((cache, sync))
+        yield started
+    finally:
+        for _, sync in started:
+            await sync.stop()
+
+
 async def eventually(check: object, seconds: float = 5.0) -> bool:
     for _ in range(int(seconds / 0.02)):
         if callable(check) and check():
@@ -39,12 +62,7 @@ async def eventually(check: object, seconds: float = 5.0) -> bool:
 
 async def test_a_delete_on_one_replica_empties_the_others(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis") as server:
-        first, second = ManifestCache(), ManifestCache()
-        one = ManifestCacheSync(server.url, first)
-        two = ManifestCacheSync(server.url, second)
-        await one.start()
-        await two.start()
-        try:
+        async with replicas(server.url, 2) as [(first, one), (second, _)]:
             for cache in (first, second):
                 cache.learn("p/r", "latest", cache.generation("p/r"), ACCEPT, HEADERS, BODY)
                 assert cache.lookup("p/r", "latest", ACCEPT) is not None
@@ -56,9 +74,6 @@ async def test_a_delete_on_one_replica_empties_the_others(tmp_path: Path) -> Non
             second.learn("p/r", "latest", second.generation("p/r"), ACCEPT, HEADERS, BODY)
             await one.published("PUT", "p/r", "latest", 201, "sha256:" + "2" * 64)
             assert await eventually(lambda: second.lookup("p/r", "latest", ACCEPT) is None)
-        finally:
-            await one.stop()
-            await two.stop()
 
 
 async def test_without_redis_the_cache_stays_off(tmp_path: Path) -> None:
@@ -108,12 +123,7 @@ def test_harborlite_with_redis_serves_from_its_cache(tmp_path: Path) -> None:
 
 async def test_what_one_replica_learnt_is_served_by_another(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis") as server:
-        first, second = ManifestCache(), ManifestCache()
-        one = ManifestCacheSync(server.url, first)
-        two = ManifestCacheSync(server.url, second)
-        await one.start()
-        await two.start()
-        try:
+        async with replicas(server.url, 2) as [(first, one), (second, two)]:
             looked = await one.lookup("p/r", "latest")
             assert looked is not None and looked.learnt is None  # nothing shared yet
             learnt = first.learn("p/r", "latest", first.generation("p/r"), ACCEPT, HEADERS, BODY)
@@ -138,17 +148,11 @@ async def test_what_one_replica_learnt_is_served_by_another(tmp_path: Path) -> N
             # another repository never sees it: entries are kept per repository
             other = await two.lookup("q/r", DIGEST)
             assert other is not None and other.learnt is None
-        finally:
-            await one.stop()
-            await two.stop()
 
 
 async def test_writes_retire_shared_answers(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis") as server:
-        cache = ManifestCache()
-        sync = ManifestCacheSync(server.url, cache)
-        await sync.start()
-        try:
+        async with replicas(server.url, 1) as [(cache, sync)]:
             looked = await sync.lookup("p/r", "latest")
             assert looked is not None
             learnt = cache.learn("p/r", "latest", cache.generation("p/r"), ACCEPT, HEADERS, BODY)
@@ -170,18 +174,11 @@ async def test_writes_retire_shared_answers(tmp_path: Path) -> None:
             await sync.published("PUT", "p/r", "latest", 400, None)
             after = await sync.lookup("p/r", "latest")
             assert before == after
-        finally:
-            await sync.stop()
 
 
 async def test_an_answer_that_raced_a_write_is_not_shared(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis") as server:
-        reader, writer = ManifestCache(), ManifestCache()
-        slow = ManifestCacheSync(server.url, reader)
-        fast = ManifestCacheSync(server.url, writer)
-        await slow.start()
-        await fast.start()
-        try:
+        async with replicas(server.url, 2) as [(reader, slow), (_, fast)]:
             looked = await slow.lookup("p/r", "latest")  # read before asking the registry
             assert looked is not None
             # meanwhile another replica deletes the tag
@@ -193,9 +190,6 @@ async def test_an_answer_that_raced_a_write_is_not_shared(tmp_path: Path) -> Non
             assert shared is not None and shared.learnt is None
             by_digest = await fast.lookup("p/r", DIGEST)
             assert by_digest is not None and by_digest.learnt is None
-        finally:
-            await slow.stop()
-            await fast.stop()
 
 
 async def test_a_tampered_shared_manifest_is_not_served(tmp_path: Path) -> None:
