@@ -25,6 +25,7 @@ from typing import Any
 from starlette.responses import FileResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from harborlite.registry.challenge import send_error
 from harborlite.registry.routes import Route
 from harborlite.services import Services
 
@@ -37,6 +38,9 @@ ZERO_COPY_KEY = "harborlite.zero_copy"
 
 class BlobFileResponse(FileResponse):
     chunk_size = CHUNK
+
+
+REPOSITORIES = Path("docker/registry/v2/repositories")
 
 
 def blob_paths(storage_root: Path, repository: str, digest: str) -> tuple[Path, Path] | None:
@@ -64,20 +68,36 @@ def _blob_headers(digest: str) -> dict[str, str]:
 
 async def serve_blob_from_storage(
     services: Services, scope: Scope, receive: Receive, send: Send, route: Route
-) -> bool:
+) -> int | None:
+    """Answer a blob GET/HEAD from the registry's storage; the status sent, or None when the
+    proxy should answer instead (storage unknown or unreachable, anything unusual)."""
     root = services.storage_root
     if root is None:
-        return False
+        return None
     paths = blob_paths(root, route.name, route.reference)
     if paths is None:
-        return False
+        return None
     link, data = paths
     try:
         if link.read_bytes().strip() != route.reference.encode():
-            return False
+            return None
         stat = os.stat(data)
+    except FileNotFoundError:
+        if not link.exists() and (root / REPOSITORIES).is_dir():
+            # Not linked into this repository: the registry answers exactly this (clients
+            # HEAD every blob before pushing it, so this saves a round trip per layer).
+            await send_error(
+                send,
+                404,
+                "BLOB_UNKNOWN",
+                "blob unknown to registry",
+                detail=route.reference,
+                head=scope["method"] == "HEAD",
+            )
+            return 404
+        return None
     except OSError:
-        return False
+        return None
     zero_copy: ZeroCopy | None = scope.get(ZERO_COPY_KEY)
     if (
         zero_copy is not None
@@ -88,12 +108,12 @@ async def serve_blob_from_storage(
         try:
             fd = os.open(data, os.O_RDONLY)
         except OSError:
-            return False
+            return None
         try:
             await _send_whole_file(zero_copy, send, fd, stat.st_size, route.reference)
         finally:
             os.close(fd)
-        return True
+        return 200
     response = BlobFileResponse(
         data,
         stat_result=stat,
@@ -101,7 +121,7 @@ async def serve_blob_from_storage(
         headers=_blob_headers(route.reference),
     )
     await response(scope, receive, send)
-    return True
+    return 200
 
 
 async def _send_whole_file(

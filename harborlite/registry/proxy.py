@@ -166,8 +166,9 @@ class RegistryGateway:
 
         # 3. serve
         if route.kind is Kind.BLOB and method in ("GET", "HEAD"):
-            if await serve_blob_from_storage(services, scope, receive, send, route):
-                self._log(scope, route, 200, started, claims.subject, "storage")
+            blob_status = await serve_blob_from_storage(services, scope, receive, send, route)
+            if blob_status is not None:
+                self._log(scope, route, blob_status, started, claims.subject, "storage")
                 return
         shared = None
         if route.kind is Kind.MANIFEST and method in ("GET", "HEAD"):

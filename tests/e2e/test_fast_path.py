@@ -159,3 +159,28 @@ def test_delete_invalidates(harborlite_sqlite: Harborlite, setup: dict[str, str]
             server.url, method, f"/v2/{project}/a/manifests/{other.manifest_digest}", token
         )
         assert answer.status_code == 404
+
+
+def test_a_blob_not_linked_here_is_refused_like_the_registry(
+    harborlite_sqlite: Harborlite, setup: dict[str, str]
+) -> None:
+    """Clients HEAD each blob before pushing it; harborlite answers the 404 from storage,
+    with the registry's code, and the registry agrees."""
+    server, project, token = harborlite_sqlite, setup["project"], setup["token"]
+    unknown = "sha256:" + "7" * 64
+    for repository, digest in ((f"{project}/b", setup["layer"]), (f"{project}/a", unknown)):
+        path = f"/v2/{repository}/blobs/{digest}"
+        ours = get(server.url, "GET", path, token, accept=None)
+        theirs = get(registry_url(server), "GET", path, token, accept=None)
+        assert ours.status_code == theirs.status_code == 404
+        assert ours.json() == theirs.json()
+        assert ours.json()["errors"][0] == {
+            "code": "BLOB_UNKNOWN",
+            "message": "blob unknown to registry",
+            "detail": digest,
+        }
+        head = get(server.url, "HEAD", path, token, accept=None)
+        assert head.status_code == 404 and head.content == b""
+        assert head.headers["docker-distribution-api-version"] == "registry/2.0"
+        lines = [line for line in server.log().splitlines() if f"HEAD {path} 404" in line]
+        assert lines and "via=storage" in lines[-1]
