@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import Receive, Send
 from starlette.types import Scope as AsgiScope
@@ -76,18 +77,16 @@ class _LazySession:
             await self._session.close()
 
 
-def _headers_of(scope: AsgiScope) -> tuple[str | None, str, str | None]:
-    """(Authorization, User-Agent, Content-Type) of the request."""
-    authorization = content_type = None
-    agent = ""
+def _headers_of(scope: AsgiScope) -> tuple[str | None, str]:
+    """(Authorization, User-Agent) of the request; the first of each, as Starlette reads them."""
+    authorization = None
+    agent = None
     for key, value in scope["headers"]:
-        if key == b"authorization":
+        if key == b"authorization" and authorization is None:
             authorization = value.decode("latin-1")
-        elif key == b"user-agent":
+        elif key == b"user-agent" and agent is None:
             agent = value.decode("latin-1")
-        elif key == b"content-type":
-            content_type = value.decode("latin-1")
-    return authorization, agent, content_type
+    return authorization, agent or ""
 
 
 async def _parse(scope: AsgiScope, receive: Receive, authorization: str | None) -> TokenRequest:
@@ -97,6 +96,8 @@ async def _parse(scope: AsgiScope, receive: Receive, authorization: str | None) 
             form = await request.form(max_files=0, max_fields=50, max_part_size=16 * 1024)
         except HTTPException as error:  # Starlette's form limits: answer in our envelope
             raise TokenRefused(400, "BAD_REQUEST", f"malformed form: {error.detail}") from None
+        except MultiPartException as error:  # the same, outside a Starlette app
+            raise TokenRefused(400, "BAD_REQUEST", f"malformed form: {error.message}") from None
         values = {k: str(v) for k, v in form.multi_items() if k != "scope"}
         scope_values = [str(v) for v in form.getlist("scope")]
         grant = values.get("grant_type", "")
@@ -250,12 +251,12 @@ async def _refuse(send: Send, error: TokenRefused) -> None:
 async def token_app(scope: AsgiScope, receive: Receive, send: Send) -> None:
     """The ASGI app of ``/service/token`` (GET, HEAD, POST)."""
     if scope["method"] not in ("GET", "HEAD", "POST"):
-        error = TokenRefused(405, "METHOD_NOT_ALLOWED", "use GET or POST")
+        error = TokenRefused(405, "METHOD_NOT_ALLOWED", "use GET, HEAD or POST")
         body: dict[str, object] = {"errors": [{"code": error.code, "message": error.message}]}
         await _answer(send, 405, body, [(b"allow", b"GET, HEAD, POST")])
         return
     services = services_of(scope)
-    authorization, agent, _ = _headers_of(scope)
+    authorization, agent = _headers_of(scope)
     client = scope.get("client")
     origin = Origin(client[0] if client else "", agent)
     lazy = _LazySession(services.sessions)

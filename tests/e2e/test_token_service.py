@@ -273,7 +273,9 @@ def test_token_endpoint_edges_in_the_envelope(harborlite: Harborlite, team: Team
     assert put.status_code == 405
     assert put.headers["allow"] == "GET, HEAD, POST"
     assert put.headers["x-request-id"] == "tok-put-1"
-    assert put.json() == {"errors": [{"code": "METHOD_NOT_ALLOWED", "message": "use GET or POST"}]}
+    assert put.json() == {
+        "errors": [{"code": "METHOD_NOT_ALLOWED", "message": "use GET, HEAD or POST"}]
+    }
     params = [("service", "harbor-registry"), ("scope", f"repository:{team.project}/e:pull")]
     got = get_token(harborlite, params, auth=harborlite.admin)
     assert got.status_code == 200
@@ -300,3 +302,26 @@ def test_token_endpoint_edges_in_the_envelope(harborlite: Harborlite, team: Team
     wrong = get_token(harborlite, params, auth=(harborlite.admin[0], "not-the-password"))
     assert wrong.status_code == 401
     assert wrong.headers["www-authenticate"] == 'Basic realm="harborlite"'
+
+
+def test_malformed_token_forms_are_400_in_the_envelope(harborlite: Harborlite) -> None:
+    url = f"{harborlite.url}/service/token"
+    many = "&".join(f"f{n}=x" for n in range(60))
+    cases = [
+        # a file part (the token form takes none)
+        httpx.post(url, files={"upload": ("a.txt", b"hello")}, data={"grant_type": "password"}),
+        # multipart without a boundary
+        httpx.post(url, content=b"x", headers={"Content-Type": "multipart/form-data"}),
+        # more fields than any client sends
+        httpx.post(
+            url,
+            content=f"grant_type=password&{many}".encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+    ]
+    for answer in cases:
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["errors"][0]
+        assert error["code"] == "BAD_REQUEST"
+        assert error["message"].startswith("malformed form")
+    assert "unhandled error" not in harborlite.log()
