@@ -34,6 +34,7 @@ LISTS = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
 
 # Headers of a registry answer that belong to that one answer, not to the manifest.
 _NOT_KEPT = frozenset({b"date", b"connection", b"keep-alive", b"transfer-encoding", b"set-cookie"})
+MAX_GENERATIONS = 100_000
 _HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512, "sha384": hashlib.sha384}
 
 
@@ -53,6 +54,7 @@ class Learnt:
     digest: str
     entry: CachedManifest | None
     tag: str | None
+    tag_learnt_at: float = 0.0  # when another replica learnt the tag (monotonic; 0: now)
 
 
 def accepted_types(accept_values: Iterable[bytes]) -> frozenset[str]:
@@ -95,6 +97,8 @@ class ManifestCache:
         self._manifests: OrderedDict[tuple[str, str], CachedManifest] = OrderedDict()
         self._tags: dict[tuple[str, str], tuple[str, float]] = {}
         self._generations: dict[str, int] = {}
+        self._counter = 0  # every bump takes a new value, so generations are never reused
+        self._floor = 0  # raised by clear(): every repository's generation moves at once
         self._bytes = 0
         self.hits = 0
         self.misses = 0
@@ -103,7 +107,9 @@ class ManifestCache:
     # ------------------------------------------------------------------ reading
 
     def generation(self, repository: str) -> int:
-        return self._generations.get(repository, 0)
+        """A number that changes whenever ``repository`` may have changed: read it before
+        asking the registry, and an answer is only learnt if it is still the same."""
+        return max(self._generations.get(repository, 0), self._floor)
 
     def lookup(
         self, repository: str, reference: str, accepted: frozenset[str]
@@ -191,25 +197,23 @@ class ManifestCache:
         delete happened here since ``generation`` was read."""
         if not self.enabled or self.generation(repository) != generation:
             return
-        now = time.monotonic()
-        entry = learnt.entry  # checked against its digest by whoever read it back
+        entry = learnt.entry  # checked against its digest, aged, by whoever read it back
         if entry is not None and len(entry.body) <= self.max_entry_bytes:
-            self._store(
-                repository,
-                CachedManifest(entry.digest, entry.media_type, entry.body, entry.headers, now),
-            )
+            self._store(repository, entry)
         if learnt.tag is not None:
-            self._remember_tag(repository, learnt.tag, learnt.digest, now)
+            at = learnt.tag_learnt_at or time.monotonic()
+            self._remember_tag(repository, learnt.tag, learnt.digest, at)
 
-    def _remember_tag(self, repository: str, tag: str, digest: str, now: float) -> None:
+    def _remember_tag(self, repository: str, tag: str, digest: str, learnt_at: float) -> None:
         """Tag answers are small but one per tag ever pulled: past ``max_tags``, the expired
         ones go, and if that is not enough, all of them (forgetting is always safe)."""
         if len(self._tags) >= self.max_tags and (repository, tag) not in self._tags:
+            now = time.monotonic()
             for key in [k for k, (_, at) in self._tags.items() if now - at > self.tag_ttl]:
                 del self._tags[key]
             if len(self._tags) >= self.max_tags:
                 self._tags.clear()
-        self._tags[(repository, tag)] = (digest, now)
+        self._tags[(repository, tag)] = (digest, learnt_at)
 
     @property
     def tag_count(self) -> int:
@@ -268,14 +272,19 @@ class ManifestCache:
             del self._tags[key]
 
     def clear(self) -> None:
-        for repository in {k[0] for k in self._manifests} | {k[0] for k in self._tags}:
-            self._bump(repository)
+        """Forget everything, and every answer asked before now (whatever its repository)."""
+        self._counter += 1
+        self._floor = self._counter
+        self._generations.clear()
         self._manifests.clear()
         self._tags.clear()
         self._bytes = 0
 
     def _bump(self, repository: str) -> None:
-        self._generations[repository] = self._generations.get(repository, 0) + 1
+        if len(self._generations) >= MAX_GENERATIONS:
+            self.clear()  # forgetting everything is always safe
+        self._counter += 1
+        self._generations[repository] = self._counter
 
     @property
     def size_bytes(self) -> int:

@@ -176,6 +176,28 @@ async def test_writes_retire_shared_answers(tmp_path: Path) -> None:
             assert before == after
 
 
+async def test_a_lost_generation_key_never_revives_old_tag_answers(tmp_path: Path) -> None:
+    """If Redis drops a generation key (eviction, FLUSH of one key), the next generation is
+    taken from the clock: tag answers learnt under the old one stay unreachable."""
+    import redis.asyncio as redis
+
+    with RedisServer(tmp_path / "redis") as server:
+        client = redis.Redis.from_url(server.url)
+        async with replicas(server.url, 1) as [(cache, sync)]:
+            looked = await sync.lookup("p/r", "latest")
+            assert looked is not None and looked.generation != "0"
+            learnt = cache.learn("p/r", "latest", cache.generation("p/r"), ACCEPT, HEADERS, BODY)
+            assert learnt is not None
+            await sync.learnt("p/r", looked.generation, learnt)
+            shared = await sync.lookup("p/r", "latest")
+            assert shared is not None and shared.learnt is not None
+            await client.delete("hl:mc:p/r|g")
+            again = await sync.lookup("p/r", "latest")
+            assert again is not None and again.learnt is None
+            assert int(again.generation) > int(looked.generation)
+        await client.aclose()
+
+
 async def test_an_answer_that_raced_a_write_is_not_shared(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis") as server:
         async with replicas(server.url, 2) as [(reader, slow), (_, fast)]:
@@ -240,6 +262,85 @@ async def test_when_redis_stops_answering_lookups_give_up_quickly(tmp_path: Path
                 os.kill(server.process.pid, signal.SIGCONT)
         finally:
             await sync.stop()
+
+
+class FreezableProxy:
+    """A TCP relay to Redis that can go silent without closing anything: what a dead NAT entry
+    or a half-broken network looks like to a client."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            "127.0.0.1", self.target_port
+        )
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                await self.flowing.wait()
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(
+            pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+async def test_a_silent_connection_turns_the_cache_off_and_writes_are_replayed(
+    tmp_path: Path,
+) -> None:
+    """Replica B's network to Redis goes silent (no error, no close). B notices by its own
+    heartbeat and stops serving from its cache; a manifest write B made meanwhile reaches the
+    others once Redis answers again."""
+    with RedisServer(tmp_path / "redis") as server:
+        port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+        proxy = FreezableProxy(port)
+        await proxy.start()
+        first = ManifestCache()
+        a = ManifestCacheSync(server.url, first, heartbeat_seconds=0.2)
+        second = ManifestCache()
+        b = ManifestCacheSync(
+            proxy.url, second, retry_seconds=0.1, command_timeout=0.3, heartbeat_seconds=0.2
+        )
+        await a.start()
+        await b.start()
+        try:
+            assert second.enabled
+            first.learn("p/r", "latest", first.generation("p/r"), ACCEPT, HEADERS, BODY)
+            second.learn("p/r", "latest", second.generation("p/r"), ACCEPT, HEADERS, BODY)
+            proxy.flowing.clear()
+            assert await eventually(lambda: not second.enabled, seconds=5)
+            assert second.lookup("p/r", "latest", ACCEPT) is None
+            # B deletes the manifest while Redis cannot hear it
+            second.registry_wrote("DELETE", "p/r", DIGEST, 202, None)
+            await b.published("DELETE", "p/r", DIGEST, 202, None)
+            assert first.lookup("p/r", "latest", ACCEPT) is not None  # A has not heard yet
+            proxy.flowing.set()
+            assert await eventually(lambda: first.lookup("p/r", DIGEST, ACCEPT) is None)
+            assert first.lookup("p/r", "latest", ACCEPT) is None
+            assert await eventually(lambda: second.enabled, seconds=5)
+        finally:
+            await a.stop()
+            await b.stop()
+            await proxy.stop()
 
 
 def test_two_replicas_share_manifests_through_redis(tmp_path: Path, postgres: object) -> None:

@@ -169,3 +169,17 @@ def test_tag_answers_are_bounded_expired_ones_first() -> None:
     assert short.tag_count == 2
     assert short.lookup("p/r", "live", ALL) is not None
     assert short.lookup("p/r", "new", ALL) is not None
+
+
+def test_an_answer_asked_before_a_clear_is_not_learnt_for_any_repository() -> None:
+    """After a lost subscription the cache is cleared; an answer that was on its way from the
+    registry (for a repository with nothing cached) may be stale and must not be kept."""
+    cache = ManifestCache()
+    before = cache.generation("p/quiet")
+    cache.clear()
+    kept = cache.learn("p/quiet", "latest", before, ALL, registry_headers(), BODY)
+    assert kept is None
+    assert cache.lookup("p/quiet", "latest", ALL) is None
+    now = cache.generation("p/quiet")
+    assert now != before
+    assert cache.learn("p/quiet", "latest", now, ALL, registry_headers(), BODY) is not None
