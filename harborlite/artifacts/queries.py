@@ -63,18 +63,6 @@ async def get_tag(session: AsyncSession, repository_id: int, name: str) -> Tag |
     return result.scalar_one_or_none()
 
 
-async def tag_indexed(session: AsyncSession, repository: str, tag: str) -> bool:
-    """Whether harborlite's index has ``repository:tag`` (one indexed lookup)."""
-    result = await session.execute(
-        select(
-            exists()
-            .where(Tag.repository_id == Repository.id)
-            .where(Repository.name == repository, Tag.name == tag)
-        )
-    )
-    return bool(result.scalar())
-
-
 async def record_push(
     session: AsyncSession,
     *,

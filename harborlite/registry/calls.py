@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import secrets
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -75,3 +79,56 @@ async def put_manifest(
     if status != 201:
         log.error("registry refused tag %s:%s: %s %s", repository, reference, status, text)
         raise RegistryRefused(f"the registry refused to tag {repository}:{reference} ({status})")
+
+
+UNTAG_CONFIG = b"{}"
+UNTAG_CONFIG_DIGEST = "sha256:" + hashlib.sha256(UNTAG_CONFIG).hexdigest()
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+async def _upload_blob(upstream: Upstream, repository: str, data: bytes, digest: str) -> None:
+    """A small monolithic upload (POST, then PUT with the digest)."""
+    headers = {"Authorization": upstream.own_authorization(repository, ("pull", "push"))}
+    try:
+        async with upstream.session.post(
+            f"{upstream.base_url}/v2/{repository}/blobs/uploads/", headers=headers
+        ) as response:
+            location = response.headers.get("Location", "")
+            if response.status != 202 or not location:
+                raise RegistryRefused(f"the registry refused an upload to {repository}")
+        parts = urlsplit(location)  # the registry's own host may not be the one we reach
+        query = f"{parts.query}&" if parts.query else ""
+        url = f"{upstream.base_url}{parts.path}?{query}digest={digest}"
+        headers["Content-Type"] = "application/octet-stream"
+        async with upstream.session.put(url, data=data, headers=headers) as response:
+            if response.status != 201:
+                raise RegistryRefused(f"the registry refused a blob of {repository}")
+    except aiohttp.ClientError as error:
+        raise UpstreamUnavailable(f"registry unreachable: {error}") from None
+
+
+async def untag(upstream: Upstream, repository: str, tag: str) -> None:
+    """Remove ``tag`` from the registry over HTTP, which distribution 2.8 has no call for.
+
+    The tag is pointed at a throwaway manifest of its own (an empty image with a random
+    annotation, so no other tag can name it), which is then deleted by digest: the registry
+    deletes every tag naming a deleted manifest. The tag's old manifest and its other tags stay.
+    A tag that did not exist is created and removed again."""
+    await _upload_blob(upstream, repository, UNTAG_CONFIG, UNTAG_CONFIG_DIGEST)
+    throwaway = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": UNTAG_CONFIG_DIGEST,
+                "size": len(UNTAG_CONFIG),
+            },
+            "layers": [],
+            "annotations": {"io.harborlite.untag": secrets.token_hex(16)},
+        },
+        separators=(",", ":"),
+    ).encode()
+    await put_manifest(upstream, repository, tag, throwaway, OCI_MANIFEST)
+    digest = "sha256:" + hashlib.sha256(throwaway).hexdigest()
+    await delete_manifest(upstream, repository, digest)

@@ -176,25 +176,6 @@ class RegistryGateway:
             if served is not None:
                 self._log(scope, route, 200, started, claims.subject, served)
                 return
-        if (
-            route.kind is Kind.MANIFEST
-            and method in ("GET", "HEAD")
-            and services.storage_root is None
-            and not is_digest(route.reference)
-            and not await self._tag_indexed(services, route)
-        ):
-            # Without its storage, harborlite cannot untag in the registry (distribution 2.8
-            # has no HTTP untag): a tag deleted through harborlite is refused here instead.
-            await send_error(
-                send,
-                404,
-                "MANIFEST_UNKNOWN",
-                "manifest unknown",
-                detail={"Tag": route.reference},
-                head=head,
-            )
-            self._log(scope, route, 404, started, claims.subject, "index")
-            return
         status = await self._proxy(services, scope, receive, send, route, claims, shared)
         self._log(scope, route, status, started, claims.subject, "proxy")
 
@@ -259,11 +240,6 @@ class RegistryGateway:
         await send({"type": "http.response.start", "status": 200, "headers": entry.headers})
         await send({"type": "http.response.body", "body": b"" if head else entry.body})
         return source, shared
-
-    @staticmethod
-    async def _tag_indexed(services: Services, route: Route) -> bool:
-        async with services.sessions() as session:
-            return await artifacts.tag_indexed(session, route.name, route.reference)
 
     async def _base(self, send: Send, head: bool) -> None:
         body = b"{}"

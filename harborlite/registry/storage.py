@@ -21,6 +21,8 @@ import shutil
 from pathlib import Path
 
 from harborlite.artifacts.manifests import valid_repository_name, valid_tag
+from harborlite.errors import BadRequest
+from harborlite.registry.calls import untag
 from harborlite.services import Services
 
 log = logging.getLogger("harborlite.registry")
@@ -48,22 +50,31 @@ async def remove_repository(services: Services, repository: str) -> bool:
     return True
 
 
-async def remove_tag(services: Services, repository: str, tag: str) -> bool:
-    """Untag in the registry's storage when harborlite can; tell the manifest caches either
-    way. Returns True when the registry no longer knows the tag."""
+async def remove_tag(services: Services, repository: str, tag: str) -> None:
+    """Untag in the registry, and tell the manifest caches.
+
+    In its storage when harborlite has it (the embedded registry, or
+    ``HARBORLITE_REGISTRY_STORAGE``); otherwise, or when that fails (a wrong path, a read-only
+    mount), over HTTP (:func:`untag`). Raises :class:`HarborliteError` when the registry may
+    still have the tag, so the caller's transaction is not committed half-done."""
+    if not (valid_repository_name(repository) and valid_tag(tag)):
+        raise BadRequest(f"invalid tag {repository}:{tag}")
     removed = False
     root = services.storage_root
-    if root is not None and valid_repository_name(repository) and valid_tag(tag):
+    if root is not None:
         folder = root / "docker/registry/v2/repositories" / repository / "_manifests/tags" / tag
         try:
             await asyncio.to_thread(shutil.rmtree, folder)
             removed = True
         except FileNotFoundError:
-            removed = True
+            pass  # gone already, or the storage path is not the registry's: ask the registry
         except OSError as error:
-            log.error("could not remove tag %s:%s from storage: %s", repository, tag, error)
-    for listener in services.upstream.manifest_listeners:
-        pending = listener("DELETE", repository, tag, 202, None)
-        if pending is not None:
-            await pending
-    return removed
+            log.warning("could not remove tag %s:%s from storage (%s)", repository, tag, error)
+    try:
+        if not removed:
+            await untag(services.upstream, repository, tag)
+    finally:
+        for listener in services.upstream.manifest_listeners:
+            pending = listener("DELETE", repository, tag, 202, None)
+            if pending is not None:
+                await pending

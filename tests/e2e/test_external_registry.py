@@ -17,7 +17,7 @@ from tests.support.processes import RegistryServer, TokenAuthConfig, free_port
 ACCEPT = "application/vnd.oci.image.manifest.v1+json"
 
 
-def external_setup(tmp_path: Path, with_storage: bool) -> tuple[RegistryServer, Harborlite, Path]:
+def external_setup(tmp_path: Path, storage: str) -> tuple[RegistryServer, Harborlite, Path]:
     """A registry in token mode trusting a key made beforehand, and harborlite in front of it."""
     data = tmp_path / "harborlite"
     data.mkdir()
@@ -33,8 +33,11 @@ def external_setup(tmp_path: Path, with_storage: bool) -> tuple[RegistryServer, 
         ),
     )
     env = {"HARBORLITE_PORT": str(port), "HARBORLITE_REGISTRY_URL": registry.url}
-    if with_storage:
+    if storage == "storage":
         env["HARBORLITE_REGISTRY_STORAGE"] = str(registry.storage_root)
+    elif storage == "wrong-storage":  # a folder, but not the registry's
+        (tmp_path / "elsewhere").mkdir()
+        env["HARBORLITE_REGISTRY_STORAGE"] = str(tmp_path / "elsewhere")
     try:
         server = start_harborlite(extra_env=env, data_dir=data)
     except BaseException:
@@ -43,9 +46,9 @@ def external_setup(tmp_path: Path, with_storage: bool) -> tuple[RegistryServer, 
     return registry, server, data
 
 
-@pytest.mark.parametrize("with_storage", [True, False], ids=["storage", "http-only"])
-def test_external_registry_push_pull_and_tag_delete(tmp_path: Path, with_storage: bool) -> None:
-    registry, server, _ = external_setup(tmp_path, with_storage)
+@pytest.mark.parametrize("storage", ["storage", "http-only", "wrong-storage"])
+def test_external_registry_push_pull_and_tag_delete(tmp_path: Path, storage: str) -> None:
+    registry, server, _ = external_setup(tmp_path, storage)
     try:
         server.create_project("ext")
         layout = tmp_path / "layout"
@@ -61,7 +64,8 @@ def test_external_registry_push_pull_and_tag_delete(tmp_path: Path, with_storage
         assert blob.headers["docker-content-digest"] == layer
         lines = [x for x in server.log().splitlines() if f"GET /v2/ext/app/blobs/{layer} 200" in x]
         assert lines
-        assert ("via=storage" in lines[-1]) == with_storage
+        assert ("via=storage" in lines[-1]) == (storage == "storage")
+        skopeo_copy(f"oci:{layout}:v1", f"docker://{server.host}/ext/app:keep", creds=server.admin)
 
         deleted = server.api(
             "DELETE",
@@ -69,17 +73,23 @@ def test_external_registry_push_pull_and_tag_delete(tmp_path: Path, with_storage
             auth=server.admin,
         )
         assert deleted.status_code == 200
-        # harborlite stops answering the tag either way
-        through = httpx.get(f"{server.url}/v2/ext/app/manifests/v1", headers=auth, timeout=30)
-        assert through.status_code == 404
-        at_registry = httpx.get(f"{registry.url}/v2/ext/app/manifests/v1", headers=auth, timeout=30)
-        # with its storage, the tag is gone from the registry itself; over HTTP alone,
-        # distribution 2.8 cannot untag (the README says so)
-        assert (at_registry.status_code == 404) == with_storage
-        by_digest = httpx.get(
-            f"{server.url}/v2/ext/app/manifests/{image.manifest_digest}", headers=auth, timeout=30
-        )
-        assert by_digest.status_code == 200
+        # the registry itself forgets the tag: in its storage, or over HTTP when harborlite
+        # does not have the storage (or was given a wrong path)
+        for base in (server.url, registry.url):
+            gone = httpx.get(f"{base}/v2/ext/app/manifests/v1", headers=auth, timeout=30)
+            assert gone.status_code == 404, (base, gone.text)
+            assert gone.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+        tags = httpx.get(f"{registry.url}/v2/ext/app/tags/list", headers=auth, timeout=30)
+        assert tags.json()["tags"] == ["keep"]
+        # the manifest and its other tag are untouched
+        for reference in (image.manifest_digest, "keep"):
+            kept = httpx.get(
+                f"{server.url}/v2/ext/app/manifests/{reference}", headers=auth, timeout=30
+            )
+            assert kept.status_code == 200
+            assert kept.headers["docker-content-digest"] == image.manifest_digest
+        listed = server.api("GET", "/projects/ext/repositories/app/artifacts", auth=server.admin)
+        assert [t["name"] for a in listed.json() for t in a.get("tags") or []] == ["keep"]
     finally:
         cleanup(server)
         registry.stop()
@@ -98,3 +108,29 @@ def test_registry_storage_that_is_not_a_folder_stops_the_start(tmp_path: Path) -
         )
     assert "HARBORLITE_REGISTRY_STORAGE" in str(failure.value)
     assert "is not a folder" in str(failure.value)
+
+
+def test_a_tag_delete_the_registry_cannot_take_changes_nothing(tmp_path: Path) -> None:
+    registry, server, _ = external_setup(tmp_path, "http-only")
+    try:
+        server.create_project("ext")
+        layout = tmp_path / "layout"
+        image = build_oci_layout(layout, "v1", [1024], seed=22)
+        skopeo_copy(f"oci:{layout}:v1", f"docker://{server.host}/ext/app:v1", creds=server.admin)
+        registry.stop()
+        refused = server.api(
+            "DELETE",
+            f"/projects/ext/repositories/app/artifacts/{image.manifest_digest}/tags/v1",
+            auth=server.admin,
+        )
+        assert refused.status_code == 503
+        assert refused.json()["errors"][0]["code"] == "UNAVAILABLE"
+        listed = server.api("GET", "/projects/ext/repositories/app/artifacts", auth=server.admin)
+        assert [t["name"] for a in listed.json() for t in a.get("tags") or []] == ["v1"]
+        logs = server.api(
+            "GET", "/audit-logs", auth=server.admin, params={"q": "operation=delete"}
+        ).json()
+        assert not [e for e in logs if e["resource"] == "ext/app:v1"]
+    finally:
+        cleanup(server)
+        registry.stop()
