@@ -83,16 +83,17 @@ async def serve_blob_from_storage(
             return None
         stat = os.stat(data)
     except FileNotFoundError:
-        if not link.exists() and (root / REPOSITORIES).is_dir():
-            # Not linked into this repository: the registry answers exactly this (clients
-            # HEAD every blob before pushing it, so this saves a round trip per layer).
+        if scope["method"] == "HEAD" and not link.exists() and (root / REPOSITORIES).is_dir():
+            # Not linked into this repository: the registry answers exactly this. Clients HEAD
+            # every blob before pushing it, so this saves a round trip per layer; a GET still
+            # asks the registry (a wrong 404 there would break a pull, here it costs an upload).
             await send_error(
                 send,
                 404,
                 "BLOB_UNKNOWN",
                 "blob unknown to registry",
                 detail=route.reference,
-                head=scope["method"] == "HEAD",
+                head=True,
             )
             return 404
         return None

@@ -34,7 +34,8 @@ async def send_error(
     entry: dict[str, Any] = {"code": code, "message": message}
     if detail is not None:
         entry["detail"] = detail
-    body = json.dumps({"errors": [entry]}).encode()
+    # compact with a newline, byte for byte what the registry (Go's json.Encoder) writes
+    body = json.dumps({"errors": [entry]}, separators=(",", ":")).encode() + b"\n"
     all_headers = [
         (b"content-type", b"application/json; charset=utf-8"),
         (b"content-length", str(len(body)).encode()),

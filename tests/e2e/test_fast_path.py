@@ -164,8 +164,8 @@ def test_delete_invalidates(harborlite_sqlite: Harborlite, setup: dict[str, str]
 def test_a_blob_not_linked_here_is_refused_like_the_registry(
     harborlite_sqlite: Harborlite, setup: dict[str, str]
 ) -> None:
-    """Clients HEAD each blob before pushing it; harborlite answers the 404 from storage,
-    with the registry's code, and the registry agrees."""
+    """Clients HEAD each blob before pushing it; harborlite answers that 404 from storage, with
+    the registry's code, and the registry agrees (a GET is still the registry's to answer)."""
     server, project, token = harborlite_sqlite, setup["project"], setup["token"]
     unknown = "sha256:" + "7" * 64
     for repository, digest in ((f"{project}/b", setup["layer"]), (f"{project}/a", unknown)):
@@ -181,6 +181,7 @@ def test_a_blob_not_linked_here_is_refused_like_the_registry(
         }
         head = get(server.url, "HEAD", path, token, accept=None)
         assert head.status_code == 404 and head.content == b""
+        assert head.headers["content-length"] == theirs.headers["content-length"]
         assert head.headers["docker-distribution-api-version"] == "registry/2.0"
         lines = [line for line in server.log().splitlines() if f"HEAD {path} 404" in line]
         assert lines and "via=storage" in lines[-1]
