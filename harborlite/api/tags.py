@@ -112,8 +112,10 @@ async def delete_tag(request: Request) -> Response:
         tag = await artifacts.get_tag(session, repository.id, name)
         if tag is None or tag.artifact_id != artifact.id:
             raise NotFound(f"tag {name} not found on {repository.name}@{artifact.digest}")
-        await artifacts.delete_tag(session, repository, name)
+        # the registry first: no database write lock is held while it answers, and a
+        # registry that refuses leaves the index as it was
         await remove_tag(services, repository.name, name)
+        await artifacts.delete_tag(session, repository, name)
         record(
             session,
             AuditEvent(

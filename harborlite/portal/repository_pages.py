@@ -158,8 +158,8 @@ async def delete_tag(request: Request) -> Response:
             raise refuse(access, "delete tags")
         if await artifacts.get_tag(session, repository.id, tag) is None:
             raise NotFound(f"{name} has no tag {tag}.")
+        await remove_tag(svc, repository.name, tag)  # the registry first, as the API does
         await artifacts.delete_tag(session, repository, tag)
-        await remove_tag(svc, repository.name, tag)
         record(
             session,
             AuditEvent(

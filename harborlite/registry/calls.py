@@ -12,7 +12,7 @@ import aiohttp
 
 from harborlite.artifacts.manifests import MANIFEST_MEDIA_TYPES
 from harborlite.errors import HarborliteError, NotFound, UpstreamUnavailable
-from harborlite.registry.upstream import Upstream
+from harborlite.registry.upstream import OWN_CALLS, Upstream
 
 log = logging.getLogger("harborlite.api")
 
@@ -71,11 +71,13 @@ async def put_manifest(
     }
     url = f"{upstream.base_url}/v2/{repository}/manifests/{reference}"
     try:
-        async with upstream.session.put(url, data=body, headers=headers) as response:
+        async with upstream.session.put(
+            url, data=body, headers=headers, timeout=OWN_CALLS
+        ) as response:
             status = response.status
             text = await response.content.read(2048)
-    except aiohttp.ClientError as error:
-        raise UpstreamUnavailable(f"registry unreachable: {error}") from None
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise UpstreamUnavailable(f"registry unreachable: {error!r}") from None
     if status != 201:
         log.error("registry refused tag %s:%s: %s %s", repository, reference, status, text)
         raise RegistryRefused(f"the registry refused to tag {repository}:{reference} ({status})")
@@ -90,9 +92,8 @@ async def _upload_blob(upstream: Upstream, repository: str, data: bytes, digest:
     """A small monolithic upload (POST, then PUT with the digest)."""
     headers = {"Authorization": upstream.own_authorization(repository, ("pull", "push"))}
     try:
-        async with upstream.session.post(
-            f"{upstream.base_url}/v2/{repository}/blobs/uploads/", headers=headers
-        ) as response:
+        uploads = f"{upstream.base_url}/v2/{repository}/blobs/uploads/"
+        async with upstream.session.post(uploads, headers=headers, timeout=OWN_CALLS) as response:
             location = response.headers.get("Location", "")
             if response.status != 202 or not location:
                 raise RegistryRefused(f"the registry refused an upload to {repository}")
@@ -100,11 +101,13 @@ async def _upload_blob(upstream: Upstream, repository: str, data: bytes, digest:
         query = f"{parts.query}&" if parts.query else ""
         url = f"{upstream.base_url}{parts.path}?{query}digest={digest}"
         headers["Content-Type"] = "application/octet-stream"
-        async with upstream.session.put(url, data=data, headers=headers) as response:
+        async with upstream.session.put(
+            url, data=data, headers=headers, timeout=OWN_CALLS
+        ) as response:
             if response.status != 201:
                 raise RegistryRefused(f"the registry refused a blob of {repository}")
-    except aiohttp.ClientError as error:
-        raise UpstreamUnavailable(f"registry unreachable: {error}") from None
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise UpstreamUnavailable(f"registry unreachable: {error!r}") from None
 
 
 async def untag(upstream: Upstream, repository: str, tag: str) -> None:
@@ -112,8 +115,16 @@ async def untag(upstream: Upstream, repository: str, tag: str) -> None:
 
     The tag is pointed at a throwaway manifest of its own (an empty image with a random
     annotation, so no other tag can name it), which is then deleted by digest: the registry
-    deletes every tag naming a deleted manifest. The tag's old manifest and its other tags stay.
-    A tag that did not exist is created and removed again."""
+    deletes every tag naming a deleted manifest. The tag's old manifest and its other tags
+    stay. A tag the registry does not have is left alone; if the delete fails, the tag is put
+    back on its old manifest before the error is raised."""
+    status, headers, old = await upstream.fetch(
+        "GET", repository, f"/v2/{repository}/manifests/{tag}", ("pull",), {"Accept": ACCEPT}
+    )
+    if status == 404:
+        return
+    if status != 200:
+        raise RegistryRefused(f"the registry answered {status} for {repository}:{tag}")
     await _upload_blob(upstream, repository, UNTAG_CONFIG, UNTAG_CONFIG_DIGEST)
     throwaway = json.dumps(
         {
@@ -131,4 +142,9 @@ async def untag(upstream: Upstream, repository: str, tag: str) -> None:
     ).encode()
     await put_manifest(upstream, repository, tag, throwaway, OCI_MANIFEST)
     digest = "sha256:" + hashlib.sha256(throwaway).hexdigest()
-    await delete_manifest(upstream, repository, digest)
+    try:
+        await delete_manifest(upstream, repository, digest)
+    except HarborliteError:
+        # deletes disabled, or the registry went away: the tag must not stay on the throwaway
+        await put_manifest(upstream, repository, tag, old, headers.get("Content-Type", ""))
+        raise

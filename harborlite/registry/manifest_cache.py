@@ -231,13 +231,12 @@ class ManifestCache:
             self._bytes -= len(evicted.body)
 
     def pushed(self, repository: str, reference: str, digest: str | None) -> None:
-        """A manifest PUT the registry accepted (201): the tag now names ``digest``."""
+        """A manifest PUT the registry accepted (201): what the tag named is forgotten. Not
+        replaced by ``digest``: two pushes of one tag can be heard in another order than the
+        registry took them, so the next answer about the tag comes from the registry."""
         self._bump(repository)
         if not is_digest(reference):
-            if digest:
-                self._remember_tag(repository, reference, digest, time.monotonic())
-            else:
-                self._tags.pop((repository, reference), None)
+            self._tags.pop((repository, reference), None)
 
     def registry_wrote(
         self, method: str, repository: str, reference: str, status: int, digest: str | None

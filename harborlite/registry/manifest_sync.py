@@ -17,7 +17,8 @@ registry. Three kinds of keys per repository R:
 - ``hl:mc:R|m|DIGEST``: the manifest (body, media type, the registry's headers), deleted with
   it; its body is checked against DIGEST whenever it is read back;
 - ``hl:mc:R|t|GEN|TAG``: the digest TAG names, valid for generation GEN only, so any write to
-  R retires every tag answer learnt before it (and they expire).
+  R retires every tag answer learnt before it (and they expire). Writes only invalidate; what a
+  tag names is always learnt from a registry answer, never from a write that may arrive late.
 
 A generation key that is missing (new, expired, evicted) starts from the server's clock in
 microseconds, so generations only move forward and an old tag key never becomes valid again.
@@ -109,20 +110,16 @@ return 1
 """
 
 # KEYS[1] generation key, KEYS[2] manifest key to delete ('' for none). ARGV: generation ttl s,
-# tag key prefix, tag to set ('' for none), digest, tag ttl ms, channel, news.
+# channel, news. A new generation retires every tag answer learnt under the old one.
 _WROTE = (
     _GENERATION
     + """
 generation(KEYS[1], ARGV[1])
 redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-local gen = redis.call('GET', KEYS[1])  -- as text: Lua would print a big number as 1.7e+15
 if KEYS[2] ~= '' then redis.call('DEL', KEYS[2]) end
-if ARGV[3] ~= '' then
-  redis.call('SET', ARGV[2] .. gen .. '|' .. ARGV[3], ARGV[4], 'PX', ARGV[5])
-end
-redis.call('PUBLISH', ARGV[6], ARGV[7])
-return gen
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
 """
 )
 
@@ -241,17 +238,20 @@ class ManifestCacheSync:
         heard = loop.time()
         next_beat = 0.0
         while True:
-            now = loop.time()
-            if now >= next_beat:
-                await self._commands.publish(CHANNEL, json.dumps({"from": self.instance}))
-                await self._flush_pending()
-                next_beat = now + self.heartbeat_seconds
-            if now - heard > 3 * self.heartbeat_seconds:
-                raise ConnectionError("no heartbeat came back over the subscription")
-            message = await pubsub.get_message(timeout=self.heartbeat_seconds / 2)
+            message = await pubsub.get_message(
+                timeout=0.05 if self._pending else self.heartbeat_seconds / 2
+            )
             if message is not None and message.get("type") == "message":
                 if self._apply(message["data"]):
                     heard = loop.time()
+            now = loop.time()
+            if now - heard > 3 * self.heartbeat_seconds:
+                raise ConnectionError("no heartbeat came back over the subscription")
+            if self._pending or self._overflowed:
+                await self._flush_pending()
+            if now >= next_beat:
+                await self._commands.publish(CHANNEL, json.dumps({"from": self.instance}))
+                next_beat = now + self.heartbeat_seconds
 
     def _apply(self, data: bytes | str) -> bool:
         """Apply one message; True when it was this replica's own heartbeat."""
@@ -282,23 +282,15 @@ class ManifestCacheSync:
             "method": method,
             "repository": repository,
             "reference": reference,
-            "digest": digest,
         }
-        # a manifest deleted by digest leaves the shared level; a tag pushed names its digest
+        # A write only invalidates: a manifest deleted by digest leaves the shared level, and
+        # the new generation retires every tag answer of the repository. (What a pushed tag now
+        # names is not written: pushes, and a write replayed late, can arrive out of order.)
         stale = ""
         if method == "DELETE" and is_digest(reference):
             stale = _manifest_prefix(repository) + reference
-        tag = reference if method == "PUT" and digest and not is_digest(reference) else ""
         keys = [_generation_key(repository), stale]
-        args: list[str | int] = [
-            GENERATION_SECONDS,
-            _tag_prefix(repository),
-            tag,
-            digest or "",
-            int(self.cache.tag_ttl * 1000),
-            CHANNEL,
-            json.dumps(news),
-        ]
+        args: list[str | int] = [GENERATION_SECONDS, CHANNEL, json.dumps(news)]
         if self._pending:  # keep the order: older writes first
             self._hold(keys, args)
             return
@@ -319,8 +311,14 @@ class ManifestCacheSync:
     async def _flush_pending(self) -> None:
         """Announce the writes Redis missed (raises if it still cannot take them)."""
         if self._overflowed:
+            batch: list[bytes] = []
             async for key in self._commands.scan_iter(match=PREFIX + "*", count=1000):
-                await self._commands.unlink(key)
+                batch.append(key)
+                if len(batch) >= 1000:
+                    await self._commands.unlink(*batch)
+                    batch.clear()
+            if batch:
+                await self._commands.unlink(*batch)
             await self._commands.publish(
                 CHANNEL, json.dumps({"from": self.instance, "method": "CLEAR"})
             )
@@ -396,6 +394,15 @@ class ManifestCacheSync:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._pending or self._overflowed:  # a last try: the others must not stay stale
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._flush_pending(), 2.0)
+            if self._pending or self._overflowed:
+                log.error(
+                    "%d manifest writes never reached Redis: other replicas may serve what "
+                    "they made stale until their entries expire",
+                    len(self._pending),
+                )
         with contextlib.suppress(RedisError, OSError):
             await self._client.aclose()
         with contextlib.suppress(RedisError, OSError):

@@ -30,7 +30,7 @@ from harborlite.registry.blobs import serve_blob_from_storage
 from harborlite.registry.catalog import serve_catalog
 from harborlite.registry.challenge import API_VERSION, send_error, send_unauthorized
 from harborlite.registry.indexing import describe_manifest
-from harborlite.registry.manifest_cache import Learnt, accepted_types
+from harborlite.registry.manifest_cache import CACHEABLE, Learnt, accepted_types
 from harborlite.registry.manifest_sync import SharedLookup
 from harborlite.registry.pulls import Pull
 from harborlite.registry.routes import Kind, Route, parse_route, required_actions
@@ -360,6 +360,12 @@ class RegistryGateway:
                     )
                 except Exception as error:  # told to the client in the registry's envelope
                     return await self._index_failed(scope, send, route, error)
+                if cache is not None and not is_digest(route.reference):
+                    # The push made the cache forget the tag (pushes may be heard out of
+                    # order); ask the registry what it names now, in the background, so the
+                    # pulls that follow a push are answered from the cache.
+                    accept = [", ".join(sorted(CACHEABLE)).encode()]
+                    self._fill_later(services, route, cache.generation(route.name), accept, None)
             elif route.kind is Kind.MANIFEST and method == "DELETE" and status == 202:
                 try:
                     await self._index_delete(services, scope, route, claims)
@@ -456,6 +462,9 @@ class RegistryGateway:
         cache = services.manifests
         if cache is None:
             return
+        if shared is None and services.manifest_sync is not None:
+            # Redis's generation, read before the registry is asked, so the answer is shared
+            shared = await services.manifest_sync.lookup(route.name, route.reference)
         headers = {"Accept": ", ".join(v.decode("latin-1") for v in accept)} if accept else {}
         try:
             status, answer, body = await services.upstream.fetch(

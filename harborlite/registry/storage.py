@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 
 from harborlite.artifacts.manifests import valid_repository_name, valid_tag
-from harborlite.errors import BadRequest
+from harborlite.errors import BadRequest, HarborliteError, UpstreamUnavailable
 from harborlite.registry.calls import untag
 from harborlite.services import Services
 
@@ -62,17 +62,23 @@ async def remove_tag(services: Services, repository: str, tag: str) -> None:
     removed = False
     root = services.storage_root
     if root is not None:
-        folder = root / "docker/registry/v2/repositories" / repository / "_manifests/tags" / tag
+        manifests = root / "docker/registry/v2/repositories" / repository / "_manifests"
         try:
-            await asyncio.to_thread(shutil.rmtree, folder)
+            await asyncio.to_thread(shutil.rmtree, manifests / "tags" / tag)
             removed = True
         except FileNotFoundError:
-            pass  # gone already, or the storage path is not the registry's: ask the registry
+            # gone already if the repository is there; else the storage path may not be the
+            # registry's: then ask the registry
+            removed = manifests.is_dir()
         except OSError as error:
             log.warning("could not remove tag %s:%s from storage (%s)", repository, tag, error)
     try:
         if not removed:
             await untag(services.upstream, repository, tag)
+    except HarborliteError as error:
+        raise UpstreamUnavailable(
+            f"the registry did not remove {repository}:{tag}, nothing was changed: {error.message}"
+        ) from None
     finally:
         for listener in services.upstream.manifest_listeners:
             pending = listener("DELETE", repository, tag, 202, None)

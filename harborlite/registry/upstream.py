@@ -13,6 +13,9 @@ from harborlite.token.keys import TokenSigner
 from harborlite.token.scopes import Access
 
 CHUNK = 1024 * 1024
+# harborlite's own small calls (manifests, tag lists, untag) give up after this long: a
+# registry that accepts connections but never answers must not hold an API request forever
+OWN_CALLS = aiohttp.ClientTimeout(total=30, sock_connect=10)
 
 _MANIFEST_PATH = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
 
@@ -91,11 +94,11 @@ class Upstream:
         request_headers.update(headers or {})
         try:
             async with self.session.request(
-                method, f"{self.base_url}{path}", headers=request_headers
+                method, f"{self.base_url}{path}", headers=request_headers, timeout=OWN_CALLS
             ) as response:
                 body = await response.content.read(limit + 1) if method != "HEAD" else b""
                 if len(body) > limit:
                     raise UpstreamUnavailable(f"registry answer for {path} is too large")
                 return response.status, dict(response.headers), body
-        except aiohttp.ClientError as error:
-            raise UpstreamUnavailable(f"registry unreachable: {error}") from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise UpstreamUnavailable(f"registry unreachable: {error!r}") from None

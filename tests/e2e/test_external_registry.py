@@ -134,3 +134,49 @@ def test_a_tag_delete_the_registry_cannot_take_changes_nothing(tmp_path: Path) -
     finally:
         cleanup(server)
         registry.stop()
+
+
+def test_a_registry_with_deletes_disabled_keeps_the_tag_where_it_was(tmp_path: Path) -> None:
+    """The HTTP untag points the tag at a throwaway manifest, then deletes that; a registry
+    that refuses deletes gets the tag put back on its manifest, and the delete is refused."""
+    data = tmp_path / "harborlite"
+    data.mkdir()
+    generate_key_pair(data / "token.key", data / "token.crt", "harborlite-token-signer")
+    port = free_port()
+    registry = RegistryServer(
+        tmp_path / "registry",
+        token_auth=TokenAuthConfig(
+            realm=f"http://127.0.0.1:{port}/service/token",
+            service="harbor-registry",
+            issuer="harborlite-token-issuer",
+            rootcertbundle=data / "token.crt",
+        ),
+        extra_config={"storage": {"delete": {"enabled": False}}},
+    )
+    server = start_harborlite(
+        extra_env={"HARBORLITE_PORT": str(port), "HARBORLITE_REGISTRY_URL": registry.url},
+        data_dir=data,
+    )
+    try:
+        server.create_project("ext")
+        layout = tmp_path / "layout"
+        image = build_oci_layout(layout, "v1", [1024], seed=23)
+        skopeo_copy(f"oci:{layout}:v1", f"docker://{server.host}/ext/app:v1", creds=server.admin)
+        refused = server.api(
+            "DELETE",
+            f"/projects/ext/repositories/app/artifacts/{image.manifest_digest}/tags/v1",
+            auth=server.admin,
+        )
+        assert refused.status_code == 503
+        assert "nothing was changed" in refused.json()["errors"][0]["message"]
+        token = server.token("repository:ext/app:pull", server.admin)
+        auth = {"Authorization": f"Bearer {token}", "Accept": ACCEPT}
+        for base in (server.url, registry.url):
+            still = httpx.get(f"{base}/v2/ext/app/manifests/v1", headers=auth, timeout=30)
+            assert still.status_code == 200
+            assert still.headers["docker-content-digest"] == image.manifest_digest
+        listed = server.api("GET", "/projects/ext/repositories/app/artifacts", auth=server.admin)
+        assert [t["name"] for a in listed.json() for t in a.get("tags") or []] == ["v1"]
+    finally:
+        cleanup(server)
+        registry.stop()
