@@ -17,7 +17,9 @@ from tests.support.processes import RegistryServer, TokenAuthConfig, free_port
 ACCEPT = "application/vnd.oci.image.manifest.v1+json"
 
 
-def external_setup(tmp_path: Path, storage: str) -> tuple[RegistryServer, Harborlite, Path]:
+def external_setup(
+    tmp_path: Path, storage: str, registry_config: dict[str, object] | None = None
+) -> tuple[RegistryServer, Harborlite, Path]:
     """A registry in token mode trusting a key made beforehand, and harborlite in front of it."""
     data = tmp_path / "harborlite"
     data.mkdir()
@@ -31,6 +33,7 @@ def external_setup(tmp_path: Path, storage: str) -> tuple[RegistryServer, Harbor
             issuer="harborlite-token-issuer",
             rootcertbundle=data / "token.crt",
         ),
+        extra_config=registry_config,
     )
     env = {"HARBORLITE_PORT": str(port), "HARBORLITE_REGISTRY_URL": registry.url}
     if storage == "storage":
@@ -139,23 +142,8 @@ def test_a_tag_delete_the_registry_cannot_take_changes_nothing(tmp_path: Path) -
 def test_a_registry_with_deletes_disabled_keeps_the_tag_where_it_was(tmp_path: Path) -> None:
     """The HTTP untag points the tag at a throwaway manifest, then deletes that; a registry
     that refuses deletes gets the tag put back on its manifest, and the delete is refused."""
-    data = tmp_path / "harborlite"
-    data.mkdir()
-    generate_key_pair(data / "token.key", data / "token.crt", "harborlite-token-signer")
-    port = free_port()
-    registry = RegistryServer(
-        tmp_path / "registry",
-        token_auth=TokenAuthConfig(
-            realm=f"http://127.0.0.1:{port}/service/token",
-            service="harbor-registry",
-            issuer="harborlite-token-issuer",
-            rootcertbundle=data / "token.crt",
-        ),
-        extra_config={"storage": {"delete": {"enabled": False}}},
-    )
-    server = start_harborlite(
-        extra_env={"HARBORLITE_PORT": str(port), "HARBORLITE_REGISTRY_URL": registry.url},
-        data_dir=data,
+    registry, server, _ = external_setup(
+        tmp_path, "http-only", {"storage": {"delete": {"enabled": False}}}
     )
     try:
         server.create_project("ext")
