@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from harborlite.artifacts.manifests import MANIFEST_MEDIA_TYPES
+from harborlite.artifacts.manifests import MANIFEST_MEDIA_TYPES, OCI_IMAGE_CONFIG, OCI_MANIFEST
 from harborlite.errors import HarborliteError, NotFound, UpstreamUnavailable
 from harborlite.registry.upstream import OWN_CALLS, Upstream
 
@@ -85,7 +85,6 @@ async def put_manifest(
 
 UNTAG_CONFIG = b"{}"
 UNTAG_CONFIG_DIGEST = "sha256:" + hashlib.sha256(UNTAG_CONFIG).hexdigest()
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 async def _upload_blob(upstream: Upstream, repository: str, data: bytes, digest: str) -> None:
@@ -131,7 +130,7 @@ async def untag(upstream: Upstream, repository: str, tag: str) -> None:
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "mediaType": OCI_IMAGE_CONFIG,
                 "digest": UNTAG_CONFIG_DIGEST,
                 "size": len(UNTAG_CONFIG),
             },

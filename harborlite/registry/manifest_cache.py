@@ -25,12 +25,16 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+from harborlite.artifacts.manifests import (
+    DOCKER_MANIFEST_LIST,
+    DOCKER_MANIFEST_V2,
+    OCI_INDEX,
+    OCI_MANIFEST,
+)
+
 CACHEABLE = frozenset({DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX})
 LISTS = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
+ACCEPT_CACHEABLE = ", ".join(sorted(CACHEABLE)).encode()  # an Accept naming each of them
 
 # Headers of a registry answer that belong to that one answer, not to the manifest.
 _NOT_KEPT = frozenset({b"date", b"connection", b"keep-alive", b"transfer-encoding", b"set-cookie"})
@@ -100,8 +104,6 @@ class ManifestCache:
         self._counter = 0  # every bump takes a new value, so generations are never reused
         self._floor = 0  # raised by clear(): every repository's generation moves at once
         self._bytes = 0
-        self.hits = 0
-        self.misses = 0
         self.enabled = True  # off while cross-replica invalidation is not guaranteed
 
     # ------------------------------------------------------------------ reading
@@ -122,19 +124,15 @@ class ManifestCache:
         else:
             tag = self._tags.get((repository, reference))
             if tag is None or now - tag[1] > self.tag_ttl:
-                self.misses += 1
                 return None
             digest = tag[0]
         key = (repository, digest)
         entry = self._manifests.get(key)
         if entry is None or now - entry.learnt_at > self.digest_ttl:
-            self.misses += 1
             return None
         if entry.media_type not in accepted:
-            self.misses += 1
             return None
         self._manifests.move_to_end(key)
-        self.hits += 1
         return entry
 
     def holds(self, repository: str, digest: str) -> bool:

@@ -192,7 +192,6 @@ class ManifestCacheSync:
         self._wrote = self._commands.register_script(_WROTE)
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
-        self.shared_hits = 0
 
     async def start(self, wait: float = 2.0) -> None:
         """Subscribe (waiting up to ``wait`` seconds); the cache stays off until subscribed."""

@@ -30,7 +30,7 @@ from harborlite.registry.blobs import serve_blob_from_storage
 from harborlite.registry.catalog import serve_catalog
 from harborlite.registry.challenge import API_VERSION, send_error, send_unauthorized
 from harborlite.registry.indexing import describe_manifest
-from harborlite.registry.manifest_cache import CACHEABLE, Learnt, accepted_types
+from harborlite.registry.manifest_cache import ACCEPT_CACHEABLE, Learnt, accepted_types
 from harborlite.registry.manifest_sync import SharedLookup
 from harborlite.registry.pulls import Pull
 from harborlite.registry.routes import Kind, Route, parse_route, required_actions
@@ -233,7 +233,6 @@ class RegistryGateway:
             entry = shared.learnt.entry
             if entry is None or entry.media_type not in accepted:
                 return None, shared
-            sync.shared_hits += 1
             source = "redis"
         if not head:
             services.pulls.add(Pull(claims.subject, route.name, route.reference, origin_of(scope)))
@@ -364,8 +363,8 @@ class RegistryGateway:
                     # The push made the cache forget the tag (pushes may be heard out of
                     # order); ask the registry what it names now, in the background, so the
                     # pulls that follow a push are answered from the cache.
-                    accept = [", ".join(sorted(CACHEABLE)).encode()]
-                    self._fill_later(services, route, cache.generation(route.name), accept, None)
+                    generation = cache.generation(route.name)
+                    self._fill_later(services, route, generation, [ACCEPT_CACHEABLE], None)
             elif route.kind is Kind.MANIFEST and method == "DELETE" and status == 202:
                 try:
                     await self._index_delete(services, scope, route, claims)

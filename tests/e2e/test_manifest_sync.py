@@ -8,7 +8,8 @@ import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from harborlite.registry.manifest_cache import OCI_INDEX, OCI_MANIFEST, ManifestCache
+from harborlite.artifacts.manifests import OCI_INDEX, OCI_MANIFEST
+from harborlite.registry.manifest_cache import ManifestCache
 from harborlite.registry.manifest_sync import ManifestCacheSync
 from tests.support.processes import RedisServer
 

@@ -7,14 +7,13 @@ import time
 
 import pytest
 
-from harborlite.registry.manifest_cache import (
+from harborlite.artifacts.manifests import (
     DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST_V2,
     OCI_INDEX,
     OCI_MANIFEST,
-    ManifestCache,
-    accepted_types,
 )
+from harborlite.registry.manifest_cache import ManifestCache, accepted_types
 
 ALL = frozenset({DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX})
 BODY = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
