@@ -12,23 +12,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.api.routes import api_app
+from harborlite.artifacts.pulls import PullRecorder
 from harborlite.auth.access_cache import AccessCache
+from harborlite.auth.tokens import TokenSigner
 from harborlite.bootstrap import ensure_initial_state, prepare_data_dir
+from harborlite.cache.manifests import ManifestCache
+from harborlite.cache.shared import ManifestCacheSync
 from harborlite.db.engine import make_engine, make_sessionmaker, migrate
-from harborlite.middleware import GuardMiddleware, RequestIdMiddleware
+from harborlite.http.guard import GuardMiddleware, RequestIdMiddleware
+from harborlite.http.session_auth import PortalSessionMiddleware
 from harborlite.portal.config import load_portal_config
-from harborlite.portal.middleware import PortalSessionMiddleware
 from harborlite.portal.routes import portal_app
-from harborlite.registry.manifest_cache import ManifestCache
-from harborlite.registry.manifest_sync import ManifestCacheSync
-from harborlite.registry.proxy import RegistryGateway
-from harborlite.registry.pulls import PullRecorder
-from harborlite.registry.supervisor import RegistrySupervisor
-from harborlite.registry.upstream import Upstream
 from harborlite.services import Services
 from harborlite.settings import Settings
 from harborlite.token.endpoint import token_app
-from harborlite.token.keys import TokenSigner
+from harborlite.upstream.client import Upstream
+from harborlite.upstream.supervisor import RegistrySupervisor
+from harborlite.v2.gateway import RegistryGateway
 
 log = logging.getLogger("harborlite")
 

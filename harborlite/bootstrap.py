@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from harborlite.accounts import queries as accounts
 from harborlite.accounts.passwords import hash_password
 from harborlite.audit.events import CREATE, AuditEvent, record
+from harborlite.auth.tokens import generate_key_pair
 from harborlite.projects import queries as projects
 from harborlite.settings import Settings
-from harborlite.token.keys import generate_key_pair
 
 log = logging.getLogger("harborlite")
 

@@ -34,7 +34,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from harborlite.app import create_app
-    from harborlite.registry.blobs import ZeroCopyHook
+    from harborlite.v2.blobs import ZeroCopyHook
 
     host = settings.external_host
     print(
@@ -220,7 +220,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
-    from harborlite.registry.reindex import reindex_command
+    from harborlite.artifacts.reindex import reindex_command
 
     return asyncio.run(reindex_command(settings))
 
@@ -229,7 +229,7 @@ def cmd_registry_config(settings: Settings, args: argparse.Namespace) -> int:
     import yaml
 
     from harborlite.bootstrap import prepare_data_dir
-    from harborlite.registry.supervisor import registry_config
+    from harborlite.upstream.supervisor import registry_config
 
     prepare_data_dir(settings)
     config = registry_config(

@@ -12,15 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from harborlite.accounts.authentication import FailureLimiter
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.auth.access_cache import AccessCache
+from harborlite.auth.tokens import TokenSigner
 from harborlite.settings import Settings
-from harborlite.token.keys import TokenSigner
 
 if TYPE_CHECKING:
-    from harborlite.registry.manifest_cache import ManifestCache
-    from harborlite.registry.manifest_sync import ManifestCacheSync
-    from harborlite.registry.pulls import PullRecorder
-    from harborlite.registry.supervisor import RegistrySupervisor
-    from harborlite.registry.upstream import Upstream
+    from harborlite.artifacts.pulls import PullRecorder
+    from harborlite.cache.manifests import ManifestCache
+    from harborlite.cache.shared import ManifestCacheSync
+    from harborlite.upstream.client import Upstream
+    from harborlite.upstream.supervisor import RegistrySupervisor
 
 
 @dataclass

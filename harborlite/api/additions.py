@@ -24,9 +24,9 @@ from harborlite.api.render_artifacts import is_index
 from harborlite.artifacts import manifests
 from harborlite.db.models import Artifact
 from harborlite.errors import NotFound
-from harborlite.registry.calls import get_blob, get_manifest
-from harborlite.registry.upstream import Upstream
 from harborlite.services import services_of
+from harborlite.upstream.calls import get_blob, get_manifest
+from harborlite.upstream.client import Upstream
 
 CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 MAX_CHART_BYTES = 16 * 1024 * 1024

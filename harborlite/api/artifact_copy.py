@@ -24,15 +24,15 @@ from harborlite.api.context import caller, check, deny, origin
 from harborlite.api.locate import encode_repository, repository_path
 from harborlite.artifacts import manifests
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts.describe import describe_manifest
 from harborlite.audit.events import CREATE, AuditEvent, record
 from harborlite.auth.permissions import can
+from harborlite.auth.scopes import Access
 from harborlite.errors import BadRequest, HarborliteError, NotFound, UpstreamUnavailable
 from harborlite.projects import queries as projects
-from harborlite.registry.calls import RegistryRefused, delete_manifest, get_manifest, put_manifest
-from harborlite.registry.indexing import describe_manifest
-from harborlite.registry.upstream import Upstream
 from harborlite.services import services_of
-from harborlite.token.scopes import Access
+from harborlite.upstream.calls import RegistryRefused, delete_manifest, get_manifest, put_manifest
+from harborlite.upstream.client import Upstream
 
 log = logging.getLogger("harborlite.api")
 

@@ -17,10 +17,10 @@ from harborlite.api.query import Field, Term, conditions, flag, parse_sort, q_of
 from harborlite.api.render import label_json
 from harborlite.api.render_artifacts import artifact_json, is_index
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts.deletion import delete_artifact_deeply
 from harborlite.db.models import Artifact, Project
 from harborlite.errors import BadRequest
 from harborlite.labels import queries as labels
-from harborlite.registry.removal import delete_artifact_deeply
 from harborlite.services import services_of
 
 FIELDS = {

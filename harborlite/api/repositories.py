@@ -12,11 +12,11 @@ from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render_artifacts import repository_json
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts.deletion import delete_repository
 from harborlite.audit.events import UPDATE, AuditEvent, record
 from harborlite.db.models import Repository
 from harborlite.errors import BadRequest
 from harborlite.projects import queries as projects
-from harborlite.registry.removal import delete_repository
 from harborlite.services import services_of
 
 FIELDS = {

@@ -21,9 +21,9 @@ from harborlite.artifacts.manifests import valid_tag
 from harborlite.audit.events import CREATE, DELETE, AuditEvent, record
 from harborlite.db.models import Tag
 from harborlite.errors import BadRequest, Conflict, NotFound
-from harborlite.registry.calls import get_manifest, put_manifest
-from harborlite.registry.storage import remove_tag
 from harborlite.services import services_of
+from harborlite.upstream.calls import get_manifest, put_manifest
+from harborlite.upstream.storage import remove_tag
 
 FIELDS = {
     "id": Field(Tag.id, "int"),

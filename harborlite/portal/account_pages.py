@@ -17,7 +17,6 @@ from harborlite.accounts.passwords import (
     verify_password,
 )
 from harborlite.audit.events import LOGIN, LOGOUT, UPDATE, AuditEvent, record
-from harborlite.portal.csrf import ANON_CSRF_COOKIE
 from harborlite.portal.pages import (
     checked_form,
     origin,
@@ -30,7 +29,8 @@ from harborlite.portal.pages import (
     text_field,
     viewer_of,
 )
-from harborlite.portal.sessions import (
+from harborlite.sessions.csrf import ANON_CSRF_COOKIE
+from harborlite.sessions.store import (
     SESSION_COOKIE,
     end_session,
     end_user_sessions,

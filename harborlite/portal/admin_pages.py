@@ -29,7 +29,7 @@ from harborlite.portal.pages import (
     text_field,
 )
 from harborlite.portal.paging import Pager
-from harborlite.portal.sessions import end_user_sessions
+from harborlite.sessions.store import end_user_sessions
 
 PAGE_SIZE = 25
 OPERATIONS = ("create", "delete", "update", "push", "pull", "login", "logout")

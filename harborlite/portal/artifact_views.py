@@ -10,7 +10,7 @@ from typing import Any
 from harborlite.artifacts import manifests
 from harborlite.db.models import Artifact, Tag
 from harborlite.errors import HarborliteError
-from harborlite.registry.upstream import Upstream
+from harborlite.upstream.client import Upstream
 
 ACCEPT_MANIFESTS = ", ".join(sorted(manifests.MANIFEST_MEDIA_TYPES))
 

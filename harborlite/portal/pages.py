@@ -16,13 +16,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from harborlite import __version__
 from harborlite.audit.events import Origin
 from harborlite.errors import Forbidden
+from harborlite.http.session_auth import signed_in_of
 from harborlite.portal import formatting
 from harborlite.portal.activity import ActivityCache
 from harborlite.portal.config import PortalConfig
-from harborlite.portal.csrf import ANON_CSRF_COOKIE, CSRF_FIELD, tokens_match
-from harborlite.portal.middleware import signed_in_of
-from harborlite.portal.sessions import SignedIn
 from harborlite.services import Services, services_of
+from harborlite.sessions.csrf import ANON_CSRF_COOKIE, CSRF_FIELD, tokens_match
+from harborlite.sessions.store import SignedIn
 
 FLASH_COOKIE = "harborlite_flash"
 

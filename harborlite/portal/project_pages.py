@@ -28,9 +28,9 @@ from harborlite.portal.pages import (
     text_field,
 )
 from harborlite.portal.paging import Pager
-from harborlite.portal.sessions import SignedIn
 from harborlite.projects import queries as projects
 from harborlite.projects.names import valid_project_name
+from harborlite.sessions.store import SignedIn
 
 PAGE_SIZE = 25
 ROLE_CHOICES = [

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts.deletion import delete_artifact_deeply  # shared with the REST API
 from harborlite.audit.events import DELETE, UPDATE, AuditEvent, record
 from harborlite.auth.permissions import ProjectAccess, can
 from harborlite.db.models import Project, Repository
@@ -30,10 +31,9 @@ from harborlite.portal.pages import (
 )
 from harborlite.portal.paging import Pager
 from harborlite.portal.project_pages import abilities, refuse
-from harborlite.portal.sessions import SignedIn
 from harborlite.projects import queries as projects
-from harborlite.registry.removal import delete_artifact_deeply  # shared with the REST API
-from harborlite.registry.storage import remove_tag
+from harborlite.sessions.store import SignedIn
+from harborlite.upstream.storage import remove_tag
 
 PAGE_SIZE = 25
 MAX_DESCRIPTION = 10_000

@@ -28,15 +28,15 @@ from harborlite.accounts.passwords import password_stamp
 from harborlite.accounts.queries import get_user_by_name
 from harborlite.audit.events import LOGIN, AuditEvent, Origin, record
 from harborlite.auth.permissions import REGISTRY_ACTIONS, Principal, registry_actions
-from harborlite.db.models import User
-from harborlite.projects.queries import access_by_names
-from harborlite.services import Services, services_of
-from harborlite.token.keys import (
+from harborlite.auth.scopes import Access, Scope, ScopeError, parse_scopes
+from harborlite.auth.tokens import (
     TokenError,
     sign_refresh_token,
     verify_refresh_token,
 )
-from harborlite.token.scopes import Access, Scope, ScopeError, parse_scopes
+from harborlite.db.models import User
+from harborlite.projects.queries import access_by_names
+from harborlite.services import Services, services_of
 
 log = logging.getLogger("harborlite.token")
 

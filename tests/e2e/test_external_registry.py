@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harborlite.token.keys import generate_key_pair
+from harborlite.auth.tokens import generate_key_pair
 from tests.harness import Harborlite, cleanup, start_harborlite
 from tests.support.clients import skopeo_copy
 from tests.support.images import build_oci_layout

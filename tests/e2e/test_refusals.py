@@ -204,8 +204,8 @@ def test_forged_tokens_refused(harborlite: Harborlite, team: Team, pushed: Built
 
 def test_expired_token_of_ours_refused(harborlite: Harborlite, team: Team) -> None:
     # a real expired token needs the key: sign one through the data dir's key
-    from harborlite.token.keys import TokenSigner
-    from harborlite.token.scopes import Access
+    from harborlite.auth.scopes import Access
+    from harborlite.auth.tokens import TokenSigner
 
     signer = TokenSigner.load(
         harborlite.data_dir / "token.key",

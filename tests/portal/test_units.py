@@ -8,9 +8,9 @@ import pytest
 
 from harborlite.auth.permissions import Role
 from harborlite.portal.charts import activity_chart, days_ending
-from harborlite.portal.csrf import tokens_match
 from harborlite.portal.formatting import ago, human_size, role_title, short_digest
 from harborlite.portal.pages import safe_next
+from harborlite.sessions.csrf import tokens_match
 
 
 def test_chart_scales_bars_to_the_busiest_day() -> None:

@@ -13,7 +13,8 @@ import jwt
 import pytest
 
 from harborlite.accounts.passwords import password_stamp
-from harborlite.token.keys import (
+from harborlite.auth.scopes import Access
+from harborlite.auth.tokens import (
     TokenError,
     TokenSigner,
     generate_key_pair,
@@ -21,7 +22,6 @@ from harborlite.token.keys import (
     sign_refresh_token,
     verify_refresh_token,
 )
-from harborlite.token.scopes import Access
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from harborlite.artifacts.manifests import (
     OCI_INDEX,
     OCI_MANIFEST,
 )
-from harborlite.registry.manifest_cache import ManifestCache, accepted_types
+from harborlite.cache.manifests import ManifestCache, accepted_types
 
 ALL = frozenset({DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX})
 BODY = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'

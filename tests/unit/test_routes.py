@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harborlite.registry.routes import Kind, Route, parse_route, required_actions
+from harborlite.v2.routes import Kind, Route, parse_route, required_actions
 
 D = "sha256:" + "a" * 64
 

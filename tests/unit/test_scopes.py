@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harborlite.token.scopes import Scope, ScopeError, parse_scope, parse_scopes
+from harborlite.auth.scopes import Scope, ScopeError, parse_scope, parse_scopes
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from harborlite.registry.manifest_cache import (
+from harborlite.cache.manifests import (
     CachedManifest,
     Learnt,
     ManifestCache,

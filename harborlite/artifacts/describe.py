@@ -12,7 +12,7 @@ from harborlite.artifacts import manifests
 from harborlite.artifacts.queries import PushedManifest
 from harborlite.db.models import Artifact, Repository
 from harborlite.errors import HarborliteError
-from harborlite.registry.upstream import Upstream
+from harborlite.upstream.client import Upstream
 
 log = logging.getLogger("harborlite.index")
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import aiohttp
 
+from harborlite.auth.scopes import Access
+from harborlite.auth.tokens import TokenSigner
 from harborlite.errors import UpstreamUnavailable
-from harborlite.token.keys import TokenSigner
-from harborlite.token.scopes import Access
 
 CHUNK = 1024 * 1024
 # harborlite's own small calls (manifests, tag lists, untag) give up after this long: a

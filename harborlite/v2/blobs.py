@@ -25,9 +25,9 @@ from typing import Any
 from starlette.responses import FileResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from harborlite.registry.challenge import send_error
-from harborlite.registry.routes import Route
 from harborlite.services import Services
+from harborlite.v2.challenge import send_error
+from harborlite.v2.routes import Route
 
 _DIGEST = re.compile(r"^(sha256|sha512):([a-f0-9]{64}|[a-f0-9]{128})$")
 CHUNK = 1024 * 1024

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from harborlite.artifacts.manifests import valid_repository_name, valid_tag
 from harborlite.errors import BadRequest, HarborliteError, UpstreamUnavailable
-from harborlite.registry.calls import untag
 from harborlite.services import Services
+from harborlite.upstream.calls import untag
 
 log = logging.getLogger("harborlite.registry")
 

@@ -18,9 +18,9 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harborlite.portal.config import PortalConfig
-from harborlite.portal.csrf import CSRF_HEADER, UNSAFE_METHODS, tokens_match
-from harborlite.portal.sessions import SESSION_COOKIE, SignedIn, resolve_session
 from harborlite.services import services_of
+from harborlite.sessions.csrf import CSRF_HEADER, UNSAFE_METHODS, tokens_match
+from harborlite.sessions.store import SESSION_COOKIE, SignedIn, resolve_session
 
 SESSION_SCOPE_KEY = "harborlite.portal_session"
 PRINCIPAL_SCOPE_KEY = "harborlite.principal"

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from harborlite.accounts.passwords import password_stamp
 from harborlite.auth.permissions import Principal
 from harborlite.db.models import User, utcnow
-from harborlite.portal.models import PortalSession
+from harborlite.sessions.models import PortalSession
 
 SESSION_COOKIE = "harborlite_session"
 TOUCH_EVERY = timedelta(seconds=60)

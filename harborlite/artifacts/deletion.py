@@ -14,9 +14,9 @@ from harborlite.artifacts import queries as artifacts
 from harborlite.audit.events import DELETE, AuditEvent, Origin, record
 from harborlite.db.models import Artifact, Repository
 from harborlite.errors import PreconditionFailed
-from harborlite.registry.calls import delete_manifest
-from harborlite.registry.storage import remove_repository
 from harborlite.services import Services
+from harborlite.upstream.calls import delete_manifest
+from harborlite.upstream.storage import remove_repository
 
 log = logging.getLogger("harborlite.api")
 

@@ -18,25 +18,25 @@ from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts.describe import describe_manifest
 from harborlite.artifacts.manifests import (
     MAX_MANIFEST_BYTES,
     is_digest,
     valid_repository_name,
 )
+from harborlite.artifacts.pulls import Pull
 from harborlite.audit.events import DELETE, PUSH, AuditEvent, Origin, record
+from harborlite.auth.tokens import Claims, TokenError
+from harborlite.cache.manifests import ACCEPT_CACHEABLE, Learnt, accepted_types
+from harborlite.cache.shared import SharedLookup
 from harborlite.errors import HarborliteError
 from harborlite.projects import queries as projects
-from harborlite.registry.blobs import serve_blob_from_storage
-from harborlite.registry.catalog import serve_catalog
-from harborlite.registry.challenge import API_VERSION, send_error, send_unauthorized
-from harborlite.registry.indexing import describe_manifest
-from harborlite.registry.manifest_cache import ACCEPT_CACHEABLE, Learnt, accepted_types
-from harborlite.registry.manifest_sync import SharedLookup
-from harborlite.registry.pulls import Pull
-from harborlite.registry.routes import Kind, Route, parse_route, required_actions
-from harborlite.registry.upstream import CHUNK
 from harborlite.services import Services, services_of
-from harborlite.token.keys import Claims, TokenError
+from harborlite.upstream.client import CHUNK
+from harborlite.v2.blobs import serve_blob_from_storage
+from harborlite.v2.catalog import serve_catalog
+from harborlite.v2.challenge import API_VERSION, send_error, send_unauthorized
+from harborlite.v2.routes import Kind, Route, parse_route, required_actions
 
 log = logging.getLogger("harborlite.access")
 

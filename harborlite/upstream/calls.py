@@ -12,7 +12,7 @@ import aiohttp
 
 from harborlite.artifacts.manifests import MANIFEST_MEDIA_TYPES, OCI_IMAGE_CONFIG, OCI_MANIFEST
 from harborlite.errors import HarborliteError, NotFound, UpstreamUnavailable
-from harborlite.registry.upstream import OWN_CALLS, Upstream
+from harborlite.upstream.client import OWN_CALLS, Upstream
 
 log = logging.getLogger("harborlite.api")
 

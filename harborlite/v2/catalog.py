@@ -8,9 +8,9 @@ from starlette.types import Scope, Send
 
 from harborlite.accounts.queries import get_user_by_name
 from harborlite.artifacts.queries import catalog, visible_project_ids
-from harborlite.registry.challenge import send_error, send_json
+from harborlite.auth.tokens import Claims
 from harborlite.services import Services
-from harborlite.token.keys import Claims
+from harborlite.v2.challenge import send_error, send_json
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000

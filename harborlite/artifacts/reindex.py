@@ -12,14 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts.describe import describe_manifest
 from harborlite.artifacts.manifests import MANIFEST_MEDIA_TYPES
+from harborlite.auth.scopes import Access
+from harborlite.auth.tokens import TokenSigner
 from harborlite.db.models import Artifact, Repository, Tag
 from harborlite.projects import queries as projects
-from harborlite.registry.indexing import describe_manifest
-from harborlite.registry.upstream import Upstream
 from harborlite.settings import Settings
-from harborlite.token.keys import TokenSigner
-from harborlite.token.scopes import Access
+from harborlite.upstream.client import Upstream
 
 log = logging.getLogger("harborlite.reindex")
 ACCEPT = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
@@ -169,7 +169,7 @@ async def reindex(
 async def reindex_command(settings: Settings) -> int:
     from harborlite.bootstrap import prepare_data_dir
     from harborlite.db.engine import make_engine, make_sessionmaker, migrate
-    from harborlite.registry.supervisor import RegistrySupervisor
+    from harborlite.upstream.supervisor import RegistrySupervisor
 
     prepare_data_dir(settings)
     engine = make_engine(settings.database_url)
