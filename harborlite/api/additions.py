@@ -21,9 +21,11 @@ from starlette.routing import Route
 from harborlite.api.context import caller
 from harborlite.api.locate import artifact_of, repository_of, repository_path
 from harborlite.api.render_artifacts import is_index
-from harborlite.artifacts import manifests
 from harborlite.db.models import Artifact
 from harborlite.errors import NotFound
+from harborlite.oci.config import build_history, parse_image_config
+from harborlite.oci.fields import ManifestError
+from harborlite.oci.manifest import ManifestInfo, parse_manifest
 from harborlite.services import services_of
 from harborlite.upstream.calls import get_blob, get_manifest
 from harborlite.upstream.client import Upstream
@@ -43,13 +45,11 @@ async def _located(request: Request) -> tuple[Upstream, str, Artifact]:
     return services.upstream, repository.name, artifact
 
 
-async def _manifest_info(
-    upstream: Upstream, repository: str, artifact: Artifact
-) -> manifests.ManifestInfo:
+async def _manifest_info(upstream: Upstream, repository: str, artifact: Artifact) -> ManifestInfo:
     body, media_type = await get_manifest(upstream, repository, artifact.digest)
     try:
-        return manifests.parse_manifest(body, media_type)
-    except manifests.ManifestError as error:
+        return parse_manifest(body, media_type)
+    except ManifestError as error:
         raise NotFound(f"the manifest of {artifact.digest} cannot be read: {error}") from None
 
 
@@ -61,10 +61,10 @@ async def _build_history(upstream: Upstream, repository: str, artifact: Artifact
         return JSONResponse([])
     data = await get_blob(upstream, repository, info.config.digest)
     try:
-        config = manifests.parse_image_config(data)
-    except manifests.ManifestError as error:
+        config = parse_image_config(data)
+    except ManifestError as error:
         raise NotFound(f"the image config cannot be read: {error}") from None
-    return JSONResponse(manifests.build_history(config))
+    return JSONResponse(build_history(config))
 
 
 def _chart_files(archive: bytes) -> dict[str, bytes]:

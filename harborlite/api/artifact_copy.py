@@ -22,13 +22,15 @@ from starlette.routing import Route
 
 from harborlite.api.context import caller, check, deny, origin
 from harborlite.api.locate import encode_repository, repository_path
-from harborlite.artifacts import manifests
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts.describe import describe_manifest
 from harborlite.audit.events import CREATE, AuditEvent, record
 from harborlite.auth.permissions import can
 from harborlite.auth.scopes import Access
 from harborlite.errors import BadRequest, HarborliteError, NotFound, UpstreamUnavailable
+from harborlite.oci.fields import ManifestError
+from harborlite.oci.manifest import Descriptor, parse_manifest
+from harborlite.oci.reference import is_digest, valid_repository_name, valid_tag
 from harborlite.projects import queries as projects
 from harborlite.services import services_of
 from harborlite.upstream.calls import RegistryRefused, delete_manifest, get_manifest, put_manifest
@@ -49,7 +51,7 @@ def parse_from(text: str) -> Source:
     usage = 'from must be "project/repository:tag" or "project/repository@digest"'
     if "@" in text:
         name, _, reference = text.partition("@")
-        if not manifests.is_digest(reference):
+        if not is_digest(reference):
             raise BadRequest(f"{usage}: {reference!r} is not a digest")
     else:
         slash = text.rfind("/")
@@ -57,10 +59,10 @@ def parse_from(text: str) -> Source:
         if colon <= slash:
             raise BadRequest(f"{usage}, got {text!r}")
         name, reference = text[:colon], text[colon + 1 :]
-        if not manifests.valid_tag(reference):
+        if not valid_tag(reference):
             raise BadRequest(f"{usage}: {reference!r} is not a valid tag")
     project, slash_found, short = name.partition("/")
-    if not slash_found or not short or not manifests.valid_repository_name(name):
+    if not slash_found or not short or not valid_repository_name(name):
         raise BadRequest(f"{usage}: {name!r} is not a repository of a project")
     return Source(project, name, reference)
 
@@ -72,7 +74,7 @@ class Copied:
     media_type: str
 
 
-def _skipped(blob: manifests.Descriptor) -> bool:
+def _skipped(blob: Descriptor) -> bool:
     """Foreign layers live elsewhere: the registry holds nothing to mount."""
     kind = blob.media_type.lower()
     return bool(blob.urls) or "foreign" in kind or "nondistributable" in kind
@@ -116,8 +118,8 @@ async def copy_tree(
             return copied
     body, media_type = await get_manifest(upstream, source, digest)
     try:
-        info = manifests.parse_manifest(body, media_type)
-    except manifests.ManifestError as error:
+        info = parse_manifest(body, media_type)
+    except ManifestError as error:
         raise RegistryRefused(f"manifest {source}@{digest} cannot be read: {error}") from None
     if info.is_index:
         for child in info.references:
@@ -154,7 +156,7 @@ async def copy_artifact(request: Request) -> Response:
     async with services.sessions() as session:
         principal = await caller(request, session)
         target = await repository_path(request, session, principal, "repository", "push")
-        if not manifests.valid_repository_name(target.full_name):
+        if not valid_repository_name(target.full_name):
             raise BadRequest(f"invalid repository name {target.full_name!r}")
         source = parse_from(raw)
         source_project = await projects.get_project_by_name(session, source.project)

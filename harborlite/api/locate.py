@@ -15,10 +15,10 @@ from starlette.requests import Request
 
 from harborlite.api.context import check, project_from_path
 from harborlite.artifacts import queries as artifacts
-from harborlite.artifacts.manifests import is_digest
 from harborlite.auth.permissions import Principal, ProjectAccess
 from harborlite.db.models import Artifact, Project, Repository
 from harborlite.errors import BadRequest, NotFound
+from harborlite.oci.reference import is_digest
 
 
 @dataclass(frozen=True)

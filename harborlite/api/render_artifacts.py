@@ -6,8 +6,8 @@ from typing import Any
 
 from harborlite.api.locate import encode_repository
 from harborlite.api.render import iso
-from harborlite.artifacts.manifests import INDEX_MEDIA_TYPES
 from harborlite.db.models import Artifact, Repository, Tag
+from harborlite.oci.mediatypes import INDEX_MEDIA_TYPES
 
 # Harbor shows a time that never happened (never pulled) as Go's zero time.
 ZERO_TIME = "0001-01-01T00:00:00.000Z"

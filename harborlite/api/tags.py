@@ -17,10 +17,10 @@ from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render_artifacts import tag_json
 from harborlite.artifacts import queries as artifacts
-from harborlite.artifacts.manifests import valid_tag
 from harborlite.audit.events import CREATE, DELETE, AuditEvent, record
 from harborlite.db.models import Tag
 from harborlite.errors import BadRequest, Conflict, NotFound
+from harborlite.oci.reference import valid_tag
 from harborlite.services import services_of
 from harborlite.upstream.calls import get_manifest, put_manifest
 from harborlite.upstream.storage import remove_tag

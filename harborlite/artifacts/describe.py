@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite.artifacts import manifests
 from harborlite.artifacts.queries import PushedManifest
 from harborlite.db.models import Artifact, Repository
 from harborlite.errors import HarborliteError
+from harborlite.oci.config import parse_chart_config, parse_image_config
+from harborlite.oci.fields import ManifestError
+from harborlite.oci.manifest import ManifestInfo, parse_manifest
 from harborlite.upstream.client import Upstream
 
 log = logging.getLogger("harborlite.index")
@@ -27,8 +29,8 @@ async def describe_manifest(
 ) -> PushedManifest:
     """Parse the manifest and, for images and charts, read their config from the registry."""
     try:
-        info = manifests.parse_manifest(body, content_type)
-    except manifests.ManifestError as error:
+        info = parse_manifest(body, content_type)
+    except ManifestError as error:
         log.warning("indexing %s@%s with no details: %s", repository, digest, error)
         return PushedManifest(
             digest=digest,
@@ -68,9 +70,7 @@ async def describe_manifest(
     )
 
 
-async def _config_attrs(
-    upstream: Upstream, repository: str, info: manifests.ManifestInfo
-) -> dict[str, Any]:
+async def _config_attrs(upstream: Upstream, repository: str, info: ManifestInfo) -> dict[str, Any]:
     assert info.config is not None
     try:
         status, _, data = await upstream.fetch(
@@ -83,9 +83,9 @@ async def _config_attrs(
         return {}
     try:
         if info.harbor_type == "CHART":
-            return manifests.parse_chart_config(data)
-        return manifests.parse_image_config(data).extra_attrs()
-    except manifests.ManifestError as error:
+            return parse_chart_config(data)
+        return parse_image_config(data).extra_attrs()
+    except ManifestError as error:
         log.warning("config of %s unparsable: %s", repository, error)
         return {}
 

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts.describe import describe_manifest
-from harborlite.artifacts.manifests import MANIFEST_MEDIA_TYPES
 from harborlite.auth.scopes import Access
 from harborlite.auth.tokens import TokenSigner
 from harborlite.db.models import Artifact, Repository, Tag
+from harborlite.oci.mediatypes import MANIFEST_MEDIA_TYPES
 from harborlite.projects import queries as projects
 from harborlite.settings import Settings
 from harborlite.upstream.client import Upstream

@@ -19,18 +19,18 @@ and no Redis carried the news.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from harborlite.artifacts.manifests import (
+from harborlite.oci.mediatypes import (
     DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST_V2,
     OCI_INDEX,
     OCI_MANIFEST,
 )
+from harborlite.oci.reference import digest_matches, is_digest
 
 CACHEABLE = frozenset({DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX})
 LISTS = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
@@ -39,7 +39,6 @@ ACCEPT_CACHEABLE = ", ".join(sorted(CACHEABLE)).encode()  # an Accept naming eac
 # Headers of a registry answer that belong to that one answer, not to the manifest.
 _NOT_KEPT = frozenset({b"date", b"connection", b"keep-alive", b"transfer-encoding", b"set-cookie"})
 MAX_GENERATIONS = 100_000
-_HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512, "sha384": hashlib.sha384}
 
 
 @dataclass(frozen=True)
@@ -70,16 +69,6 @@ def accepted_types(accept_values: Iterable[bytes]) -> frozenset[str]:
             if media_type:
                 types.add(media_type)
     return frozenset(types)
-
-
-def digest_matches(digest: str, body: bytes) -> bool:
-    algorithm, _, expected = digest.partition(":")
-    hasher = _HASHES.get(algorithm)
-    return hasher is not None and hasher(body).hexdigest() == expected
-
-
-def is_digest(reference: str) -> bool:
-    return ":" in reference
 
 
 class ManifestCache:

@@ -50,9 +50,8 @@ from harborlite.cache.manifests import (
     CachedManifest,
     Learnt,
     ManifestCache,
-    digest_matches,
-    is_digest,
 )
+from harborlite.oci.reference import digest_matches, is_digest
 
 log = logging.getLogger("harborlite.registry")
 

@@ -7,21 +7,30 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from harborlite.artifacts import manifests
 from harborlite.db.models import Artifact, Tag
 from harborlite.errors import HarborliteError
+from harborlite.oci.config import build_history, parse_image_config
+from harborlite.oci.fields import ManifestError
+from harborlite.oci.manifest import Descriptor, parse_manifest
+from harborlite.oci.mediatypes import (
+    DOCKER_IMAGE_CONFIG,
+    INDEX_MEDIA_TYPES,
+    MANIFEST_MEDIA_TYPES,
+    NOTATION_SIGNATURE,
+    OCI_IMAGE_CONFIG,
+)
 from harborlite.upstream.client import Upstream
 
-ACCEPT_MANIFESTS = ", ".join(sorted(manifests.MANIFEST_MEDIA_TYPES))
+ACCEPT_MANIFESTS = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
 
 
 def artifact_kind(artifact: Artifact, tags: list[str] | None = None) -> str:
     """image, index, chart, signature, or artifact (anything else)."""
-    if artifact.media_type == manifests.NOTATION_SIGNATURE or any(
+    if artifact.media_type == NOTATION_SIGNATURE or any(
         t.startswith("sha256-") and t.endswith((".sig", ".att")) for t in tags or []
     ):
         return "signature"
-    if artifact.manifest_media_type in manifests.INDEX_MEDIA_TYPES:
+    if artifact.manifest_media_type in INDEX_MEDIA_TYPES:
         return "index"
     if artifact.type == "CHART":
         return "chart"
@@ -76,11 +85,11 @@ class ArtifactDetails:
     """What the artifact page shows beyond the index: read from the registry on demand."""
 
     raw_manifest: str = ""
-    layers: list[manifests.Descriptor] = field(default_factory=list)
+    layers: list[Descriptor] = field(default_factory=list)
     config_digest: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
-    children: list[manifests.Descriptor] = field(default_factory=list)
+    children: list[Descriptor] = field(default_factory=list)
     error: str = ""
 
 
@@ -102,15 +111,15 @@ async def read_details(upstream: Upstream, repository: str, artifact: Artifact) 
         return details
     details.raw_manifest = _pretty(body)
     try:
-        info = manifests.parse_manifest(body, headers.get("Content-Type"))
-    except manifests.ManifestError as error:
+        info = parse_manifest(body, headers.get("Content-Type"))
+    except ManifestError as error:
         details.error = f"The manifest could not be parsed: {error}"
         return details
     details.layers = list(info.layers)
     details.children = list(info.references)
     if info.config is None or info.config.media_type not in (
-        manifests.DOCKER_IMAGE_CONFIG,
-        manifests.OCI_IMAGE_CONFIG,
+        DOCKER_IMAGE_CONFIG,
+        OCI_IMAGE_CONFIG,
     ):
         return details
     details.config_digest = info.config.digest
@@ -119,10 +128,10 @@ async def read_details(upstream: Upstream, repository: str, artifact: Artifact) 
             "GET", repository, f"/v2/{repository}/blobs/{info.config.digest}", ("pull",)
         )
         if status == 200:
-            config = manifests.parse_image_config(data)
+            config = parse_image_config(data)
             details.config = config.extra_attrs()
-            details.history = manifests.build_history(config)
-    except (HarborliteError, manifests.ManifestError) as error:
+            details.history = build_history(config)
+    except (HarborliteError, ManifestError) as error:
         details.error = f"The image config could not be read: {error}"
     return details
 

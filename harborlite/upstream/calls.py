@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from harborlite.artifacts.manifests import MANIFEST_MEDIA_TYPES, OCI_IMAGE_CONFIG, OCI_MANIFEST
 from harborlite.errors import HarborliteError, NotFound, UpstreamUnavailable
+from harborlite.oci.mediatypes import MANIFEST_MEDIA_TYPES, OCI_IMAGE_CONFIG, OCI_MANIFEST
 from harborlite.upstream.client import OWN_CALLS, Upstream
 
 log = logging.getLogger("harborlite.api")

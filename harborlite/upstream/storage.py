@@ -20,8 +20,8 @@ import logging
 import shutil
 from pathlib import Path
 
-from harborlite.artifacts.manifests import valid_repository_name, valid_tag
 from harborlite.errors import BadRequest, HarborliteError, UpstreamUnavailable
+from harborlite.oci.reference import valid_repository_name, valid_tag
 from harborlite.services import Services
 from harborlite.upstream.calls import untag
 

@@ -19,17 +19,14 @@ from yarl import URL
 
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts.describe import describe_manifest
-from harborlite.artifacts.manifests import (
-    MAX_MANIFEST_BYTES,
-    is_digest,
-    valid_repository_name,
-)
 from harborlite.artifacts.pulls import Pull
 from harborlite.audit.events import DELETE, PUSH, AuditEvent, Origin, record
 from harborlite.auth.tokens import Claims, TokenError
 from harborlite.cache.manifests import ACCEPT_CACHEABLE, Learnt, accepted_types
 from harborlite.cache.shared import SharedLookup
 from harborlite.errors import HarborliteError
+from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
+from harborlite.oci.reference import is_digest, valid_repository_name
 from harborlite.projects import queries as projects
 from harborlite.services import Services, services_of
 from harborlite.upstream.client import CHUNK

@@ -6,18 +6,18 @@ from typing import Any
 
 import pytest
 
-from harborlite.artifacts import manifests as m
-from harborlite.artifacts.manifests import (
-    Descriptor,
+from harborlite.oci import mediatypes as mt
+from harborlite.oci.config import (
     ImageConfigInfo,
-    ManifestError,
-    ManifestInfo,
     build_history,
-    digest_of,
-    is_digest,
     parse_chart_config,
     parse_image_config,
-    parse_manifest,
+)
+from harborlite.oci.fields import ManifestError
+from harborlite.oci.manifest import Descriptor, ManifestInfo, parse_manifest
+from harborlite.oci.reference import (
+    digest_of,
+    is_digest,
     valid_reference,
     valid_repository_name,
     valid_tag,
@@ -39,7 +39,7 @@ def desc(media_type: str, digest: str, size: int, **extra: Any) -> dict[str, Any
 
 
 def image(
-    config_type: str = m.OCI_IMAGE_CONFIG,
+    config_type: str = mt.OCI_IMAGE_CONFIG,
     media_type: str | None = None,
     layers: list[dict[str, Any]] | None = None,
     **extra: Any,
@@ -62,8 +62,8 @@ ARM64 = {"architecture": "arm64", "os": "linux", "variant": "v8"}
 WINDOWS = {"architecture": "amd64", "os": "windows", "os.version": "10.0.17763.5329"}
 
 DOCKER_V2 = image(
-    m.DOCKER_IMAGE_CONFIG,
-    m.DOCKER_MANIFEST_V2,
+    mt.DOCKER_IMAGE_CONFIG,
+    mt.DOCKER_MANIFEST_V2,
     [
         desc("application/vnd.docker.image.rootfs.diff.tar.gzip", D2, 2000),
         desc("application/vnd.docker.image.rootfs.diff.tar.gzip", D3, 30),
@@ -72,30 +72,30 @@ DOCKER_V2 = image(
 OCI_NO_MEDIA_TYPE = image(annotations={"org.opencontainers.image.created": "2024-01-01"})
 OCI_INDEX = {
     "schemaVersion": 2,
-    "mediaType": m.OCI_INDEX,
+    "mediaType": mt.OCI_INDEX,
     "manifests": [
-        desc(m.OCI_MANIFEST, D2, 500, platform=AMD64),
-        desc(m.OCI_MANIFEST, D3, 501, platform=ARM64),
-        desc(m.OCI_MANIFEST, D4, 502, platform={**WINDOWS, "os.features": ["win32k"]}),
+        desc(mt.OCI_MANIFEST, D2, 500, platform=AMD64),
+        desc(mt.OCI_MANIFEST, D3, 501, platform=ARM64),
+        desc(mt.OCI_MANIFEST, D4, 502, platform={**WINDOWS, "os.features": ["win32k"]}),
     ],
 }
-OCI_INDEX_NO_MEDIA_TYPE = {"schemaVersion": 2, "manifests": [desc(m.OCI_MANIFEST, D2, 5)]}
+OCI_INDEX_NO_MEDIA_TYPE = {"schemaVersion": 2, "manifests": [desc(mt.OCI_MANIFEST, D2, 5)]}
 DOCKER_LIST = {
     "schemaVersion": 2,
-    "mediaType": m.DOCKER_MANIFEST_LIST,
+    "mediaType": mt.DOCKER_MANIFEST_LIST,
     "manifests": [
-        desc(m.DOCKER_MANIFEST_V2, D2, 428, platform=AMD64),
-        desc(m.DOCKER_MANIFEST_V2, D3, 428, platform=ARM64),
+        desc(mt.DOCKER_MANIFEST_V2, D2, 428, platform=AMD64),
+        desc(mt.DOCKER_MANIFEST_V2, D3, 428, platform=ARM64),
     ],
 }
 HELM_CHART = image(
-    m.HELM_CHART_CONFIG,
-    m.OCI_MANIFEST,
+    mt.HELM_CHART_CONFIG,
+    mt.OCI_MANIFEST,
     [desc("application/vnd.cncf.helm.chart.content.v1.tar+gzip", D2, 3500)],
 )
 ORAS_FILE = image(
-    m.ORAS_UNKNOWN_CONFIG,
-    m.OCI_MANIFEST,
+    mt.ORAS_UNKNOWN_CONFIG,
+    mt.OCI_MANIFEST,
     [
         desc(
             "application/vnd.oci.image.layer.v1.tar",
@@ -106,37 +106,42 @@ ORAS_FILE = image(
     ],
 )
 OCI_ARTIFACT_WITH_SUBJECT = image(
-    m.OCI_EMPTY_CONFIG,
-    m.OCI_MANIFEST,
+    mt.OCI_EMPTY_CONFIG,
+    mt.OCI_MANIFEST,
     [desc("application/spdx+json", D2, 900)],
     artifactType="application/vnd.example.sbom.v1",
-    subject=desc(m.OCI_MANIFEST, D3, 700),
+    subject=desc(mt.OCI_MANIFEST, D3, 700),
 )
 NOTATION_SIGNATURE = image(
-    m.OCI_EMPTY_CONFIG,
-    m.OCI_MANIFEST,
+    mt.OCI_EMPTY_CONFIG,
+    mt.OCI_MANIFEST,
     [desc("application/jose+json", D2, 2000)],
-    artifactType=m.NOTATION_SIGNATURE,
-    subject=desc(m.OCI_MANIFEST, D3, 700),
+    artifactType=mt.NOTATION_SIGNATURE,
+    subject=desc(mt.OCI_MANIFEST, D3, 700),
 )
 COSIGN_SIGNATURE = image(
-    m.OCI_IMAGE_CONFIG,
-    m.OCI_MANIFEST,
-    [desc(m.COSIGN_SIGNATURE_LAYER, D2, 250)],
+    mt.OCI_IMAGE_CONFIG,
+    mt.OCI_MANIFEST,
+    [desc(mt.COSIGN_SIGNATURE_LAYER, D2, 250)],
 )
 CNAB_INDEX = {
     "schemaVersion": 2,
-    "mediaType": m.OCI_INDEX,
+    "mediaType": mt.OCI_INDEX,
     "manifests": [
-        desc(m.OCI_MANIFEST, D2, 188, annotations={"io.cnab.manifest.type": "config"}),
-        desc(m.DOCKER_MANIFEST_V2, D3, 942, annotations={"io.cnab.manifest.type": "invocation"}),
+        desc(mt.OCI_MANIFEST, D2, 188, annotations={"io.cnab.manifest.type": "config"}),
+        desc(
+            mt.DOCKER_MANIFEST_V2,
+            D3,
+            942,
+            annotations={"io.cnab.manifest.type": "invocation"},
+        ),
     ],
     "annotations": {
         "io.cnab.runtime_version": "v1.0.0",
-        m.ARTIFACT_TYPE_ANNOTATION: m.CNAB_MANIFEST,
+        mt.ARTIFACT_TYPE_ANNOTATION: mt.CNAB_MANIFEST,
     },
 }
-CNAB_CONFIG_MANIFEST = image(m.CNAB_CONFIG, m.OCI_MANIFEST, [])
+CNAB_CONFIG_MANIFEST = image(mt.CNAB_CONFIG, mt.OCI_MANIFEST, [])
 
 
 @pytest.mark.parametrize(
@@ -152,117 +157,131 @@ CNAB_CONFIG_MANIFEST = image(m.CNAB_CONFIG, m.OCI_MANIFEST, [])
     [
         pytest.param(
             DOCKER_V2,
-            m.DOCKER_MANIFEST_V2,
-            m.DOCKER_MANIFEST_V2,
+            mt.DOCKER_MANIFEST_V2,
+            mt.DOCKER_MANIFEST_V2,
             "IMAGE",
-            m.DOCKER_IMAGE_CONFIG,
-            m.DOCKER_IMAGE_CONFIG,
+            mt.DOCKER_IMAGE_CONFIG,
+            mt.DOCKER_IMAGE_CONFIG,
             100 + 2000 + 30,
             id="docker-v2",
         ),
         pytest.param(
             DOCKER_V2,
             None,
-            m.DOCKER_MANIFEST_V2,
+            mt.DOCKER_MANIFEST_V2,
             "IMAGE",
-            m.DOCKER_IMAGE_CONFIG,
-            m.DOCKER_IMAGE_CONFIG,
+            mt.DOCKER_IMAGE_CONFIG,
+            mt.DOCKER_IMAGE_CONFIG,
             2130,
             id="docker-v2-type-from-body",
         ),
         pytest.param(
             OCI_NO_MEDIA_TYPE,
             None,
-            m.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
             "IMAGE",
-            m.OCI_IMAGE_CONFIG,
-            m.OCI_IMAGE_CONFIG,
+            mt.OCI_IMAGE_CONFIG,
+            mt.OCI_IMAGE_CONFIG,
             2100,
             id="oci-manifest-inferred",
         ),
         pytest.param(
             OCI_NO_MEDIA_TYPE,
-            m.OCI_MANIFEST + "; charset=utf-8",
-            m.OCI_MANIFEST,
+            mt.OCI_MANIFEST + "; charset=utf-8",
+            mt.OCI_MANIFEST,
             "IMAGE",
-            m.OCI_IMAGE_CONFIG,
-            m.OCI_IMAGE_CONFIG,
+            mt.OCI_IMAGE_CONFIG,
+            mt.OCI_IMAGE_CONFIG,
             2100,
             id="oci-manifest-content-type-with-parameter",
         ),
         pytest.param(
             OCI_NO_MEDIA_TYPE,
             "application/json",
-            m.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
             "IMAGE",
-            m.OCI_IMAGE_CONFIG,
-            m.OCI_IMAGE_CONFIG,
+            mt.OCI_IMAGE_CONFIG,
+            mt.OCI_IMAGE_CONFIG,
             2100,
             id="oci-manifest-generic-json-content-type",
         ),
         pytest.param(
-            OCI_INDEX, m.OCI_INDEX, m.OCI_INDEX, "IMAGE", m.OCI_INDEX, "", 0, id="oci-index"
+            OCI_INDEX,
+            mt.OCI_INDEX,
+            mt.OCI_INDEX,
+            "IMAGE",
+            mt.OCI_INDEX,
+            "",
+            0,
+            id="oci-index",
         ),
         pytest.param(
             OCI_INDEX_NO_MEDIA_TYPE,
             None,
-            m.OCI_INDEX,
+            mt.OCI_INDEX,
             "IMAGE",
-            m.OCI_INDEX,
+            mt.OCI_INDEX,
             "",
             0,
             id="oci-index-inferred",
         ),
         pytest.param(
             DOCKER_LIST,
-            m.DOCKER_MANIFEST_LIST,
-            m.DOCKER_MANIFEST_LIST,
+            mt.DOCKER_MANIFEST_LIST,
+            mt.DOCKER_MANIFEST_LIST,
             "IMAGE",
-            m.DOCKER_MANIFEST_LIST,
+            mt.DOCKER_MANIFEST_LIST,
             "",
             0,
             id="docker-manifest-list",
         ),
         pytest.param(
             HELM_CHART,
-            m.OCI_MANIFEST,
-            m.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
             "CHART",
-            m.HELM_CHART_CONFIG,
-            m.HELM_CHART_CONFIG,
+            mt.HELM_CHART_CONFIG,
+            mt.HELM_CHART_CONFIG,
             3600,
             id="helm-chart",
         ),
         pytest.param(
             ORAS_FILE,
-            m.OCI_MANIFEST,
-            m.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
             "UNKNOWN",
-            m.ORAS_UNKNOWN_CONFIG,
-            m.ORAS_UNKNOWN_CONFIG,
+            mt.ORAS_UNKNOWN_CONFIG,
+            mt.ORAS_UNKNOWN_CONFIG,
             112,
             id="oras-file",
         ),
         pytest.param(
             OCI_ARTIFACT_WITH_SUBJECT,
-            m.OCI_MANIFEST,
-            m.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
             "UNKNOWN",
-            m.OCI_EMPTY_CONFIG,
+            mt.OCI_EMPTY_CONFIG,
             "application/vnd.example.sbom.v1",
             1000,
             id="oci-1.1-artifact-type",
         ),
         pytest.param(
-            CNAB_INDEX, m.OCI_INDEX, m.OCI_INDEX, "CNAB", m.CNAB_MANIFEST, "", 0, id="cnab-index"
+            CNAB_INDEX,
+            mt.OCI_INDEX,
+            mt.OCI_INDEX,
+            "CNAB",
+            mt.CNAB_MANIFEST,
+            "",
+            0,
+            id="cnab-index",
         ),
         pytest.param(
             CNAB_CONFIG_MANIFEST,
-            m.OCI_MANIFEST,
-            m.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
             "CNAB",
-            m.CNAB_CONFIG,
-            m.CNAB_CONFIG,
+            mt.CNAB_CONFIG,
+            mt.CNAB_CONFIG,
             100,
             id="cnab-config",
         ),
@@ -285,12 +304,12 @@ def test_parse_manifest_classifies(
     assert info.artifact_media_type == artifact_media_type
     assert info.artifact_type == artifact_type
     assert info.size == len(data) + extra_size
-    assert info.is_index == (media_type in m.INDEX_MEDIA_TYPES)
+    assert info.is_index == (media_type in mt.INDEX_MEDIA_TYPES)
 
 
 def test_docker_v2_descriptors() -> None:
-    info = parse_manifest(dumps(DOCKER_V2), m.DOCKER_MANIFEST_V2)
-    assert info.config == Descriptor(m.DOCKER_IMAGE_CONFIG, D1, 100)
+    info = parse_manifest(dumps(DOCKER_V2), mt.DOCKER_MANIFEST_V2)
+    assert info.config == Descriptor(mt.DOCKER_IMAGE_CONFIG, D1, 100)
     assert [(layer.digest, layer.size) for layer in info.layers] == [(D2, 2000), (D3, 30)]
     assert info.references == ()
     assert info.subject is None
@@ -298,7 +317,7 @@ def test_docker_v2_descriptors() -> None:
 
 
 def test_index_references_keep_platforms_and_annotations() -> None:
-    info = parse_manifest(dumps(OCI_INDEX), m.OCI_INDEX)
+    info = parse_manifest(dumps(OCI_INDEX), mt.OCI_INDEX)
     assert info.config is None and info.layers == ()
     assert [ref.digest for ref in info.references] == [D2, D3, D4]
     assert [ref.platform for ref in info.references] == [
@@ -313,7 +332,7 @@ def test_index_references_keep_platforms_and_annotations() -> None:
 
 def test_subject_and_signature_hints() -> None:
     artifact = parse_manifest(dumps(OCI_ARTIFACT_WITH_SUBJECT), None)
-    assert artifact.subject == Descriptor(m.OCI_MANIFEST, D3, 700)
+    assert artifact.subject == Descriptor(mt.OCI_MANIFEST, D3, 700)
     assert artifact.signature_kind is None
     notation = parse_manifest(dumps(NOTATION_SIGNATURE), None)
     assert notation.signature_kind == "notation"
@@ -326,7 +345,7 @@ def test_layer_urls_and_artifact_type_on_descriptors() -> None:
     foreign = desc("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", D2, 9)
     foreign["urls"] = ["https://example.com/layer"]
     body = image(layers=[foreign])
-    body["subject"] = desc(m.OCI_MANIFEST, D3, 1, artifactType="application/x")
+    body["subject"] = desc(mt.OCI_MANIFEST, D3, 1, artifactType="application/x")
     info = parse_manifest(dumps(body), None)
     assert info.layers[0].urls == ("https://example.com/layer",)
     assert info.subject is not None and info.subject.artifact_type == "application/x"
@@ -334,8 +353,8 @@ def test_layer_urls_and_artifact_type_on_descriptors() -> None:
 
 def test_manifest_at_the_size_limit_is_accepted() -> None:
     data = dumps(OCI_NO_MEDIA_TYPE)
-    data += b" " * (m.MAX_MANIFEST_BYTES - len(data))
-    assert parse_manifest(data, m.OCI_MANIFEST).size == m.MAX_MANIFEST_BYTES + 2100
+    data += b" " * (mt.MAX_MANIFEST_BYTES - len(data))
+    assert parse_manifest(data, mt.OCI_MANIFEST).size == mt.MAX_MANIFEST_BYTES + 2100
 
 
 def _jws(payload: bytes, cut: int) -> bytes:
@@ -368,22 +387,22 @@ SCHEMA1_SIGNED = _jws(SCHEMA1_PAYLOAD, len(SCHEMA1_PAYLOAD) - 2)
     [
         pytest.param(
             SCHEMA1_SIGNED,
-            m.DOCKER_MANIFEST_V1_SIGNED,
-            m.DOCKER_MANIFEST_V1_SIGNED,
+            mt.DOCKER_MANIFEST_V1_SIGNED,
+            mt.DOCKER_MANIFEST_V1_SIGNED,
             digest_of(SCHEMA1_PAYLOAD),
             id="signed",
         ),
         pytest.param(
             SCHEMA1_SIGNED,
             None,
-            m.DOCKER_MANIFEST_V1_SIGNED,
+            mt.DOCKER_MANIFEST_V1_SIGNED,
             digest_of(SCHEMA1_PAYLOAD),
             id="signed-inferred",
         ),
         pytest.param(
             SCHEMA1_PAYLOAD,
-            m.DOCKER_MANIFEST_V1,
-            m.DOCKER_MANIFEST_V1,
+            mt.DOCKER_MANIFEST_V1,
+            mt.DOCKER_MANIFEST_V1,
             digest_of(SCHEMA1_PAYLOAD),
             id="unsigned",
         ),
@@ -400,7 +419,7 @@ def test_schema1_parsed_minimally(
     assert all(layer.size == 0 for layer in info.layers)
     assert info.size == len(data)
     assert info.harbor_type == "IMAGE"
-    assert info.artifact_media_type == m.DOCKER_MANIFEST_V1_SIGNED
+    assert info.artifact_media_type == mt.DOCKER_MANIFEST_V1_SIGNED
 
 
 def _with(body: dict[str, Any], **changes: Any) -> bytes:
@@ -422,7 +441,10 @@ def _layer(**changes: Any) -> bytes:
         pytest.param(b"\xff\xfe{}", None, "not UTF-8", id="not-utf8"),
         pytest.param(b'{"schemaVersion": NaN}', None, "not valid JSON", id="nan"),
         pytest.param(
-            b" " * (m.MAX_MANIFEST_BYTES + 1), m.OCI_MANIFEST, "more than the limit", id="oversize"
+            b" " * (mt.MAX_MANIFEST_BYTES + 1),
+            mt.OCI_MANIFEST,
+            "more than the limit",
+            id="oversize",
         ),
         pytest.param(
             _with(OCI_NO_MEDIA_TYPE, layers=...), None, "missing 'layers'", id="no-layers"
@@ -436,12 +458,17 @@ def _layer(**changes: Any) -> bytes:
         pytest.param(
             _with(OCI_NO_MEDIA_TYPE, layers={}), None, "'layers' must be a list", id="layers-object"
         ),
-        pytest.param(_with(OCI_INDEX, manifests=...), m.OCI_INDEX, "missing 'manifests'", id="idx"),
+        pytest.param(
+            _with(OCI_INDEX, manifests=...), mt.OCI_INDEX, "missing 'manifests'", id="idx"
+        ),
         pytest.param(
             _with(OCI_NO_MEDIA_TYPE, schemaVersion=...), None, "missing 'schemaVersion'", id="no-sv"
         ),
         pytest.param(
-            _with(OCI_NO_MEDIA_TYPE, schemaVersion=1), m.OCI_MANIFEST, "must be 2", id="sv-1"
+            _with(OCI_NO_MEDIA_TYPE, schemaVersion=1),
+            mt.OCI_MANIFEST,
+            "must be 2",
+            id="sv-1",
         ),
         pytest.param(_with(OCI_NO_MEDIA_TYPE, schemaVersion="2"), None, "integer", id="sv-str"),
         pytest.param(_with(OCI_NO_MEDIA_TYPE, schemaVersion=True), None, "integer", id="sv-bool"),
@@ -449,29 +476,38 @@ def _layer(**changes: Any) -> bytes:
             dumps({"schemaVersion": 2}), None, "cannot tell the manifest type", id="untyped"
         ),
         pytest.param(
-            dumps(OCI_INDEX), m.DOCKER_MANIFEST_LIST, "does not match", id="content-type-mismatch"
+            dumps(OCI_INDEX),
+            mt.DOCKER_MANIFEST_LIST,
+            "does not match",
+            id="content-type-mismatch",
         ),
         pytest.param(dumps(OCI_NO_MEDIA_TYPE), "text/html", "unsupported", id="bad-content-type"),
         pytest.param(
             _with(OCI_NO_MEDIA_TYPE, mediaType="application/x"), None, "unsupported", id="bad-mt"
         ),
         pytest.param(
-            _with(DOCKER_V2, mediaType=...), m.DOCKER_MANIFEST_V2, "must declare", id="docker-no-mt"
+            _with(DOCKER_V2, mediaType=...),
+            mt.DOCKER_MANIFEST_V2,
+            "must declare",
+            id="docker-no-mt",
         ),
         pytest.param(
-            _with(OCI_INDEX, config=desc(m.OCI_IMAGE_CONFIG, D1, 1)),
+            _with(OCI_INDEX, config=desc(mt.OCI_IMAGE_CONFIG, D1, 1)),
             None,
             "must not have 'config'",
             id="index-with-config",
         ),
         pytest.param(
             _with(OCI_NO_MEDIA_TYPE, manifests=[]),
-            m.OCI_MANIFEST,
+            mt.OCI_MANIFEST,
             "must not have 'manifests'",
             id="manifest-with-manifests",
         ),
         pytest.param(
-            dumps(OCI_NO_MEDIA_TYPE), m.OCI_INDEX, "must not have 'config'", id="shape-mismatch"
+            dumps(OCI_NO_MEDIA_TYPE),
+            mt.OCI_INDEX,
+            "must not have 'config'",
+            id="shape-mismatch",
         ),
         pytest.param(_layer(digest="sha256:" + "A" * 64), None, "invalid digest", id="upper-hex"),
         pytest.param(_layer(digest="sha256:" + "a" * 63), None, "invalid digest", id="short-hex"),
@@ -502,7 +538,10 @@ def _layer(**changes: Any) -> bytes:
             _with(OCI_NO_MEDIA_TYPE, artifactType=3), None, "'artifactType'", id="artifact-type"
         ),
         pytest.param(
-            _with(OCI_INDEX, manifests=[desc(m.OCI_MANIFEST, D2, 1, platform={"os": "linux"})]),
+            _with(
+                OCI_INDEX,
+                manifests=[desc(mt.OCI_MANIFEST, D2, 1, platform={"os": "linux"})],
+            ),
             None,
             "missing 'architecture'",
             id="platform-no-arch",
@@ -510,7 +549,7 @@ def _layer(**changes: Any) -> bytes:
         pytest.param(
             _with(
                 OCI_INDEX,
-                manifests=[desc(m.OCI_MANIFEST, D2, 1, platform={**AMD64, "os.features": "x"})],
+                manifests=[desc(mt.OCI_MANIFEST, D2, 1, platform={**AMD64, "os.features": "x"})],
             ),
             None,
             "'os.features' must be a list",
@@ -523,7 +562,10 @@ def _layer(**changes: Any) -> bytes:
             id="schema1-blobsum",
         ),
         pytest.param(
-            dumps({"schemaVersion": 1}), m.DOCKER_MANIFEST_V1, "missing 'fsLayers'", id="s1-layers"
+            dumps({"schemaVersion": 1}),
+            mt.DOCKER_MANIFEST_V1,
+            "missing 'fsLayers'",
+            id="s1-layers",
         ),
         pytest.param(
             dumps({"schemaVersion": 1, "fsLayers": [], "signatures": [{"protected": "!!"}]}),
@@ -776,7 +818,7 @@ def test_repository_names(name: str, valid: bool) -> None:
 
 def test_manifest_info_is_a_value() -> None:
     info = parse_manifest(dumps(HELM_CHART), None)
-    assert info == parse_manifest(dumps(HELM_CHART), m.OCI_MANIFEST)
+    assert info == parse_manifest(dumps(HELM_CHART), mt.OCI_MANIFEST)
     with pytest.raises(AttributeError):
         info.size = 1  # type: ignore[misc]
     assert isinstance(info, ManifestInfo)

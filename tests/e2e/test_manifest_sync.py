@@ -8,9 +8,9 @@ import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from harborlite.artifacts.manifests import OCI_INDEX, OCI_MANIFEST
 from harborlite.cache.manifests import ManifestCache
 from harborlite.cache.shared import ManifestCacheSync
+from harborlite.oci.mediatypes import OCI_INDEX, OCI_MANIFEST
 from tests.support.processes import RedisServer
 
 BODY = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'

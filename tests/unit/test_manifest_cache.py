@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from harborlite.artifacts.manifests import (
+from harborlite.cache.manifests import ManifestCache, accepted_types
+from harborlite.oci.mediatypes import (
     DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST_V2,
     OCI_INDEX,
     OCI_MANIFEST,
 )
-from harborlite.cache.manifests import ManifestCache, accepted_types
 
 ALL = frozenset({DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX})
 BODY = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
