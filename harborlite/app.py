@@ -139,7 +139,9 @@ def create_app(settings: Settings) -> Dispatcher:
         Mount("/", app=portal_app(portal)),  # the web portal takes every other path
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(PortalSessionMiddleware, config=portal)
+    app.add_middleware(
+        PortalSessionMiddleware, idle_minutes=portal.idle_minutes, max_hours=portal.max_hours
+    )
     app.add_middleware(GuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return Dispatcher(app, RequestIdMiddleware(GuardMiddleware(token_app)))

@@ -1,7 +1,31 @@
-"""One error family for every surface: a code, an HTTP status and a message."""
+"""The errors a client may be told about, one tree for every surface.
+
+::
+
+    HarborliteError                 a refusal with a reason: .status, .code, .message
+    ├── BadRequest (400)            input the surface cannot take
+    ├── Unauthorized (401)          no credentials, or wrong ones
+    ├── Forbidden (403)             the caller may not do this
+    ├── NotFound (404)
+    ├── Conflict (409)              a duplicate name; also SQLAlchemy's IntegrityError on a
+    │                               unique key, translated by harborlite.db.errors
+    ├── PreconditionFailed (412)    a rule of the domain refuses the change (last admin, ...)
+    ├── PayloadTooLarge (413)       a request body over the surface's limit
+    └── UpstreamError
+        ├── UpstreamUnavailable (503)  aiohttp.ClientError, TimeoutError: translated in
+        │                              harborlite.upstream.client only; also a busy database
+        └── RegistryRefused (500)      an answer the registry should not have given
+
+Parse errors of a vocabulary (``TokenError``, ``ManifestError``, ``ScopeError``) stay off the
+tree: each surface translates them where it parses. Each surface renders this tree in its own
+envelope, in one place: ``api/errors.py`` (Harbor's), ``v2/challenge.py`` (the registry's),
+``token/endpoint.py`` and ``portal/routes.py`` (the error page). Foreign exceptions reach a
+renderer only through :func:`harborlite.db.errors.translated` and the upstream client.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -17,10 +41,20 @@ class HarborliteError(Exception):
         self.detail = detail
 
     def envelope(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.detail is not None:
-            entry["detail"] = self.detail
-        return {"errors": [entry]}
+        return envelope(self.code, self.message, self.detail)
+
+
+def envelope(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    """The ``{"errors": [...]}`` body Harbor's API and the registry share."""
+    entry: dict[str, Any] = {"code": code, "message": message}
+    if detail is not None:
+        entry["detail"] = detail
+    return {"errors": [entry]}
+
+
+def envelope_bytes(code: str, message: str, detail: Any = None) -> bytes:
+    """The envelope as compact JSON with a newline, as the registry writes it."""
+    return json.dumps(envelope(code, message, detail), separators=(",", ":")).encode() + b"\n"
 
 
 class BadRequest(HarborliteError):
@@ -39,10 +73,6 @@ class NotFound(HarborliteError):
     code, status = "NOT_FOUND", 404
 
 
-class MethodNotAllowed(HarborliteError):
-    code, status = "METHOD_NOT_ALLOWED", 405
-
-
 class Conflict(HarborliteError):
     code, status = "CONFLICT", 409
 
@@ -51,15 +81,21 @@ class PreconditionFailed(HarborliteError):
     code, status = "PRECONDITION", 412
 
 
-class UpstreamUnavailable(HarborliteError):
-    """The registry behind harborlite did not answer."""
+class PayloadTooLarge(HarborliteError):
+    code, status = "PAYLOAD_TOO_LARGE", 413
+
+
+class UpstreamError(HarborliteError):
+    """Something behind harborlite (the registry, the database) failed it."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The registry (or the database) did not answer."""
 
     code, status = "UNAVAILABLE", 503
 
 
-# Codes of the OCI distribution surface (/v2/).
-class RegistryError(HarborliteError):
-    def __init__(self, code: str, status: int, message: str, *, detail: Any = None) -> None:
-        super().__init__(message, detail=detail)
-        self.code = code
-        self.status = status
+class RegistryRefused(UpstreamError):
+    """The registry answered something harborlite cannot go on with."""
+
+    code, status = "UNKNOWN", 500

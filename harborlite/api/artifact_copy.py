@@ -27,13 +27,19 @@ from harborlite.artifacts.describe import describe_manifest
 from harborlite.audit.events import CREATE, AuditEvent, record
 from harborlite.auth.permissions import can
 from harborlite.auth.scopes import Access
-from harborlite.errors import BadRequest, HarborliteError, NotFound, UpstreamUnavailable
+from harborlite.errors import (
+    BadRequest,
+    HarborliteError,
+    NotFound,
+    RegistryRefused,
+    UpstreamUnavailable,
+)
 from harborlite.oci.fields import ManifestError
 from harborlite.oci.manifest import Descriptor, parse_manifest
 from harborlite.oci.reference import is_digest, valid_repository_name, valid_tag
 from harborlite.projects import queries as projects
 from harborlite.services import services_of
-from harborlite.upstream.calls import RegistryRefused, delete_manifest, get_manifest, put_manifest
+from harborlite.upstream.calls import delete_manifest, get_manifest, put_manifest
 from harborlite.upstream.client import Upstream
 
 log = logging.getLogger("harborlite.api")

@@ -8,52 +8,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from harborlite.accounts.authentication import parse_basic, principal_of, verify_credentials
-from harborlite.audit.events import LOGIN, AuditEvent, Origin, record
-from harborlite.auth.permissions import ANONYMOUS, Principal, ProjectAccess, can
+from harborlite.api.call import caller as caller  # handlers not yet on ApiCall
+from harborlite.api.call import origin_of as origin_of
+from harborlite.auth.permissions import Action, Principal, ProjectAccess, Resource, can
 from harborlite.db.models import Project
 from harborlite.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from harborlite.projects import queries as projects
-from harborlite.services import services_of
 
-
-def origin(request: Request) -> Origin:
-    client = request.client
-    return Origin(client.host if client else "", request.headers.get("user-agent", ""))
-
-
-async def caller(request: Request, session: AsyncSession) -> Principal:
-    """The authenticated caller: HTTP Basic, or the portal's session (set by the portal)."""
-    cached = request.scope.get("harborlite.principal")
-    if isinstance(cached, Principal):
-        return cached
-    services = services_of(request)
-    basic = parse_basic(request.headers.get("authorization"))
-    principal = ANONYMOUS
-    if basic is not None:
-        username, password = basic
-        await services.failures.delay(username)
-        user = await verify_credentials(session, services.credentials, username, password)
-        if user is None:
-            services.failures.failed(username)
-            record(
-                session,
-                AuditEvent(
-                    username=username,
-                    operation=LOGIN,
-                    resource_type="user",
-                    resource=username,
-                    origin=origin(request),
-                    success=False,
-                    detail="invalid username/password (API)",
-                ),
-            )
-            await session.commit()
-            raise Unauthorized("invalid username/password")
-        services.failures.succeeded(username)
-        principal = principal_of(user)
-    request.scope["harborlite.principal"] = principal
-    return principal
+origin = origin_of  # handlers not yet on ApiCall
 
 
 def require_login(principal: Principal) -> None:
@@ -102,7 +64,7 @@ async def project_from_path(
     return project, access
 
 
-def check(principal: Principal, access: ProjectAccess, resource: str, action: str) -> None:
+def check(principal: Principal, access: ProjectAccess, resource: Resource, action: Action) -> None:
     if not can(principal, access, resource, action):
         raise deny(principal, f"{action} {resource} in project {access.name}")
 

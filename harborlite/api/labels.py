@@ -28,7 +28,7 @@ from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render import label_json
 from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
-from harborlite.auth.permissions import Principal
+from harborlite.auth.permissions import Action, Principal
 from harborlite.db.models import Label
 from harborlite.errors import BadRequest, Conflict, NotFound
 from harborlite.labels import queries as labels
@@ -49,7 +49,7 @@ MAX_COLOR = 16
 
 
 async def authorize(
-    session: AsyncSession, principal: Principal, scope: str, project_id: int | None, action: str
+    session: AsyncSession, principal: Principal, scope: str, project_id: int | None, action: Action
 ) -> str:
     """Check ``action`` on labels of ``scope`` (and project); the project's name, or ``""``."""
     require_login(principal)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from harborlite.api.context import check, project_from_path
 from harborlite.artifacts import queries as artifacts
-from harborlite.auth.permissions import Principal, ProjectAccess
+from harborlite.auth.permissions import Action, Principal, ProjectAccess, Resource
 from harborlite.db.models import Artifact, Project, Repository
 from harborlite.errors import BadRequest, NotFound
 from harborlite.oci.reference import is_digest
@@ -40,7 +40,11 @@ def repository_name_of(request: Request) -> str:
 
 
 async def repository_path(
-    request: Request, session: AsyncSession, principal: Principal, resource: str, action: str
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    resource: Resource,
+    action: Action,
 ) -> RepositoryPath:
     """The project (readable by the caller) and the repository name, after checking the action."""
     project, access = await project_from_path(request, session, principal, "project_name")

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from harborlite.api.context import caller, require_login
 from harborlite.api.query import flag
-from harborlite.auth.permissions import POLICY, Principal, ProjectAccess, allowed
+from harborlite.auth.permissions import Principal, ProjectAccess, allowed, policy_resources
 from harborlite.errors import BadRequest, NotFound
 from harborlite.projects import queries as projects
 from harborlite.services import services_of
@@ -52,15 +52,11 @@ SIGNED_IN_PERMISSIONS: tuple[tuple[str, str], ...] = (
 def project_permissions(
     principal: Principal, access: ProjectAccess, relative: bool
 ) -> list[dict[str, str]]:
-    by_resource: dict[str, set[str]] = {}
-    for resource, action in POLICY:
-        by_resource.setdefault(resource, set()).add(action)
+    by_resource = policy_resources()
     result: list[dict[str, str]] = []
     for resource in sorted(by_resource):
-        for action in sorted(
-            allowed(principal, access, resource, frozenset(by_resource[resource]))
-        ):
-            name = "." if resource == "project" else resource
+        for action in sorted(allowed(principal, access, resource, by_resource[resource])):
+            name: str = "." if resource == "project" else resource
             if not relative:
                 name = f"/project/{access.project_id}" + ("" if name == "." else f"/{name}")
             result.append({"resource": name, "action": action})

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from harborlite.api import (
     additions,
@@ -27,53 +23,8 @@ from harborlite.api import (
     tags,
     users,
 )
+from harborlite.api.errors import harborlite_error, http_error, internal_error
 from harborlite.errors import HarborliteError
-
-log = logging.getLogger("harborlite.api")
-
-_HTTP_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    412: "PRECONDITION",
-}
-
-
-async def harborlite_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HarborliteError)
-    headers = {}
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = 'Basic realm="harborlite"'
-    return JSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
-
-
-async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "UNKNOWN")
-    message = "no such API endpoint" if exc.status_code == 404 else str(exc.detail)
-    return JSONResponse(
-        {"errors": [{"code": code, "message": message}]},
-        status_code=exc.status_code,
-        headers=exc.headers,
-    )
-
-
-async def internal_error(request: Request, exc: Exception) -> Response:
-    request_id = request.headers.get("x-request-id", "-")
-    log.exception(
-        "internal error on %s %s (request %s)",
-        request.method,
-        request.url.path,
-        request_id,
-        exc_info=exc,
-    )
-    return JSONResponse(
-        {"errors": [{"code": "UNKNOWN", "message": f"internal error; request id {request_id}"}]},
-        status_code=500,
-    )
 
 
 def api_app() -> Starlette:
@@ -100,6 +51,6 @@ def api_app() -> Starlette:
         exception_handlers={
             HarborliteError: harborlite_error,
             HTTPException: http_error,
-            Exception: internal_error,
+            Exception: internal_error,  # database errors are translated there
         },
     )

@@ -34,6 +34,38 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who does something, as every audit entry names them: a user (or ``cli``) and from where."""
+
+    username: str
+    origin: Origin = Origin()
+
+    def event(
+        self,
+        operation: str,
+        resource_type: str,
+        resource: str,
+        *,
+        project_id: int | None = None,
+        success: bool = True,
+        detail: str = "",
+    ) -> AuditEvent:
+        return AuditEvent(
+            self.username,
+            operation,
+            resource_type,
+            resource,
+            self.origin,
+            project_id=project_id,
+            success=success,
+            detail=detail,
+        )
+
+
+CLI = Actor("cli")
+
+
+@dataclass(frozen=True)
 class AuditEvent:
     username: str
     operation: str

@@ -1,12 +1,46 @@
-"""Harbor's role model, and the one function that decides what a caller may do.
+"""Harbor's role model, and the one place that decides what a caller may do.
 
-The token service, the ``/v2/`` proxy, the REST API and the portal all call :func:`allowed`.
+Every rule lives here: the project policy (:data:`POLICY`, decided by :func:`allowed` and
+:func:`can`), the system policy (:data:`SYSTEM_POLICY`, decided by :func:`system_can`: who lists
+users, creates global labels, reads the whole audit log or the catalog), the rule on other users'
+accounts (:func:`may_manage_user`) and the last-ProjectAdmin rule (:func:`may_drop_admin`).
+
+The token service grants scopes through :func:`registry_actions`; the ``/v2/`` gateway then
+checks the signed token's claims, which carry that decision. The REST API, the portal and the CLI
+call these functions through their domain operations and request contexts. Resources and actions
+are ``Literal`` types, so a misspelt one fails ``mypy --strict`` instead of silently denying.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Literal, get_args
+
+Resource = Literal[
+    "project",
+    "member",
+    "repository",
+    "artifact",
+    "tag",
+    "artifact-label",
+    "log",
+    "robot",
+    "label",
+    "immutable-tag",
+    "tag-retention",
+    "webhook-policy",
+    "scan",
+    "quota",
+]
+Action = Literal["read", "list", "create", "update", "delete", "pull", "push", "stop", "operate"]
+Need = tuple[Resource, Action]
+"""What a request needs in a project: a resource and an action on it."""
+
+SystemResource = Literal[
+    "audit-log", "project", "user", "statistic", "catalog", "label", "configuration"
+]
+SystemNeed = tuple[SystemResource, Action]
 
 
 class Role(IntEnum):
@@ -84,8 +118,8 @@ PMD = frozenset({PA, M, D})
 PM = frozenset({PA, M})
 P = frozenset({PA})
 
-# (resource, action) -> roles allowed; ARCHITECTURE.md "Roles and permissions".
-POLICY: dict[tuple[str, str], frozenset[Role]] = {
+# (resource, action) -> roles allowed: Harbor's project role table.
+POLICY: dict[Need, frozenset[Role]] = {
     ("project", "read"): ALL,
     ("project", "update"): P,
     ("project", "delete"): P,
@@ -143,7 +177,7 @@ POLICY: dict[tuple[str, str], frozenset[Role]] = {
 }
 
 # What anyone, anonymous included, may do on a public project.
-PUBLIC_READ: frozenset[tuple[str, str]] = frozenset(
+PUBLIC_READ: frozenset[Need] = frozenset(
     {
         ("project", "read"),
         ("repository", "pull"),
@@ -159,15 +193,18 @@ PUBLIC_READ: frozenset[tuple[str, str]] = frozenset(
 
 
 def allowed(
-    principal: Principal, project: ProjectAccess | None, resource: str, actions: frozenset[str]
-) -> frozenset[str]:
+    principal: Principal,
+    project: ProjectAccess | None,
+    resource: Resource,
+    actions: frozenset[Action],
+) -> frozenset[Action]:
     """The subset of ``actions`` on ``resource`` in ``project`` the caller may perform.
 
     Deny by default: an unknown project, resource or action grants nothing.
     """
     if project is None:
         return frozenset()
-    granted: set[str] = set()
+    granted: set[Action] = set()
     for action in actions:
         roles = POLICY.get((resource, action))
         if roles is None:
@@ -181,14 +218,75 @@ def allowed(
     return frozenset(granted)
 
 
-def can(principal: Principal, project: ProjectAccess | None, resource: str, action: str) -> bool:
+def can(
+    principal: Principal, project: ProjectAccess | None, resource: Resource, action: Action
+) -> bool:
     return action in allowed(principal, project, resource, frozenset({action}))
 
 
 # The registry's actions, as they appear in token scopes, mapped onto the policy.
-REGISTRY_ACTIONS = ("pull", "push", "delete")
+REGISTRY_ACTIONS: tuple[Action, ...] = ("pull", "push", "delete")
 
 
-def registry_actions(principal: Principal, project: ProjectAccess | None) -> frozenset[str]:
+def registry_actions(principal: Principal, project: ProjectAccess | None) -> frozenset[Action]:
     """Which of pull, push, delete the caller may perform on a repository of ``project``."""
     return allowed(principal, project, "repository", frozenset(REGISTRY_ACTIONS))
+
+
+# Who may do what outside any project. "signed-in": every user who logged in; "sysadmin": system
+# administrators only. Anonymous callers get nothing here.
+Audience = Literal["signed-in", "sysadmin"]
+SYSTEM_POLICY: dict[SystemNeed, Audience] = {
+    ("audit-log", "list"): "sysadmin",  # others read the logs of the projects they administer
+    ("project", "create"): "signed-in",
+    ("project", "list"): "signed-in",
+    ("user", "create"): "sysadmin",
+    ("user", "read"): "sysadmin",  # anyone reads their own account: may_manage_user
+    ("user", "update"): "sysadmin",
+    ("user", "delete"): "sysadmin",
+    ("user", "list"): "sysadmin",
+    ("statistic", "read"): "sysadmin",  # totals; the visible counts are for every user
+    ("catalog", "read"): "sysadmin",
+    ("label", "create"): "sysadmin",
+    ("label", "read"): "signed-in",
+    ("label", "update"): "sysadmin",
+    ("label", "delete"): "sysadmin",
+    ("label", "list"): "signed-in",
+    ("configuration", "read"): "sysadmin",
+}
+
+
+def system_can(principal: Principal, resource: SystemResource, action: Action) -> bool:
+    """Whether the caller may perform ``action`` on the system-wide ``resource``."""
+    audience = SYSTEM_POLICY.get((resource, action))
+    if audience is None or principal.anonymous:
+        return False
+    return audience == "signed-in" or principal.sysadmin
+
+
+def system_permissions(principal: Principal) -> list[SystemNeed]:
+    """Every system permission the caller holds, in the table's order (for the UI)."""
+    return [need for need in SYSTEM_POLICY if system_can(principal, *need)]
+
+
+def may_manage_user(principal: Principal, user_id: int) -> bool:
+    """A user reads and changes their own account; system administrators every account."""
+    return not principal.anonymous and (principal.sysadmin or principal.user_id == user_id)
+
+
+def may_drop_admin(principal: Principal, admins_left: int) -> bool:
+    """The last ProjectAdmin of a project stays, unless a system administrator removes it.
+
+    ``admins_left`` counts the ProjectAdmins the project keeps after the change."""
+    return admins_left >= 1 or (principal.sysadmin and not principal.anonymous)
+
+
+def policy_resources() -> dict[Resource, frozenset[Action]]:
+    """Every resource of the project policy and the actions it knows."""
+    by_resource: dict[Resource, set[Action]] = {}
+    for resource, action in POLICY:
+        by_resource.setdefault(resource, set()).add(action)
+    return {resource: frozenset(actions) for resource, actions in by_resource.items()}
+
+
+ALL_RESOURCES: tuple[Resource, ...] = get_args(Resource)

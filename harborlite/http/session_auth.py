@@ -17,7 +17,7 @@ from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from harborlite.portal.config import PortalConfig
+from harborlite.auth.permissions import Principal
 from harborlite.services import services_of
 from harborlite.sessions.csrf import CSRF_HEADER, UNSAFE_METHODS, tokens_match
 from harborlite.sessions.store import SESSION_COOKIE, SignedIn, resolve_session
@@ -44,16 +44,22 @@ _PAGE_HEADERS = [
 _CLEAR_SESSION = f"{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax".encode()
 
 
+def principal_in(scope: Scope) -> Principal | None:
+    """The caller the session cookie named, for the REST API (None without a live session)."""
+    value = scope.get(PRINCIPAL_SCOPE_KEY)
+    return value if isinstance(value, Principal) else None
+
+
 def signed_in_of(scope: Scope) -> SignedIn | None:
     value = scope.get(SESSION_SCOPE_KEY)
     return value if isinstance(value, SignedIn) else None
 
 
 class PortalSessionMiddleware:
-    def __init__(self, app: ASGIApp, config: PortalConfig) -> None:
+    def __init__(self, app: ASGIApp, *, idle_minutes: int, max_hours: int) -> None:
         self.app = app
-        self.idle = timedelta(minutes=config.idle_minutes)
-        self.lifetime = timedelta(hours=config.max_hours)
+        self.idle = timedelta(minutes=idle_minutes)
+        self.lifetime = timedelta(hours=max_hours)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from harborlite.accounts import queries as accounts
 from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
 from harborlite.audit.queries import list_logs
-from harborlite.auth.permissions import ProjectAccess, Role, can
+from harborlite.auth.permissions import Action, ProjectAccess, Role, can
 from harborlite.db.models import Project
 from harborlite.errors import Forbidden, NotFound
 from harborlite.portal import queries
@@ -274,7 +274,7 @@ async def change_member(request: Request) -> Response:
     remove = request.url.path.endswith("/remove")
     async with services(request).sessions() as session:
         project, access = await load_project(session, viewer, name)
-        action = "delete" if remove else "update"
+        action: Action = "delete" if remove else "update"
         if not can(viewer.principal, access, "member", action):
             raise refuse(access, "change members")
         mid = request.path_params["member"]

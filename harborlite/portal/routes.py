@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from harborlite.db.errors import translated
 from harborlite.errors import HarborliteError, Unauthorized
 from harborlite.portal import account_pages, admin_pages, dashboard, project_pages, repository_pages
 from harborlite.portal.account_pages import login_redirect
@@ -66,6 +67,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
+    known = translated(exc)  # a concurrent writer took the name first, or a busy database
+    if known is not None:
+        return _error_page(request, known.status, known.message)
     request_id = request.headers.get("x-request-id", "-")
     log.exception(
         "portal error on %s %s (request %s)",

@@ -10,19 +10,13 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from harborlite.errors import HarborliteError, NotFound, UpstreamUnavailable
+from harborlite.errors import HarborliteError, NotFound, RegistryRefused, UpstreamUnavailable
 from harborlite.oci.mediatypes import MANIFEST_MEDIA_TYPES, OCI_IMAGE_CONFIG, OCI_MANIFEST
 from harborlite.upstream.client import OWN_CALLS, Upstream
 
 log = logging.getLogger("harborlite.api")
 
 ACCEPT = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
-
-
-class RegistryRefused(HarborliteError):
-    """The registry answered something harborlite cannot go on with."""
-
-    code, status = "UNKNOWN", 500
 
 
 async def get_manifest(upstream: Upstream, repository: str, digest: str) -> tuple[bytes, str]:

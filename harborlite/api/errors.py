@@ -1,0 +1,68 @@
+"""How the REST API answers an error: Harbor's envelope, in this one place.
+
+A :class:`~harborlite.errors.HarborliteError` is rendered with its status and code; Starlette's
+own ``HTTPException`` (no route, wrong method) in the same envelope; a database exception is
+translated (a unique key taken by a concurrent writer is a 409); anything else is a 500 whose
+details go to the log with the request id, never to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from harborlite.db.errors import translated
+from harborlite.errors import HarborliteError, envelope
+
+log = logging.getLogger("harborlite.api")
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    412: "PRECONDITION",
+    413: "PAYLOAD_TOO_LARGE",
+}
+
+
+def render(error: HarborliteError) -> Response:
+    headers = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="harborlite"'
+    return JSONResponse(error.envelope(), status_code=error.status, headers=headers)
+
+
+async def harborlite_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HarborliteError)
+    return render(exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "UNKNOWN")
+    message = "no such API endpoint" if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse(envelope(code, message), status_code=exc.status_code, headers=exc.headers)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    known = translated(exc)
+    if known is not None:
+        log.warning("%s %s: %s (%s)", request.method, request.url.path, known.message, exc)
+        return render(known)
+    request_id = request.headers.get("x-request-id", "-")
+    log.exception(
+        "internal error on %s %s (request %s)",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    return JSONResponse(
+        envelope("UNKNOWN", f"internal error; request id {request_id}"), status_code=500
+    )
