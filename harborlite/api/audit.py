@@ -11,14 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from harborlite.api.context import caller, check, project_from_path, require_login
+from harborlite.api.call import api_call
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render import audit_json
 from harborlite.audit.queries import list_logs
+from harborlite.auth.permissions import system_can
 from harborlite.db.models import AuditLog
 from harborlite.projects import queries as projects
-from harborlite.services import services_of
 
 FIELDS = {
     "id": Field(AuditLog.id, "int"),
@@ -32,19 +32,19 @@ FIELDS = {
 
 
 async def audit_logs(request: Request) -> Response:
-    services = services_of(request)
     page = page_of(request)
     where = conditions(q_of(request), FIELDS)
     order = parse_sort(request.query_params.get("sort"), FIELDS, [])
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
-        if not principal.sysadmin:
-            assert principal.user_id is not None
-            administered = await projects.admin_project_ids(session, principal.user_id)
+    async with api_call(request) as call:
+        call.require_login()
+        if not system_can(call.principal, "audit-log", "list"):
+            # the projects whose log the caller may list: POLICY[("log", "list")], the admins
+            administered = await projects.admin_project_ids(
+                call.session, call.principal.user_id or 0
+            )
             where.append(AuditLog.project_id.in_(administered))
         entries, total = await list_logs(
-            session,
+            call.session,
             conditions=where,
             order_by=[*order, AuditLog.id.desc()] if order else (),
             offset=page.offset,
@@ -54,17 +54,14 @@ async def audit_logs(request: Request) -> Response:
 
 
 async def project_logs(request: Request) -> Response:
-    services = services_of(request)
     page = page_of(request)
     where = conditions(q_of(request), FIELDS)
     order = parse_sort(request.query_params.get("sort"), FIELDS, [])
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal, "project_name")
-        check(principal, access, "log", "list")
+    async with api_call(request) as call:
+        found = await call.project(("log", "list"), "project_name")
         entries, total = await list_logs(
-            session,
-            project_id=project.id,
+            call.session,
+            project_id=found.project.id,
             conditions=where,
             order_by=[*order, AuditLog.id.desc()] if order else (),
             offset=page.offset,

@@ -3,8 +3,9 @@
 With ``scope=/project/{id or name}`` the answer lists every (resource, action) of the project
 policy that :func:`harborlite.auth.permissions.allowed` grants the caller; ``relative=true``
 gives resources relative to the project (``repository``; the project itself is ``.``). Without
-a scope it lists system-level permissions: everything for system administrators, project
-creation and reading global labels for other users (harborlite lets everyone create projects).
+a scope it lists the system-level permissions :func:`harborlite.auth.permissions.system_permissions`
+grants: everything for system administrators, project creation and reading global labels for
+other users (harborlite lets everyone create projects).
 """
 
 from __future__ import annotations
@@ -15,38 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from harborlite.api.context import caller, require_login
+from harborlite.api.call import api_call
 from harborlite.api.query import flag
+from harborlite.auth import permissions
 from harborlite.auth.permissions import Principal, ProjectAccess, allowed, policy_resources
 from harborlite.errors import BadRequest, NotFound
 from harborlite.projects import queries as projects
-from harborlite.services import services_of
-
-SYSTEM_PERMISSIONS: tuple[tuple[str, str], ...] = (
-    ("audit-log", "list"),
-    ("project", "create"),
-    ("project", "list"),
-    ("user", "create"),
-    ("user", "read"),
-    ("user", "update"),
-    ("user", "delete"),
-    ("user", "list"),
-    ("statistic", "read"),
-    ("catalog", "read"),
-    ("label", "create"),
-    ("label", "read"),
-    ("label", "update"),
-    ("label", "delete"),
-    ("label", "list"),
-)
-
-# Every signed-in user creates projects and reads the global labels.
-SIGNED_IN_PERMISSIONS: tuple[tuple[str, str], ...] = (
-    ("project", "create"),
-    ("project", "list"),
-    ("label", "read"),
-    ("label", "list"),
-)
 
 
 def project_permissions(
@@ -64,23 +39,20 @@ def project_permissions(
 
 
 def system_permissions(principal: Principal, relative: bool) -> list[dict[str, str]]:
-    granted = SYSTEM_PERMISSIONS if principal.sysadmin else SIGNED_IN_PERMISSIONS
     return [
         {"resource": resource if relative else f"/system/{resource}", "action": action}
-        for resource, action in granted
+        for resource, action in permissions.system_permissions(principal)
     ]
 
 
 async def current_permissions(request: Request) -> Response:
-    services = services_of(request)
     scope = request.query_params.get("scope") or ""
     relative = flag(request, "relative", False)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
+    async with api_call(request) as call:
+        call.require_login()
         body: list[dict[str, Any]]
         if scope in ("", "/system", "/"):
-            body = list(system_permissions(principal, relative))
+            body = system_permissions(call.principal, relative)
         else:
             parts = scope.strip("/").split("/")
             if len(parts) != 2 or parts[0] != "project" or not parts[1]:
@@ -88,13 +60,13 @@ async def current_permissions(request: Request) -> Response:
             ident = parts[1]
             project = None
             if ident.isdigit():
-                project = await projects.get_project(session, int(ident))
+                project = await projects.get_project(call.session, int(ident))
             if project is None:
-                project = await projects.get_project_by_name(session, ident)
+                project = await projects.get_project_by_name(call.session, ident)
             if project is None:
                 raise NotFound(f"project {ident} not found")
-            access = await projects.project_access(session, principal, project)
-            body = list(project_permissions(principal, access, relative))
+            access = await projects.project_access(call.session, call.principal, project)
+            body = project_permissions(call.principal, access, relative)
     return JSONResponse(body)
 
 

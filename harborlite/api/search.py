@@ -8,23 +8,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from harborlite.api.context import caller, require_login
+from harborlite.api.call import api_call
 from harborlite.api.render import project_json
 from harborlite.artifacts import queries as artifacts
+from harborlite.auth.permissions import system_can
 from harborlite.errors import BadRequest
 from harborlite.projects import queries as projects
-from harborlite.services import services_of
 
 SEARCH_LIMIT = 100
 
 
 async def search(request: Request) -> Response:
-    services = services_of(request)
     fragment = request.query_params.get("q")
     if fragment is None:
         raise BadRequest("q is required")
-    async with services.sessions() as session:
-        principal = await caller(request, session)
+    async with api_call(request) as call:
+        session, principal = call.session, call.principal
         found = await projects.search_projects(session, principal, fragment, SEARCH_LIMIT)
         ids = [project.id for project, _ in found]
         owners = await projects.owner_names(session, [p.owner_id for p, _ in found if p.owner_id])
@@ -59,10 +58,9 @@ async def search(request: Request) -> Response:
 
 async def statistics(request: Request) -> Response:
     """Counts of the projects and repositories the caller may see; totals for admins only."""
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
+    async with api_call(request) as call:
+        call.require_login()
+        session, principal = call.session, call.principal
         visible = projects.visible_condition(principal)
         project_counts = await projects.count_by_visibility(session, visible)
         repository_counts = await artifacts.repository_count_by_visibility(session, visible)
@@ -72,7 +70,7 @@ async def statistics(request: Request) -> Response:
             "public_project_count": project_counts.get(True, 0),
             "public_repo_count": repository_counts.get(True, 0),
         }
-        if principal.sysadmin:
+        if system_can(principal, "statistic", "read"):
             body["total_project_count"] = sum(project_counts.values())
             body["total_repo_count"] = sum(repository_counts.values())
             body["total_storage_consumption"] = await artifacts.storage_used(session)

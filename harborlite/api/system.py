@@ -2,66 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from harborlite import __version__
+from harborlite import __version__, health
 from harborlite.api.render import iso
 from harborlite.db.models import utcnow
 from harborlite.services import services_of
 
 
-async def health(request: Request) -> Response:
+async def health_check(request: Request) -> Response:
     services = services_of(request)
-    components = [{"name": "core", "status": "healthy"}]
-    try:
-        async with services.sessions() as session:
-            await session.execute(text("SELECT 1"))
-        components.append({"name": "database", "status": "healthy"})
-    except Exception as error:  # any failure makes the component unhealthy
-        components.append(
-            {"name": "database", "status": "unhealthy", "error": type(error).__name__}
-        )
-    registry = {"name": "registry", "status": "healthy"}
-    supervisor = services.supervisor
-    if supervisor is not None:
-        if not supervisor.healthy:
-            registry = {
-                "name": "registry",
-                "status": "unhealthy",
-                "error": "the registry process is not running; harborlite restarts it",
-            }
-    else:
-        try:
-            status, _, _ = await services.upstream.fetch("GET", "", "/v2/", ())
-            if status not in (200, 401):
-                registry = {
-                    "name": "registry",
-                    "status": "unhealthy",
-                    "error": f"registry answered {status}",
-                }
-        except Exception as error:  # translated into the component's status
-            registry = {"name": "registry", "status": "unhealthy", "error": str(error)}
-    components.append(registry)
-    if services.settings.redis_url:
-        components.append(await _redis_health(services.settings.redis_url))
-    overall = "healthy" if all(c["status"] == "healthy" for c in components) else "unhealthy"
-    return JSONResponse({"status": overall, "components": components})
-
-
-async def _redis_health(url: str) -> dict[str, str]:
-    import redis.asyncio as redis
-
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as error:  # translated into the component's status
-        return {"name": "redis", "status": "unhealthy", "error": type(error).__name__}
-    finally:
-        await client.aclose()
-    return {"name": "redis", "status": "healthy"}
+    components = await health.components(
+        services.sessions, services.upstream, services.supervisor, services.settings.redis_url
+    )
+    overall = "healthy" if all(c.healthy for c in components) else "unhealthy"
+    return JSONResponse({"status": overall, "components": [c.json() for c in components]})
 
 
 async def systeminfo(request: Request) -> Response:
@@ -90,7 +47,7 @@ async def ping(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/health", health, methods=["GET"]),
+    Route("/health", health_check, methods=["GET"]),
     Route("/systeminfo", systeminfo, methods=["GET"]),
     Route("/ping", ping, methods=["GET"]),
 ]

@@ -1,37 +1,21 @@
-"""``/users``: accounts, passwords, the system-admin flag."""
+"""``/users``: accounts, passwords, the system-admin flag (rules in accounts.operations)."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from harborlite.accounts import operations
 from harborlite.accounts import queries as accounts
-from harborlite.accounts.names import USERNAME_RULE, valid_email, valid_username
-from harborlite.accounts.passwords import (
-    PasswordPolicyError,
-    check_policy,
-    hash_password,
-    verify_password,
-)
-from harborlite.api.context import (
-    caller,
-    field_bool,
-    field_str,
-    json_body,
-    origin,
-    path_int,
-    require_admin,
-    require_login,
-)
+from harborlite.api.call import ApiCall, api_call
+from harborlite.api.context import field_bool, field_str, json_body, path_int
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render import user_json
-from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
+from harborlite.auth.permissions import may_manage_user
 from harborlite.db.models import User
-from harborlite.errors import BadRequest, Conflict, Forbidden, NotFound
-from harborlite.services import services_of
+from harborlite.errors import BadRequest, Forbidden, NotFound
 
 FIELDS = {
     "user_id": Field(User.id, "int"),
@@ -43,67 +27,46 @@ FIELDS = {
 }
 
 
-def validate_username(username: str) -> None:
-    if not valid_username(username):
-        raise BadRequest(f"username must be {USERNAME_RULE}")
-
-
-def validate_password(password: str) -> None:
-    try:
-        check_policy(password)
-    except PasswordPolicyError as error:
-        raise BadRequest(str(error)) from None
-
-
-async def user_or_404(session: AsyncSession, user_id: int) -> User:
-    user = await accounts.get_user(session, user_id)
+async def _user(call: ApiCall, user_id: int) -> User:
+    user = await accounts.get_user(call.session, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
     return user
 
 
+def _manageable(call: ApiCall, user_id: int, what: str) -> None:
+    """Oneself, or anyone for a system administrator."""
+    call.require_login()
+    if not may_manage_user(call.principal, user_id):
+        raise Forbidden(f"only system administrators may {what}")
+
+
 async def create_user(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_admin(principal)
+    async with api_call(request) as call:
+        call.require_system("user", "create")
         body = await json_body(request)
-        username = field_str(body, "username", required=True)
-        password = field_str(body, "password", required=True)
-        email = field_str(body, "email")
-        validate_username(username)
-        validate_password(password)
-        if email and not valid_email(email):
-            raise BadRequest(f"email {email!r} is not a valid address")
-        if await accounts.get_user_by_name(session, username) is not None:
-            raise Conflict(f"user {username} already exists")
-        if email and await accounts.email_taken(session, email):
-            raise Conflict(f"email {email} is already used by another user")
-        user = await accounts.create_user(
-            session,
-            username=username,
-            password_hash=await hash_password(password),
-            email=email,
+        user = await operations.create_user(
+            call.session,
+            username=field_str(body, "username", required=True),
+            password=field_str(body, "password", required=True),
+            email=field_str(body, "email"),
             realname=field_str(body, "realname"),
             comment=field_str(body, "comment"),
             sysadmin=field_bool(body, "sysadmin_flag"),
+            by=call.actor,
         )
-        record(session, AuditEvent(principal.username, CREATE, "user", username, origin(request)))
-        await session.commit()
         location = f"/api/v2.0/users/{user.id}"
     return Response(status_code=201, headers={"Location": location})
 
 
 async def list_users(request: Request) -> Response:
-    services = services_of(request)
     page = page_of(request)
     where = conditions(q_of(request), FIELDS)
     order = parse_sort(request.query_params.get("sort"), FIELDS, [])
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_admin(principal)
+    async with api_call(request) as call:
+        call.require_system("user", "list")
         users, total = await accounts.list_users(
-            session,
+            call.session,
             username=request.query_params.get("username"),
             conditions=where,
             order_by=[*order, User.id] if order else (),
@@ -114,161 +77,103 @@ async def list_users(request: Request) -> Response:
 
 
 async def current_user(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
-        assert principal.user_id is not None
-        user = await accounts.get_user(session, principal.user_id)
+    async with api_call(request) as call:
+        call.require_login()
+        user = await accounts.get_user(call.session, call.principal.user_id or 0)
         if user is None:
             raise NotFound("user not found")
     return JSONResponse(user_json(user))
 
 
 async def get_user(request: Request) -> Response:
-    services = services_of(request)
     user_id = path_int(request, "user_id")
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
-        if not principal.sysadmin and principal.user_id != user_id:
-            raise Forbidden("only system administrators may read other users")
-        user = await user_or_404(session, user_id)
+    async with api_call(request) as call:
+        _manageable(call, user_id, "read other users")
+        user = await _user(call, user_id)
     return JSONResponse(user_json(user))
 
 
 async def delete_user(request: Request) -> Response:
-    services = services_of(request)
     user_id = path_int(request, "user_id")
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_admin(principal)
-        user = await user_or_404(session, user_id)
-        if user.id == principal.user_id:
-            raise Forbidden("you cannot delete yourself")
-        username = user.username
-        await accounts.delete_user(session, user)
-        record(session, AuditEvent(principal.username, DELETE, "user", username, origin(request)))
-        await session.commit()
-    services.credentials.forget(username)
+    async with api_call(request) as call:
+        call.require_system("user", "delete")
+        await operations.delete_user(
+            call.session,
+            await _user(call, user_id),
+            principal=call.principal,
+            by=call.actor,
+            credentials=call.services.credentials,
+        )
     return Response(status_code=200)
 
 
 async def change_password(request: Request) -> Response:
-    services = services_of(request)
     user_id = path_int(request, "user_id")
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
-        own = principal.user_id == user_id
-        if not own and not principal.sysadmin:
-            raise Forbidden("only system administrators may change other users' passwords")
+    async with api_call(request) as call:
+        _manageable(call, user_id, "change other users' passwords")
         body = await json_body(request)
         new_password = field_str(body, "new_password", required=True)
-        user = await user_or_404(session, user_id)
-        if own:
-            old_password = field_str(body, "old_password", required=True)
-            if not await verify_password(old_password, user.password_hash):
-                raise Forbidden("the old password is wrong")
-        validate_password(new_password)
-        if await verify_password(new_password, user.password_hash):
-            raise BadRequest("the new password must differ from the old one")
-        await accounts.set_password(session, user, await hash_password(new_password))
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                UPDATE,
-                "user",
-                user.username,
-                origin(request),
-                detail="password changed",
-            ),
+        user = await _user(call, user_id)
+        old_password = body.get("old_password")
+        await operations.set_password(
+            call.session,
+            user,
+            new_password,
+            old_password=field_str(body, "old_password") if old_password is not None else None,
+            principal=call.principal,
+            by=call.actor,
+            credentials=call.services.credentials,
         )
-        await session.commit()
-    services.credentials.forget(user.username)
     return Response(status_code=200)
 
 
 async def set_sysadmin(request: Request) -> Response:
-    services = services_of(request)
     user_id = path_int(request, "user_id")
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_admin(principal)
+    async with api_call(request) as call:
+        call.require_system("user", "update")
         body = await json_body(request)
-        if not isinstance(body.get("sysadmin_flag"), bool):
+        flag = body.get("sysadmin_flag")
+        if not isinstance(flag, bool):
             raise BadRequest("sysadmin_flag must be a boolean")
-        user = await user_or_404(session, user_id)
-        if user.id == principal.user_id and not body["sysadmin_flag"]:
-            raise Forbidden("you cannot remove your own administrator rights")
-        await accounts.set_sysadmin(session, user, body["sysadmin_flag"])
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                UPDATE,
-                "user",
-                user.username,
-                origin(request),
-                detail=f"sysadmin={body['sysadmin_flag']}",
-            ),
+        await operations.set_sysadmin(
+            call.session,
+            await _user(call, user_id),
+            flag,
+            principal=call.principal,
+            by=call.actor,
+            credentials=call.services.credentials,
         )
-        await session.commit()
-    services.credentials.forget(user.username)
     return Response(status_code=200)
 
 
 async def search_users(request: Request) -> Response:
-    services = services_of(request)
     page = page_of(request)
     fragment = request.query_params.get("username")
     if not fragment:
         raise BadRequest("username is required")
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
+    async with api_call(request) as call:
+        call.require_login()
         rows, total = await accounts.search_users(
-            session, fragment, offset=page.offset, limit=page.size
+            call.session, fragment, offset=page.offset, limit=page.size
         )
     items = [{"user_id": user_id, "username": username} for user_id, username in rows]
     return paged_response(request, items, total, page)
 
 
 async def update_profile(request: Request) -> Response:
-    services = services_of(request)
     user_id = path_int(request, "user_id")
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
-        if not principal.sysadmin and principal.user_id != user_id:
-            raise Forbidden("only system administrators may change other users' profiles")
+    async with api_call(request) as call:
+        _manageable(call, user_id, "change other users' profiles")
         body = await json_body(request)
-        user = await user_or_404(session, user_id)
-        email = body.get("email")
-        if email is not None:
-            email = field_str(body, "email")
-            if email and not valid_email(email):
-                raise BadRequest(f"email {email!r} is not a valid address")
-            if email and await accounts.email_taken(session, email, except_id=user.id):
-                raise Conflict(f"email {email} is already used by another user")
-        realname = field_str(body, "realname") if "realname" in body else None
-        comment = field_str(body, "comment") if "comment" in body else None
-        await accounts.update_profile(
-            session, user, email=email, realname=realname, comment=comment
+        user = await _user(call, user_id)
+        await operations.update_profile(
+            call.session,
+            user,
+            email=field_str(body, "email") if body.get("email") is not None else None,
+            realname=field_str(body, "realname") if "realname" in body else None,
+            comment=field_str(body, "comment") if "comment" in body else None,
+            by=call.actor,
         )
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                UPDATE,
-                "user",
-                user.username,
-                origin(request),
-                detail="profile",
-            ),
-        )
-        await session.commit()
     return Response(status_code=200)
 
 

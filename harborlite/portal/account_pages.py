@@ -8,22 +8,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harborlite.accounts import operations
 from harborlite.accounts import queries as accounts
-from harborlite.accounts.authentication import verify_credentials
-from harborlite.accounts.passwords import (
-    PasswordPolicyError,
-    check_policy,
-    hash_password,
-    verify_password,
-)
-from harborlite.audit.events import LOGIN, LOGOUT, UPDATE, AuditEvent, record
+from harborlite.accounts.authentication import login as log_in
+from harborlite.audit.events import LOGIN, LOGOUT, Actor, record
+from harborlite.errors import HarborliteError
+from harborlite.portal.call import page_call
 from harborlite.portal.pages import (
     checked_form,
     origin,
     portal_of,
     redirect,
     render,
-    require_viewer,
     safe_next,
     services,
     text_field,
@@ -81,36 +77,22 @@ async def login(request: Request) -> Response:
             request, status=400, error="Enter your user name and password.", username=username
         )
     svc = services(request)
-    await svc.failures.delay(username)  # repeated failures are slowed down
+    where = origin(request)
     async with svc.sessions() as session:
-        user = await verify_credentials(session, svc.credentials, username, password)
+        user = await log_in(
+            session, svc.credentials, svc.failures, username, password, where, via="portal"
+        )
         if user is None:
-            svc.failures.failed(username)
-            record(
-                session,
-                AuditEvent(
-                    username,
-                    LOGIN,
-                    "user",
-                    username,
-                    origin(request),
-                    success=False,
-                    detail="invalid username/password (portal)",
-                ),
-            )
-            await session.commit()
             return _login_page(
                 request,
                 status=401,
                 error="Invalid user name or password.",
                 username=username,
             )
-        svc.failures.succeeded(username)
-        where = origin(request)
         token, _ = await start_session(
             session, user, client_ip=where.client_ip, user_agent=where.user_agent
         )
-        record(session, AuditEvent(user.username, LOGIN, "user", user.username, where))
+        record(session, Actor(user.username, where).event(LOGIN, "user", user.username))
         await session.commit()
     response = redirect(request, destination)
     response.set_cookie(
@@ -129,67 +111,54 @@ async def logout(request: Request) -> Response:
     viewer = viewer_of(request)
     if viewer is not None:
         await checked_form(request)
-        async with services(request).sessions() as session:
-            await end_session(session, viewer.session_id)
-            record(
-                session,
-                AuditEvent(viewer.username, LOGOUT, "user", viewer.username, origin(request)),
-            )
-            await session.commit()
+        async with page_call(request) as call:
+            await end_session(call.session, viewer.session_id)
+            record(call.session, call.actor.event(LOGOUT, "user", viewer.username))
     response = redirect(request, "/login", notice="You are signed out.")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
 async def account(request: Request) -> Response:
-    viewer = require_viewer(request)
-    async with services(request).sessions() as session:
-        user = await accounts.get_user(session, viewer.user_id)
+    async with page_call(request) as call:
+        user = await accounts.get_user(call.session, call.viewer.user_id)
     return render(request, "account.html", user=user, nav="account")
 
 
+def sentence(error: HarborliteError) -> str:
+    """An operation's refusal as a flash message: a capital first, a full stop last."""
+    text = error.message[:1].upper() + error.message[1:]
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
 async def change_password(request: Request) -> Response:
-    viewer = require_viewer(request)
-    form = await checked_form(request)
-    old = form.get("old_password")
-    new = form.get("new_password")
-    confirm = form.get("confirm_password")
-    if not all(isinstance(v, str) and v for v in (old, new, confirm)):
-        return redirect(request, "/account", error="Fill in all three password fields.")
-    assert isinstance(old, str) and isinstance(new, str)
-    if new != confirm:
-        return redirect(request, "/account", error="The new passwords do not match.")
-    try:
-        check_policy(new)
-    except PasswordPolicyError as error:
-        return redirect(request, "/account", error=f"The new {error}.")
-    svc = services(request)
-    async with svc.sessions() as session:
-        user = await accounts.get_user(session, viewer.user_id)
+    async with page_call(request) as call:
+        viewer = call.viewer
+        form = await checked_form(request)
+        old = form.get("old_password")
+        new = form.get("new_password")
+        confirm = form.get("confirm_password")
+        if not (isinstance(old, str) and old and isinstance(new, str) and new and confirm):
+            return redirect(request, "/account", error="Fill in all three password fields.")
+        if new != confirm:
+            return redirect(request, "/account", error="The new passwords do not match.")
+        user = await accounts.get_user(call.session, viewer.user_id)
         if user is None:
             return redirect(request, "/login")
-        if not await verify_password(old, user.password_hash):
-            return redirect(request, "/account", error="The current password is wrong.")
-        if await verify_password(new, user.password_hash):
-            return redirect(
-                request, "/account", error="The new password must differ from the old one."
+        try:
+            await operations.set_password(
+                call.session,
+                user,
+                new,
+                old_password=old,
+                principal=viewer.principal,
+                by=call.actor,
+                credentials=call.services.credentials,
             )
-        await accounts.set_password(session, user, await hash_password(new))
-        await end_user_sessions(session, user.id, keep=viewer.session_id)
-        await keep_after_password_change(session, viewer.session_id, user)
-        record(
-            session,
-            AuditEvent(
-                viewer.username,
-                UPDATE,
-                "user",
-                user.username,
-                origin(request),
-                detail="password changed",
-            ),
-        )
-        await session.commit()
-    svc.credentials.forget(viewer.username)
+        except HarborliteError as error:
+            return redirect(request, "/account", error=sentence(error))
+        await end_user_sessions(call.session, user.id, keep=viewer.session_id)
+        await keep_after_password_change(call.session, viewer.session_id, user)
     return redirect(
         request, "/account", notice="Your password was changed. Other sessions were signed out."
     )

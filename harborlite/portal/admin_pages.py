@@ -4,30 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, text
+from sqlalchemy import ColumnElement
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from harborlite import __version__
+from harborlite import __version__, health
+from harborlite.accounts import operations
 from harborlite.accounts import queries as accounts
-from harborlite.accounts.names import valid_email, valid_username
-from harborlite.accounts.passwords import PasswordPolicyError, check_policy, hash_password
 from harborlite.artifacts.queries import storage_used
-from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
 from harborlite.db.models import AuditLog
-from harborlite.errors import NotFound
+from harborlite.errors import HarborliteError, NotFound
 from harborlite.portal import queries
-from harborlite.portal.pages import (
-    checked_form,
-    origin,
-    page_number,
-    redirect,
-    render,
-    require_sysadmin,
-    services,
-    text_field,
-)
+from harborlite.portal.account_pages import sentence
+from harborlite.portal.call import page_call
+from harborlite.portal.pages import checked_form, page_number, redirect, render, text_field
 from harborlite.portal.paging import Pager
 from harborlite.sessions.store import end_user_sessions
 
@@ -36,12 +27,12 @@ OPERATIONS = ("create", "delete", "update", "push", "pull", "login", "logout")
 
 
 async def users_page(request: Request) -> Response:
-    require_sysadmin(request)
     search = request.query_params.get("q", "").strip()
     page = page_number(request)
-    async with services(request).sessions() as session:
+    async with page_call(request) as call:
+        call.require_system("user", "list")
         users, total = await accounts.list_users(
-            session, username=search or None, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+            call.session, username=search or None, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
         )
     return render(
         request,
@@ -55,98 +46,79 @@ async def users_page(request: Request) -> Response:
 
 
 async def create_user(request: Request) -> Response:
-    viewer = require_sysadmin(request)
-    form = await checked_form(request)
-    username = text_field(form, "username")
-    email = text_field(form, "email")
-    realname = text_field(form, "realname")
-    password = form.get("password")
-    sysadmin = form.get("sysadmin") in ("on", "true", "1")
     back = "/admin/users"
-    if not valid_username(username):
-        return redirect(
-            request,
-            back,
-            error="A user name is 1 to 255 letters, digits, '.', '_', '-' or '@', "
-            "starting with a letter or digit.",
-        )
-    if email and not valid_email(email):
-        return redirect(request, back, error=f"“{email}” is not a valid email address.")
-    if not isinstance(password, str):
-        return redirect(request, back, error="Enter a password.")
-    try:
-        check_policy(password)
-    except PasswordPolicyError as error:
-        return redirect(request, back, error=f"The {error}.")
-    async with services(request).sessions() as session:
-        if await accounts.get_user_by_name(session, username) is not None:
-            return redirect(request, back, error=f"A user named “{username}” already exists.")
-        if email and await accounts.email_taken(session, email):
-            return redirect(request, back, error=f"{email} is already used by another user.")
-        await accounts.create_user(
-            session,
-            username=username,
-            password_hash=await hash_password(password),
-            email=email,
-            realname=realname,
-            sysadmin=sysadmin,
-        )
-        record(session, AuditEvent(viewer.username, CREATE, "user", username, origin(request)))
-        await session.commit()
+    async with page_call(request) as call:
+        call.require_system("user", "create")
+        form = await checked_form(request)
+        username = text_field(form, "username")
+        password = form.get("password")
+        if not isinstance(password, str):
+            return redirect(request, back, error="Enter a password.")
+        try:
+            await operations.create_user(
+                call.session,
+                username=username,
+                password=password,
+                email=text_field(form, "email"),
+                realname=text_field(form, "realname"),
+                sysadmin=form.get("sysadmin") in ("on", "true", "1"),
+                by=call.actor,
+            )
+        except HarborliteError as error:
+            return redirect(request, back, error=sentence(error))
     return redirect(request, back, notice=f"User {username} was created.")
 
 
 async def change_user(request: Request) -> Response:
     """Set or unset the admin flag, reset the password, or delete: one form per action."""
-    viewer = require_sysadmin(request)
-    form = await checked_form(request)
     action = request.path_params["action"]
-    user_id = request.path_params["user_id"]
     back = "/admin/users"
-    svc = services(request)
-    async with svc.sessions() as session:
-        user = await accounts.get_user(session, user_id)
+    async with page_call(request) as call:
+        call.require_system("user", "delete" if action == "delete" else "update")
+        form = await checked_form(request)
+        user = await accounts.get_user(call.session, request.path_params["user_id"])
         if user is None:
             raise NotFound("That user does not exist any more.")
-        username = user.username
-        if action == "admin":
-            flag = form.get("sysadmin") == "true"
-            if user.id == viewer.user_id and not flag:
-                return redirect(
-                    request, back, error="You cannot remove your own administrator rights."
-                )
-            await accounts.set_sysadmin(session, user, flag)
-            detail, notice = (
-                f"sysadmin={flag}",
-                f"{username} is {'now' if flag else 'no longer'} a system administrator.",
-            )
-        elif action == "password":
-            password = form.get("password")
-            if not isinstance(password, str):
-                return redirect(request, back, error="Enter the new password.")
-            try:
-                check_policy(password)
-            except PasswordPolicyError as error:
-                return redirect(request, back, error=f"The {error}.")
-            await accounts.set_password(session, user, await hash_password(password))
-            await end_user_sessions(session, user.id)
-            detail, notice = "password reset", f"The password of {username} was reset."
-        elif action == "delete":
-            if user.id == viewer.user_id:
-                return redirect(request, back, error="You cannot delete yourself.")
-            await accounts.delete_user(session, user)
-            detail, notice = "", f"User {username} was deleted."
-        else:
+        if action not in ("admin", "password", "delete"):
             raise NotFound("No such action.")
-        operation = DELETE if action == "delete" else UPDATE
-        record(
-            session,
-            AuditEvent(
-                viewer.username, operation, "user", username, origin(request), detail=detail
-            ),
-        )
-        await session.commit()
-    svc.credentials.forget(username)
+        username, viewer, credentials = user.username, call.viewer, call.services.credentials
+        password = form.get("password")
+        if action == "password" and not isinstance(password, str):
+            return redirect(request, back, error="Enter the new password.")
+        try:
+            if action == "admin":
+                flag = form.get("sysadmin") == "true"
+                await operations.set_sysadmin(
+                    call.session,
+                    user,
+                    flag,
+                    principal=viewer.principal,
+                    by=call.actor,
+                    credentials=credentials,
+                )
+                notice = f"{username} is {'now' if flag else 'no longer'} a system administrator."
+            elif action == "password" and isinstance(password, str):
+                await operations.set_password(
+                    call.session,
+                    user,
+                    password,
+                    principal=viewer.principal,
+                    by=call.actor,
+                    credentials=credentials,
+                )
+                await end_user_sessions(call.session, user.id)
+                notice = f"The password of {username} was reset."
+            else:
+                await operations.delete_user(
+                    call.session,
+                    user,
+                    principal=viewer.principal,
+                    by=call.actor,
+                    credentials=credentials,
+                )
+                notice = f"User {username} was deleted."
+        except HarborliteError as error:
+            return redirect(request, back, error=sentence(error))
     return redirect(request, back, notice=notice)
 
 
@@ -158,7 +130,6 @@ def _day(value: str) -> date | None:
 
 
 async def logs_page(request: Request) -> Response:
-    require_sysadmin(request)
     params = request.query_params
     filters = {
         "username": params.get("username", "").strip(),
@@ -184,9 +155,10 @@ async def logs_page(request: Request) -> Response:
         after = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
         conditions.append(AuditLog.op_time < after)
     page = page_number(request)
-    async with services(request).sessions() as session:
+    async with page_call(request) as call:
+        call.require_system("audit-log", "list")
         entries, total = await queries.audit_page(
-            session,
+            call.session,
             conditions,
             selective=bool(filters["resource"] or filters["username"]),
             offset=(page - 1) * PAGE_SIZE,
@@ -205,18 +177,15 @@ async def logs_page(request: Request) -> Response:
 
 
 async def system_page(request: Request) -> Response:
-    require_sysadmin(request)
-    svc = services(request)
-    database = {"kind": svc.engine.dialect.name, "healthy": True, "error": ""}
-    async with svc.sessions() as session:
-        try:
-            await session.execute(text("SELECT 1"))
-        except Exception as error:  # shown as the database's status
-            database.update(healthy=False, error=type(error).__name__)
-        totals = await queries.totals(session, None)
-        users = await queries.count_users(session)
-        storage = await storage_used(session)
-    registry = await _registry_health(request)
+    async with page_call(request) as call:
+        call.require_system("configuration", "read")
+        svc = call.services
+        database = await health.database(svc.sessions)
+        registry = await health.registry(svc.upstream, svc.supervisor)
+        totals = await queries.totals(call.session, None)
+        users = await accounts.count_users(call.session)
+        storage = await storage_used(call.session)
+    where = "embedded (supervised by harborlite)" if svc.supervisor else svc.settings.registry_url
     uptime = timedelta(seconds=int(datetime.now(UTC).timestamp() - svc.started_at))
     return render(
         request,
@@ -224,8 +193,8 @@ async def system_page(request: Request) -> Response:
         nav="admin",
         admin_tab="system",
         version=__version__,
-        database=database,
-        registry=registry,
+        database={"kind": svc.engine.dialect.name, **_shown(database)},
+        registry={"where": where or "", **_shown(registry)},
         totals=totals,
         users=users,
         storage=storage,
@@ -234,22 +203,13 @@ async def system_page(request: Request) -> Response:
     )
 
 
-async def _registry_health(request: Request) -> dict[str, str | bool]:
-    svc = services(request)
-    where = "embedded (supervised by harborlite)" if svc.supervisor else svc.settings.registry_url
-    if svc.supervisor is not None:
-        ok = svc.supervisor.healthy
-        return {"healthy": ok, "where": where or "", "error": "" if ok else "not running"}
-    try:
-        status, _, _ = await svc.upstream.fetch("GET", "", "/v2/", ())
-    except Exception as error:  # shown as the registry's status
-        return {"healthy": False, "where": where or "", "error": str(error)}
-    ok = status in (200, 401)
-    return {"healthy": ok, "where": where or "", "error": "" if ok else f"answered {status}"}
+def _shown(component: health.Component) -> dict[str, str | bool]:
+    return {"healthy": component.healthy, "error": component.error}
 
 
 async def admin_home(request: Request) -> Response:
-    require_sysadmin(request)
+    async with page_call(request) as call:
+        call.require_system("user", "list")
     return redirect(request, "/admin/users")
 
 

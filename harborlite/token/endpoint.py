@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Send
 from starlette.types import Scope as AsgiScope
 
-from harborlite.accounts.authentication import parse_basic, principal_of, verify_credentials
+from harborlite.accounts.authentication import login, parse_basic, principal_of
 from harborlite.accounts.passwords import password_stamp
 from harborlite.accounts.queries import get_user_by_name
 from harborlite.audit.events import LOGIN, AuditEvent, Origin, record
@@ -184,20 +184,18 @@ async def _authenticate(
         == cached.id
     ):
         return cached  # verified moments ago, nothing changed since: no database, no hash
-    await services.failures.delay(req.username)
-    session = lazy.get()
-    user = await verify_credentials(session, services.credentials, req.username, req.password)
-    if user is not None:
-        services.access.remember_user(user)
+    user = await login(
+        lazy.get(),
+        services.credentials,
+        services.failures,
+        req.username,
+        req.password,
+        origin,
+        via="token service",
+    )
     if user is None:
-        services.failures.failed(req.username)
-        record(
-            session,
-            _login(req.username, origin, success=False, detail="invalid username/password"),
-        )
-        await session.commit()
         raise TokenRefused(401, "UNAUTHORIZED", "invalid username/password")
-    services.failures.succeeded(req.username)
+    services.access.remember_user(user)
     return user
 
 
