@@ -18,15 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from harborlite.api.context import caller
-from harborlite.api.locate import artifact_of, repository_of, repository_path
+from harborlite.api.call import api_call
 from harborlite.api.render_artifacts import is_index
 from harborlite.db.models import Artifact
 from harborlite.errors import NotFound
 from harborlite.oci.config import build_history, parse_image_config
 from harborlite.oci.fields import ManifestError
 from harborlite.oci.manifest import ManifestInfo, parse_manifest
-from harborlite.services import services_of
 from harborlite.upstream.calls import get_blob, get_manifest
 from harborlite.upstream.client import Upstream
 
@@ -36,13 +34,10 @@ CHART_ADDITIONS = ("values.yaml", "readme.md", "dependencies")
 
 
 async def _located(request: Request) -> tuple[Upstream, str, Artifact]:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        path = await repository_path(request, session, principal, "artifact", "read")
-        repository = await repository_of(session, path)
-        artifact = await artifact_of(session, repository, request.path_params["reference"])
-    return services.upstream, repository.name, artifact
+    """The artifact of the path; the database session is closed before the registry is asked."""
+    async with api_call(request) as call:
+        found = await call.artifact(("artifact", "read"))
+    return call.services.upstream, found.repository.name, found.artifact
 
 
 async def _manifest_info(upstream: Upstream, repository: str, artifact: Artifact) -> ManifestInfo:

@@ -11,78 +11,64 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from harborlite.api.context import caller, json_body, origin, path_int
-from harborlite.api.locate import artifact_of, repository_of, repository_path
-from harborlite.audit.events import CREATE, DELETE, AuditEvent, record
+from harborlite.api.call import api_call
+from harborlite.api.context import json_body, path_int
+from harborlite.audit.events import CREATE, DELETE, record
 from harborlite.errors import BadRequest, Conflict, NotFound
 from harborlite.labels import queries as labels
 from harborlite.labels.queries import PROJECT
-from harborlite.services import services_of
 
 
 async def add_label(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        path = await repository_path(request, session, principal, "artifact-label", "create")
-        body = await json_body(request)
-        label_id = body.get("id")
+    async with api_call(request) as call:
+        found = await call.artifact(("artifact-label", "create"))
+        repository, artifact = found.repository, found.artifact
+        label_id = (await json_body(request)).get("id")
         if isinstance(label_id, bool) or not isinstance(label_id, int) or label_id <= 0:
             raise BadRequest('the label\'s id is required: {"id": N}')
-        repository = await repository_of(session, path)
-        artifact = await artifact_of(session, repository, request.path_params["reference"])
-        label = await labels.get_label(session, label_id)
+        label = await labels.get_label(call.session, label_id)
         if label is None:
             raise NotFound(f"label {label_id} not found")
-        if label.scope == PROJECT and label.project_id != path.project.id:
+        if label.scope == PROJECT and label.project_id != found.project.id:
             raise BadRequest(
                 f"label {label.name} belongs to another project: only global labels and "
-                f"labels of {path.project.name} can be added"
+                f"labels of {found.project.name} can be added"
             )
-        if await labels.find_attachment(session, artifact.id, label.id) is not None:
+        if await labels.find_attachment(call.session, artifact.id, label.id) is not None:
             raise Conflict(f"{repository.name}@{artifact.digest} already has label {label.name}")
-        await labels.attach(session, artifact.id, label.id)
+        await labels.attach(call.session, artifact.id, label.id)
         record(
-            session,
-            AuditEvent(
-                principal.username,
+            call.session,
+            call.actor.event(
                 CREATE,
                 "artifact-label",
                 f"{repository.name}@{artifact.digest}",
-                origin(request),
-                project_id=path.project.id,
+                project_id=found.project.id,
                 detail=f"label {label.id} {label.name}",
             ),
         )
-        await session.commit()
     return Response(status_code=200)
 
 
 async def remove_label(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        path = await repository_path(request, session, principal, "artifact-label", "delete")
+    async with api_call(request) as call:
+        found = await call.artifact(("artifact-label", "delete"))
         label_id = path_int(request, "label_id")
-        repository = await repository_of(session, path)
-        artifact = await artifact_of(session, repository, request.path_params["reference"])
-        attachment = await labels.find_attachment(session, artifact.id, label_id)
+        repository, artifact = found.repository, found.artifact
+        attachment = await labels.find_attachment(call.session, artifact.id, label_id)
         if attachment is None:
             raise NotFound(f"{repository.name}@{artifact.digest} has no label {label_id}")
-        await labels.detach(session, attachment)
+        await labels.detach(call.session, attachment)
         record(
-            session,
-            AuditEvent(
-                principal.username,
+            call.session,
+            call.actor.event(
                 DELETE,
                 "artifact-label",
                 f"{repository.name}@{artifact.digest}",
-                origin(request),
-                project_id=path.project.id,
+                project_id=found.project.id,
                 detail=f"label {label_id}",
             ),
         )
-        await session.commit()
     return Response(status_code=200)
 
 

@@ -10,18 +10,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from harborlite.api.context import caller, origin
-from harborlite.api.locate import artifact_of, repository_of, repository_path
+from harborlite.api.call import api_call
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, Term, conditions, flag, parse_sort, q_of
 from harborlite.api.render import label_json
 from harborlite.api.render_artifacts import artifact_json, is_index
+from harborlite.artifacts import operations
 from harborlite.artifacts import queries as artifacts
-from harborlite.artifacts.deletion import delete_artifact_deeply
 from harborlite.db.models import Artifact, Project
 from harborlite.errors import BadRequest
 from harborlite.labels import queries as labels
-from harborlite.services import services_of
 
 FIELDS = {
     "id": Field(Artifact.id, "int"),
@@ -98,7 +96,6 @@ def _special_conditions(request: Request) -> tuple[list[ColumnElement[bool]], bo
 
 
 async def list_artifacts(request: Request) -> Response:
-    services = services_of(request)
     page = page_of(request)
     where, include_children = _special_conditions(request)
     order = parse_sort(request.query_params.get("sort"), FIELDS, [])
@@ -106,13 +103,11 @@ async def list_artifacts(request: Request) -> Response:
         order.append(Artifact.id.desc())
     with_tag = flag(request, "with_tag", True)
     with_label = flag(request, "with_label", False)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        path = await repository_path(request, session, principal, "artifact", "list")
-        repository = await repository_of(session, path)
+    async with api_call(request) as call:
+        found = await call.repository(("artifact", "list"))
         rows, total = await artifacts.list_artifacts(
-            session,
-            repository.id,
+            call.session,
+            found.repository.id,
             conditions=where,
             include_children=include_children,
             order_by=order,
@@ -120,25 +115,26 @@ async def list_artifacts(request: Request) -> Response:
             limit=page.size,
         )
         items = await render_many(
-            session, path.project, repository.name, rows, with_tag=with_tag, with_label=with_label
+            call.session,
+            found.project,
+            found.repository.name,
+            rows,
+            with_tag=with_tag,
+            with_label=with_label,
         )
     return paged_response(request, list(items), total, page)
 
 
 async def get_artifact(request: Request) -> Response:
-    services = services_of(request)
     with_tag = flag(request, "with_tag", True)
     with_label = flag(request, "with_label", False)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        path = await repository_path(request, session, principal, "artifact", "read")
-        repository = await repository_of(session, path)
-        artifact = await artifact_of(session, repository, request.path_params["reference"])
+    async with api_call(request) as call:
+        found = await call.artifact(("artifact", "read"))
         (body,) = await render_many(
-            session,
-            path.project,
-            repository.name,
-            [artifact],
+            call.session,
+            found.project,
+            found.repository.name,
+            [found.artifact],
             with_tag=with_tag,
             with_label=with_label,
         )
@@ -146,22 +142,11 @@ async def get_artifact(request: Request) -> Response:
 
 
 async def delete_artifact(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        path = await repository_path(request, session, principal, "artifact", "delete")
-        repository = await repository_of(session, path)
-        artifact = await artifact_of(session, repository, request.path_params["reference"])
-        await delete_artifact_deeply(
-            services,
-            session,
-            repository,
-            artifact,
-            principal.username,
-            origin(request),
-            path.project.id,
+    async with api_call(request) as call:
+        found = await call.artifact(("artifact", "delete"))
+        await operations.delete_artifact(
+            call.session, call.services.upstream, found.repository, found.artifact, by=call.actor
         )
-        await session.commit()
     return Response(status_code=200)
 
 

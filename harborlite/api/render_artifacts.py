@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harborlite.api.locate import encode_repository
+from harborlite.api.call import encode_repository
 from harborlite.api.render import iso
 from harborlite.db.models import Artifact, Repository, Tag
 from harborlite.oci.mediatypes import INDEX_MEDIA_TYPES

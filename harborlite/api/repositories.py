@@ -6,18 +6,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from harborlite.api.context import caller, check, json_body, origin, project_from_path
-from harborlite.api.locate import repository_of, repository_path
+from harborlite.api.call import api_call
+from harborlite.api.context import json_body
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render_artifacts import repository_json
+from harborlite.artifacts import operations
 from harborlite.artifacts import queries as artifacts
-from harborlite.artifacts.deletion import delete_repository
-from harborlite.audit.events import UPDATE, AuditEvent, record
 from harborlite.db.models import Repository
 from harborlite.errors import BadRequest
 from harborlite.projects import queries as projects
-from harborlite.services import services_of
 
 FIELDS = {
     "id": Field(Repository.id, "int"),
@@ -30,22 +28,19 @@ FIELDS = {
 
 
 async def _list(request: Request, *, scoped_to_project: bool) -> Response:
-    services = services_of(request)
     page = page_of(request)
     where = conditions(q_of(request), FIELDS)
     order = parse_sort(request.query_params.get("sort"), FIELDS, [])
-    async with services.sessions() as session:
-        principal = await caller(request, session)
+    async with api_call(request) as call:
         project_id = None
         visible = None
         if scoped_to_project:
-            project, access = await project_from_path(request, session, principal, "project_name")
-            check(principal, access, "repository", "list")
-            project_id = project.id
+            found = await call.project(("repository", "list"), "project_name")
+            project_id = found.project.id
         else:
-            visible = projects.visible_condition(principal)
+            visible = projects.visible_condition(call.principal)
         rows, total = await artifacts.list_repositories(
-            session,
+            call.session,
             visible=visible,
             project_id=project_id,
             conditions=where,
@@ -53,7 +48,7 @@ async def _list(request: Request, *, scoped_to_project: bool) -> Response:
             offset=page.offset,
             limit=page.size,
         )
-        counts = await artifacts.artifact_counts(session, [r.id for r in rows])
+        counts = await artifacts.artifact_counts(call.session, [r.id for r in rows])
     items = [repository_json(r, counts.get(r.id, 0)) for r in rows]
     return paged_response(request, list(items), total, page)
 
@@ -67,54 +62,31 @@ async def list_repositories(request: Request) -> Response:
 
 
 async def get_repository(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        path = await repository_path(request, session, principal, "repository", "read")
-        repository = await repository_of(session, path)
-        counts = await artifacts.artifact_counts(session, [repository.id])
-    return JSONResponse(repository_json(repository, counts.get(repository.id, 0)))
+    async with api_call(request) as call:
+        found = await call.repository(("repository", "read"))
+        counts = await artifacts.artifact_counts(call.session, [found.repository.id])
+    return JSONResponse(repository_json(found.repository, counts.get(found.repository.id, 0)))
 
 
 async def update_repository(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        path = await repository_path(request, session, principal, "repository", "update")
-        repository = await repository_of(session, path)
-        body = await json_body(request)
-        description = body.get("description", "")
+    async with api_call(request) as call:
+        found = await call.repository(("repository", "update"))
+        description = (await json_body(request)).get("description", "")
         if description is None:
             description = ""
         if not isinstance(description, str):
             raise BadRequest("description must be a string")
-        await artifacts.set_description(session, repository, description)
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                UPDATE,
-                "repository",
-                repository.name,
-                origin(request),
-                project_id=path.project.id,
-                detail="description",
-            ),
-        )
-        await session.commit()
+        await operations.set_description(call.session, found.repository, description, by=call.actor)
     return Response(status_code=200)
 
 
 async def remove_repository(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        path = await repository_path(request, session, principal, "repository", "delete")
-        repository = await repository_of(session, path)
-        await delete_repository(
-            services, session, repository, principal.username, origin(request), path.project.id
+    async with api_call(request) as call:
+        found = await call.repository(("repository", "delete"))
+        services = call.services
+        await operations.delete_repository(
+            call.session, services.upstream, services.storage_root, found.repository, by=call.actor
         )
-        await session.commit()
     return Response(status_code=200)
 
 

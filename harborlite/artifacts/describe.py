@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -26,8 +27,13 @@ async def describe_manifest(
     body: bytes,
     content_type: str | None,
     digest: str,
+    *,
+    child_sizes: Mapping[str, int] | None = None,
 ) -> PushedManifest:
-    """Parse the manifest and, for images and charts, read their config from the registry."""
+    """Parse the manifest and, for images and charts, read their config from the registry.
+
+    An index's size counts its children's: as ``child_sizes`` gives them (children described
+    but not yet indexed), else as the index has them, else as the index's descriptors say."""
     try:
         info = parse_manifest(body, content_type)
     except ManifestError as error:
@@ -44,9 +50,11 @@ async def describe_manifest(
     references: list[dict[str, Any]] = []
     if info.is_index:
         size = len(body)
-        child_sizes = await _child_sizes(session, repository, [r.digest for r in info.references])
+        known = dict(child_sizes or {})
+        unknown = [r.digest for r in info.references if r.digest not in known]
+        known.update(await _child_sizes(session, repository, unknown))
         for ref in info.references:
-            size += child_sizes.get(ref.digest, ref.size)
+            size += known.get(ref.digest, ref.size)
             references.append(
                 {
                     "child_digest": ref.digest,

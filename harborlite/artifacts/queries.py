@@ -373,6 +373,32 @@ async def references_for(
     return result
 
 
+async def children_for(
+    session: AsyncSession, parents: Sequence[Artifact]
+) -> dict[int, list[Artifact]]:
+    """Each index's children the index holds, in the order the index names them."""
+    if not parents:
+        return {}
+    rows = await session.execute(
+        select(ArtifactReference.parent_id, Artifact)
+        .join(Artifact, Artifact.id == ArtifactReference.child_id)
+        .where(ArtifactReference.parent_id.in_([p.id for p in parents]))
+    )
+    found: dict[int, dict[str, Artifact]] = {}
+    for parent_id, child in rows.all():
+        found.setdefault(parent_id, {})[child.digest] = child
+    result: dict[int, list[Artifact]] = {}
+    for parent in parents:
+        children = found.get(parent.id)
+        if children:
+            named = [str(r.get("child_digest")) for r in parent.references or []]
+            order = {digest: n for n, digest in enumerate(named)}
+            result[parent.id] = sorted(
+                children.values(), key=lambda c: (order.get(c.digest, len(order)), c.id)
+            )
+    return result
+
+
 async def parent_ids(session: AsyncSession, artifact_id: int) -> list[int]:
     rows = await session.execute(
         select(ArtifactReference.parent_id).where(ArtifactReference.child_id == artifact_id)
@@ -404,14 +430,12 @@ async def list_tags(
     return list(rows.scalars()), total
 
 
-async def add_tag(
-    session: AsyncSession, repository: Repository, artifact: Artifact, name: str
-) -> Tag:
+def add_tag(session: AsyncSession, repository: Repository, artifact: Artifact, name: str) -> Tag:
+    """A new tag in the session, not flushed: the caller flushes (and meets a duplicate)."""
     now = utcnow()
     tag = Tag(repository_id=repository.id, artifact_id=artifact.id, name=name, push_time=now)
     session.add(tag)
     repository.update_time = now
-    await session.flush()
     return tag
 
 
@@ -481,8 +505,3 @@ async def repository_count_by_visibility(
         query = query.where(visible)
     rows = await session.execute(query)
     return {bool(public): int(count) for public, count in rows.all()}
-
-
-async def member_project_ids(session: AsyncSession, user_id: int) -> set[int]:
-    rows = await session.execute(select(Member.project_id).where(Member.user_id == user_id))
-    return set(rows.scalars())

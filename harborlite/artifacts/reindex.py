@@ -7,22 +7,21 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts.describe import describe_manifest
-from harborlite.auth.scopes import Access
 from harborlite.auth.tokens import TokenSigner
 from harborlite.db.models import Artifact, Repository, Tag
-from harborlite.oci.mediatypes import MANIFEST_MEDIA_TYPES
+from harborlite.errors import HarborliteError
 from harborlite.projects import queries as projects
 from harborlite.settings import Settings
+from harborlite.upstream.calls import ACCEPT, catalog
 from harborlite.upstream.client import Upstream
+from harborlite.upstream.storage import repository_folder
 
 log = logging.getLogger("harborlite.reindex")
-ACCEPT = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
 
 
 @dataclass
@@ -45,30 +44,11 @@ class ReindexReport:
         return text
 
 
-async def _catalog(upstream: Upstream, signer: TokenSigner) -> list[str]:
-    token, _, _ = signer.sign(
-        "harborlite", [Access("registry", "catalog", ("*",))], expiration_seconds=300
-    )
-    names: list[str] = []
-    last = ""
-    while True:
-        url = f"{upstream.base_url}/v2/_catalog?n=1000" + (f"&last={last}" if last else "")
-        async with upstream.session.get(url, headers={"Authorization": f"Bearer {token}"}) as resp:
-            if resp.status != 200:
-                raise RuntimeError(f"registry catalog answered {resp.status}")
-            page = (await resp.json()).get("repositories") or []
-        names.extend(page)
-        if len(page) < 1000:
-            return names
-        last = page[-1]
-
-
 def _untagged_digests(storage_root: Path | None, repository: str) -> list[str]:
-    if storage_root is None:
+    folder = repository_folder(storage_root, repository)
+    if folder is None:
         return []
-    revisions = (
-        storage_root / "docker/registry/v2/repositories" / repository / "_manifests/revisions"
-    )
+    revisions = folder / "_manifests/revisions"
     found = []
     for algorithm_dir in revisions.glob("*"):
         for digest_dir in algorithm_dir.glob("*"):
@@ -110,13 +90,11 @@ async def _index_reference(
 
 
 async def reindex(
-    upstream: Upstream,
-    signer: TokenSigner,
-    session: AsyncSession,
-    storage_root: Path | None,
+    upstream: Upstream, session: AsyncSession, storage_root: Path | None
 ) -> ReindexReport:
+    """Index every manifest the registry holds, forget what it no longer has; commits."""
     report = ReindexReport()
-    names = await _catalog(upstream, signer)
+    names = await catalog(upstream)
     seen_repositories: set[str] = set()
     for name in names:
         project_name = name.split("/", 1)[0]
@@ -195,9 +173,9 @@ async def reindex_command(settings: Settings) -> int:
         upstream = Upstream.open(base, signer)
         try:
             async with make_sessionmaker(engine)() as session:
-                report = await reindex(upstream, signer, session, settings.registry_storage_root)
-        except (aiohttp.ClientError, RuntimeError) as error:
-            print(f"reindex failed: {error}")
+                report = await reindex(upstream, session, settings.registry_storage_root)
+        except HarborliteError as error:
+            print(f"reindex failed: {error.message}")
             return 1
         finally:
             await upstream.close()

@@ -4,6 +4,7 @@ read from the registry (manifest, layers, config, build history)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +16,11 @@ from harborlite.oci.manifest import Descriptor, parse_manifest
 from harborlite.oci.mediatypes import (
     DOCKER_IMAGE_CONFIG,
     INDEX_MEDIA_TYPES,
-    MANIFEST_MEDIA_TYPES,
     NOTATION_SIGNATURE,
     OCI_IMAGE_CONFIG,
 )
+from harborlite.upstream.calls import ACCEPT
 from harborlite.upstream.client import Upstream
-
-ACCEPT_MANIFESTS = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
 
 
 def artifact_kind(artifact: Artifact, tags: list[str] | None = None) -> str:
@@ -65,9 +64,16 @@ class ArtifactRow:
     platforms: list[str]
     pull_by_tag: str
     pull_by_digest: str
+    children: list[ArtifactRow] = field(default_factory=list)  # an index's, shown under it
 
 
-def artifact_row(host: str, repository: str, artifact: Artifact, tags: list[Tag]) -> ArtifactRow:
+def artifact_row(
+    host: str,
+    repository: str,
+    artifact: Artifact,
+    tags: list[Tag],
+    children: Sequence[tuple[Artifact, list[Tag]]] = (),
+) -> ArtifactRow:
     names = [t.name for t in tags]
     first = names[0] if names else None
     return ArtifactRow(
@@ -77,6 +83,7 @@ def artifact_row(host: str, repository: str, artifact: Artifact, tags: list[Tag]
         platforms=platforms(artifact),
         pull_by_tag=f"docker pull {host}/{repository}:{first}" if first else "",
         pull_by_digest=f"docker pull {host}/{repository}@{artifact.digest}",
+        children=[artifact_row(host, repository, c, t) for c, t in children],
     )
 
 
@@ -101,7 +108,7 @@ async def read_details(upstream: Upstream, repository: str, artifact: Artifact) 
             repository,
             f"/v2/{repository}/manifests/{artifact.digest}",
             ("pull",),
-            headers={"Accept": ACCEPT_MANIFESTS},
+            headers={"Accept": ACCEPT},
         )
     except HarborliteError as error:
         details.error = f"The registry could not be reached: {error.message}"

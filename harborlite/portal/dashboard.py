@@ -11,18 +11,19 @@ from starlette.routing import Route
 from harborlite.artifacts.queries import visible_project_ids
 from harborlite.audit.events import PULL, PUSH
 from harborlite.portal import queries
+from harborlite.portal.call import page_call
 from harborlite.portal.charts import activity_chart, days_ending
-from harborlite.portal.pages import portal_of, render, require_viewer, services
+from harborlite.portal.pages import portal_of, render
 
 CHART_DAYS = 30
 
 
 async def dashboard(request: Request) -> Response:
-    viewer = require_viewer(request)
     today = datetime.now(UTC).date()
     days = days_ending(today, CHART_DAYS)
     since = datetime.combine(days[0], time(0), tzinfo=UTC)
-    async with services(request).sessions() as session:
+    async with page_call(request) as call:
+        viewer, session = call.viewer, call.session
         project_ids = (
             None if viewer.sysadmin else await visible_project_ids(session, viewer.user_id)
         )

@@ -2,6 +2,8 @@
 
 Each takes a session and returns plain rows; none writes. Page-sized: aggregates are computed
 only for the ids on the page being shown, so a page costs the same with 10 or 10,000 rows.
+Artifacts are counted and listed as the REST API does (:data:`artifacts.queries.IS_CHILD`):
+an index's children are not artifacts of their own; the repository page shows them under it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite.db.models import Artifact, AuditLog, Project, Repository, Tag, User
+from harborlite.accounts.queries import count_users as count_users  # the admin's system page
+from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts.queries import IS_CHILD
+from harborlite.db.models import Artifact, AuditLog, Project, Repository, Tag
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,15 @@ class RepositoryRow:
     repository: Repository
     artifacts: int
     last_push: datetime | None
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An artifact of a repository's page with its tags; an index with its children's."""
+
+    artifact: Artifact
+    tags: list[Tag]
+    children: list[tuple[Artifact, list[Tag]]]
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,7 @@ async def repositories_of(
     """A project's repositories, most recently pushed first, with artifact counts."""
     query = select(Repository).where(Repository.project_id == project_id)
     if name:
-        query = query.where(Repository.name.like(f"%{_escape_like(name)}%", escape="\\"))
+        query = query.where(Repository.name.contains(name, autoescape=True))
     total = int(
         (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     )
@@ -90,7 +104,7 @@ async def repositories_of(
     if ids:
         agg = await session.execute(
             select(Artifact.repository_id, func.count(), func.max(Artifact.push_time))
-            .where(Artifact.repository_id.in_(ids))
+            .where(Artifact.repository_id.in_(ids), ~IS_CHILD)
             .group_by(Artifact.repository_id)
         )
         for rid, count, last in agg.all():
@@ -100,69 +114,54 @@ async def repositories_of(
 
 async def artifacts_of(
     session: AsyncSession, repository_id: int, *, offset: int = 0, limit: int = 25
-) -> tuple[list[tuple[Artifact, list[Tag]]], int]:
-    """A repository's artifacts, newest push first, each with its tags (two queries)."""
-    total = int(
-        (
-            await session.execute(
-                select(func.count())
-                .select_from(Artifact)
-                .where(Artifact.repository_id == repository_id)
-            )
-        ).scalar_one()
-    )
-    rows = await session.execute(
-        select(Artifact)
-        .where(Artifact.repository_id == repository_id)
-        .order_by(Artifact.push_time.desc(), Artifact.id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    artifacts = list(rows.scalars())
-    tags = await tags_by_artifact(session, [a.id for a in artifacts])
-    return [(a, tags.get(a.id, [])) for a in artifacts], total
-
-
-async def tags_by_artifact(
-    session: AsyncSession, artifact_ids: Sequence[int]
-) -> dict[int, list[Tag]]:
-    if not artifact_ids:
-        return {}
-    rows = await session.execute(
-        select(Tag).where(Tag.artifact_id.in_(artifact_ids)).order_by(Tag.push_time.desc(), Tag.id)
-    )
-    grouped: dict[int, list[Tag]] = {}
-    for tag in rows.scalars():
-        grouped.setdefault(tag.artifact_id, []).append(tag)
-    return grouped
+) -> tuple[list[Listed], int]:
+    """A repository's artifacts as the REST API lists them (newest push first, an index's
+    children not on their own), each with its tags, an index with its children."""
+    rows, total = await artifacts.list_artifacts(session, repository_id, offset=offset, limit=limit)
+    children = await artifacts.children_for(session, rows)
+    ids = [a.id for a in rows] + [c.id for kids in children.values() for c in kids]
+    tags = await artifacts.tags_for(session, ids)
+    listed = [
+        Listed(
+            artifact,
+            tags.get(artifact.id, []),
+            [(child, tags.get(child.id, [])) for child in children.get(artifact.id, [])],
+        )
+        for artifact in rows
+    ]
+    return listed, total
 
 
 async def totals(session: AsyncSession, project_ids: set[int] | None) -> Totals:
     """What a viewer can reach: ``project_ids=None`` means everything (system admins)."""
     projects_q = select(func.count()).select_from(Project)
     repos_q = select(func.count()).select_from(Repository)
-    artifacts_q = select(func.count(), func.coalesce(func.sum(Artifact.size), 0)).select_from(
-        Artifact
-    )
+    artifacts_q = select(func.count()).select_from(Artifact).where(~IS_CHILD)
+    storage_q = select(func.coalesce(func.sum(Artifact.size), 0)).select_from(Artifact)
     if project_ids is not None:
         if not project_ids:
             return Totals(0, 0, 0, 0)
         projects_q = projects_q.where(Project.id.in_(project_ids))
         repos_q = repos_q.where(Repository.project_id.in_(project_ids))
-        artifacts_q = artifacts_q.join(Repository, Repository.id == Artifact.repository_id).where(
-            Repository.project_id.in_(project_ids)
+        in_projects = Artifact.repository_id.in_(
+            select(Repository.id).where(Repository.project_id.in_(project_ids))
         )
+        artifacts_q = artifacts_q.where(in_projects)
+        storage_q = storage_q.where(in_projects)
     n_projects = int((await session.execute(projects_q)).scalar_one())
     n_repos = int((await session.execute(repos_q)).scalar_one())
-    n_artifacts, size = (await session.execute(artifacts_q)).one()
-    return Totals(n_projects, n_repos, int(n_artifacts), int(size))
+    n_artifacts = int((await session.execute(artifacts_q)).scalar_one())
+    size = int((await session.execute(storage_q)).scalar_one())
+    return Totals(n_projects, n_repos, n_artifacts, size)
 
 
 async def recent_pushes(
     session: AsyncSession, project_ids: set[int] | None, limit: int = 8
 ) -> list[PushRow]:
-    query = select(Artifact, Repository.name).join(
-        Repository, Repository.id == Artifact.repository_id
+    query = (
+        select(Artifact, Repository.name)
+        .join(Repository, Repository.id == Artifact.repository_id)
+        .where(~IS_CHILD)
     )
     if project_ids is not None:
         if not project_ids:
@@ -173,7 +172,7 @@ async def recent_pushes(
             query.order_by(Artifact.push_time.desc(), Artifact.id.desc()).limit(limit)
         )
     ).all()
-    tags = await tags_by_artifact(session, [a.id for a, _ in rows])
+    tags = await artifacts.tags_for(session, [a.id for a, _ in rows])
     return [
         PushRow(
             repository=name,
@@ -216,24 +215,6 @@ async def daily_activity(
         key_day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
         counts[(key_day, operation)] = int(n)
     return counts
-
-
-async def count_users(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(User))).scalar_one())
-
-
-async def user_names_like(session: AsyncSession, prefix: str, limit: int = 20) -> list[str]:
-    rows = await session.execute(
-        select(User.username)
-        .where(User.username.like(f"{_escape_like(prefix)}%", escape="\\"))
-        .order_by(User.username)
-        .limit(limit)
-    )
-    return list(rows.scalars())
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _aware(value: datetime | None) -> datetime | None:

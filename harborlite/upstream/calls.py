@@ -1,4 +1,9 @@
-"""The registry calls the REST API makes for itself, each with a token scoped to exactly it."""
+"""The registry calls harborlite makes for itself, each with a token scoped to exactly it.
+
+Every call gives up after ``OWN_CALLS`` and reaches the registry inside
+:func:`harborlite.upstream.client.reaching`, the one translation of aiohttp's errors; answers
+are read whole (:func:`harborlite.upstream.client.read_body`) up to a limit.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,14 @@ import logging
 import secrets
 from urllib.parse import urlsplit
 
-import aiohttp
-
-from harborlite.errors import HarborliteError, NotFound, RegistryRefused, UpstreamUnavailable
+from harborlite.auth.scopes import Access
+from harborlite.errors import HarborliteError, NotFound, RegistryRefused
 from harborlite.oci.mediatypes import MANIFEST_MEDIA_TYPES, OCI_IMAGE_CONFIG, OCI_MANIFEST
-from harborlite.upstream.client import OWN_CALLS, Upstream
+from harborlite.upstream.client import ANSWER_LIMIT, OWN_CALLS, Upstream, reaching, read_body
 
 log = logging.getLogger("harborlite.api")
 
+# the Accept of every manifest read harborlite makes: each manifest kind it indexes
 ACCEPT = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
 
 
@@ -32,7 +37,7 @@ async def get_manifest(upstream: Upstream, repository: str, digest: str) -> tupl
 
 
 async def get_blob(
-    upstream: Upstream, repository: str, digest: str, limit: int = 4 * 1024 * 1024
+    upstream: Upstream, repository: str, digest: str, limit: int = ANSWER_LIMIT
 ) -> bytes:
     status, _, body = await upstream.fetch(
         "GET", repository, f"/v2/{repository}/blobs/{digest}", ("pull",), limit=limit
@@ -64,27 +69,85 @@ async def put_manifest(
         "Content-Type": media_type,
     }
     url = f"{upstream.base_url}/v2/{repository}/manifests/{reference}"
-    try:
+    with reaching():
         async with upstream.session.put(
             url, data=body, headers=headers, timeout=OWN_CALLS
         ) as response:
             status = response.status
             text = await response.content.read(2048)
-    except (aiohttp.ClientError, TimeoutError) as error:
-        raise UpstreamUnavailable(f"registry unreachable: {error!r}") from None
     if status != 201:
         log.error("registry refused tag %s:%s: %s %s", repository, reference, status, text)
         raise RegistryRefused(f"the registry refused to tag {repository}:{reference} ({status})")
+
+
+async def mount_blob(upstream: Upstream, source: str, target: str, digest: str) -> None:
+    """Make the blob ``digest`` of ``source`` a blob of ``target`` without moving its bytes
+    (``POST /v2/<target>/blobs/uploads/?mount=<digest>&from=<source>``, with a token for both).
+
+    A registry that opens an upload instead (202: it does not have the blob in ``source``) has
+    that upload cancelled, and the blob is :class:`NotFound`."""
+    token, _, _ = upstream.signer.sign(
+        "harborlite",
+        [Access("repository", target, ("pull", "push")), Access("repository", source, ("pull",))],
+        expiration_seconds=60,
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{upstream.base_url}/v2/{target}/blobs/uploads/"
+    with reaching():
+        async with upstream.session.post(
+            url, params={"mount": digest, "from": source}, headers=headers, timeout=OWN_CALLS
+        ) as response:
+            status = response.status
+            location = response.headers.get("Location", "")
+            await read_body(response, 64 * 1024, f"the mount of {digest}")
+        if status == 202 and location:  # not mounted: an upload was opened instead; close it
+            if location.startswith("/"):
+                location = upstream.base_url + location
+            async with upstream.session.delete(
+                location, headers=headers, timeout=OWN_CALLS
+            ) as cancelled:
+                await read_body(cancelled, 64 * 1024, "the cancelled upload")
+    if status == 201:
+        return
+    if status == 202:
+        raise NotFound(f"blob {digest} of {source} is not in the registry")
+    raise RegistryRefused(f"the registry refused to mount {digest} from {source} ({status})")
+
+
+async def catalog(upstream: Upstream, page_size: int = 1000) -> list[str]:
+    """Every repository name the registry holds (``/v2/_catalog``, page after page)."""
+    token, _, _ = upstream.signer.sign(
+        "harborlite", [Access("registry", "catalog", ("*",))], expiration_seconds=300
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    names: list[str] = []
+    last = ""
+    while True:
+        url = f"{upstream.base_url}/v2/_catalog?n={page_size}" + (f"&last={last}" if last else "")
+        with reaching():
+            async with upstream.session.get(url, headers=headers, timeout=OWN_CALLS) as response:
+                status = response.status
+                body = await read_body(response, ANSWER_LIMIT, "the catalog")
+        if status != 200:
+            raise RegistryRefused(f"the registry's catalog answered {status}")
+        try:
+            page = json.loads(body).get("repositories") or []
+        except (ValueError, AttributeError):
+            raise RegistryRefused("the registry's catalog is not a JSON object") from None
+        names.extend(str(name) for name in page)
+        if len(page) < page_size:
+            return names
+        last = page[-1]
 
 
 UNTAG_CONFIG = b"{}"
 UNTAG_CONFIG_DIGEST = "sha256:" + hashlib.sha256(UNTAG_CONFIG).hexdigest()
 
 
-async def _upload_blob(upstream: Upstream, repository: str, data: bytes, digest: str) -> None:
+async def upload_blob(upstream: Upstream, repository: str, data: bytes, digest: str) -> None:
     """A small monolithic upload (POST, then PUT with the digest)."""
     headers = {"Authorization": upstream.own_authorization(repository, ("pull", "push"))}
-    try:
+    with reaching():
         uploads = f"{upstream.base_url}/v2/{repository}/blobs/uploads/"
         async with upstream.session.post(uploads, headers=headers, timeout=OWN_CALLS) as response:
             location = response.headers.get("Location", "")
@@ -99,8 +162,6 @@ async def _upload_blob(upstream: Upstream, repository: str, data: bytes, digest:
         ) as response:
             if response.status != 201:
                 raise RegistryRefused(f"the registry refused a blob of {repository}")
-    except (aiohttp.ClientError, TimeoutError) as error:
-        raise UpstreamUnavailable(f"registry unreachable: {error!r}") from None
 
 
 async def untag(upstream: Upstream, repository: str, tag: str) -> None:
@@ -118,7 +179,7 @@ async def untag(upstream: Upstream, repository: str, tag: str) -> None:
         return
     if status != 200:
         raise RegistryRefused(f"the registry answered {status} for {repository}:{tag}")
-    await _upload_blob(upstream, repository, UNTAG_CONFIG, UNTAG_CONFIG_DIGEST)
+    await upload_blob(upstream, repository, UNTAG_CONFIG, UNTAG_CONFIG_DIGEST)
     throwaway = json.dumps(
         {
             "schemaVersion": 2,

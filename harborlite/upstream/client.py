@@ -1,18 +1,28 @@
-"""The upstream registry client: one aiohttp session per process, opened in the lifespan."""
+"""The upstream registry client: one aiohttp session per process, opened in the lifespan.
+
+harborlite's own calls (:meth:`Upstream.fetch`, and the calls of :mod:`harborlite.upstream.calls`)
+give up after :data:`OWN_CALLS`, read whole answers up to a limit (refusing larger ones with
+:class:`RegistryRefused`), and turn aiohttp's errors into :class:`UpstreamUnavailable` in one
+place, :func:`reaching`.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
 
 from harborlite.auth.scopes import Access
 from harborlite.auth.tokens import TokenSigner
-from harborlite.errors import UpstreamUnavailable
+from harborlite.errors import RegistryRefused, UpstreamUnavailable
 
 CHUNK = 1024 * 1024
+# what harborlite reads of one answer of its own unless told otherwise: the registry's
+# manifest limit (distribution 2.8 refuses manifests over 4 MiB)
+ANSWER_LIMIT = 4 * 1024 * 1024
 # harborlite's own small calls (manifests, tag lists, untag) give up after this long: a
 # registry that accepts connections but never answers must not hold an API request forever
 OWN_CALLS = aiohttp.ClientTimeout(total=30, sock_connect=10)
@@ -87,18 +97,53 @@ class Upstream:
         path: str,
         actions: tuple[str, ...],
         headers: dict[str, str] | None = None,
-        limit: int = 4 * 1024 * 1024,
+        limit: int = ANSWER_LIMIT,
     ) -> tuple[int, dict[str, str], bytes]:
-        """A small request of harborlite's own (manifests, configs, tag lists)."""
+        """A small request of harborlite's own (manifests, configs, tag lists): the status, the
+        headers and the whole body (at most ``limit`` bytes; a larger answer is refused)."""
         request_headers = {"Authorization": self.own_authorization(repository, actions)}
         request_headers.update(headers or {})
-        try:
+        with reaching():
             async with self.session.request(
                 method, f"{self.base_url}{path}", headers=request_headers, timeout=OWN_CALLS
             ) as response:
-                body = await response.content.read(limit + 1) if method != "HEAD" else b""
-                if len(body) > limit:
-                    raise UpstreamUnavailable(f"registry answer for {path} is too large")
+                body = await read_body(response, limit, path) if method != "HEAD" else b""
                 return response.status, dict(response.headers), body
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise UpstreamUnavailable(f"registry unreachable: {error!r}") from None
+
+
+@contextmanager
+def reaching() -> Iterator[None]:
+    """Around every call harborlite makes to the registry: a registry that cannot be reached, or
+    does not answer within the call's timeout, is :class:`UpstreamUnavailable` (here only)."""
+    try:
+        yield
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise UpstreamUnavailable(f"registry unreachable: {error!r}") from None
+
+
+async def read_body(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The whole body of ``response``, however the registry chunks it, up to ``limit`` bytes.
+
+    One ``content.read(n)`` returns only what is buffered so far (about 64 KiB per network
+    read), so the body is read until its end. Beyond ``limit`` it is refused, not cut."""
+    length = response.content_length
+    if length is not None and length > limit:
+        raise _too_large(what, limit, length)
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        part = await response.content.read(limit + 1 - size)
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+        size += len(part)
+        if size > limit:
+            raise _too_large(what, limit, None)
+
+
+def _too_large(what: str, limit: int, length: int | None) -> RegistryRefused:
+    told = f" ({length} bytes)" if length is not None else ""
+    return RegistryRefused(
+        f"the registry's answer for {what} is larger{told} than the {limit} bytes "
+        "harborlite reads of it"
+    )

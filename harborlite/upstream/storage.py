@@ -22,22 +22,25 @@ from pathlib import Path
 
 from harborlite.errors import BadRequest, HarborliteError, UpstreamUnavailable
 from harborlite.oci.reference import valid_repository_name, valid_tag
-from harborlite.services import Services
 from harborlite.upstream.calls import untag
+from harborlite.upstream.client import Upstream
 
 log = logging.getLogger("harborlite.registry")
 
 
-def _repository_folder(services: Services, repository: str) -> Path | None:
-    root = services.storage_root
-    if root is None or not valid_repository_name(repository):
+REPOSITORIES = "docker/registry/v2/repositories"  # under the storage root: one per repository
+
+
+def repository_folder(storage_root: Path | None, repository: str) -> Path | None:
+    """Where the registry keeps ``repository`` (links to its layers, manifests and tags)."""
+    if storage_root is None or not valid_repository_name(repository):
         return None
-    return root / "docker/registry/v2/repositories" / repository
+    return storage_root / REPOSITORIES / repository
 
 
-async def remove_repository(services: Services, repository: str) -> bool:
+async def remove_repository(storage_root: Path | None, repository: str) -> bool:
     """Forget a repository's folder in storage; True when the registry no longer has it."""
-    folder = _repository_folder(services, repository)
+    folder = repository_folder(storage_root, repository)
     if folder is None:
         return False
     try:
@@ -50,7 +53,9 @@ async def remove_repository(services: Services, repository: str) -> bool:
     return True
 
 
-async def remove_tag(services: Services, repository: str, tag: str) -> None:
+async def remove_tag(
+    upstream: Upstream, storage_root: Path | None, repository: str, tag: str
+) -> None:
     """Untag in the registry, and tell the manifest caches.
 
     In its storage when harborlite has it (the embedded registry, or
@@ -60,9 +65,9 @@ async def remove_tag(services: Services, repository: str, tag: str) -> None:
     if not (valid_repository_name(repository) and valid_tag(tag)):
         raise BadRequest(f"invalid tag {repository}:{tag}")
     removed = False
-    root = services.storage_root
-    if root is not None:
-        manifests = root / "docker/registry/v2/repositories" / repository / "_manifests"
+    folder = repository_folder(storage_root, repository)
+    if folder is not None:
+        manifests = folder / "_manifests"
         try:
             await asyncio.to_thread(shutil.rmtree, manifests / "tags" / tag)
             removed = True
@@ -74,13 +79,13 @@ async def remove_tag(services: Services, repository: str, tag: str) -> None:
             log.warning("could not remove tag %s:%s from storage (%s)", repository, tag, error)
     try:
         if not removed:
-            await untag(services.upstream, repository, tag)
+            await untag(upstream, repository, tag)
     except HarborliteError as error:
         raise UpstreamUnavailable(
             f"the registry did not remove {repository}:{tag}, nothing was changed: {error.message}"
         ) from None
     finally:
-        for listener in services.upstream.manifest_listeners:
+        for listener in upstream.manifest_listeners:
             pending = listener("DELETE", repository, tag, 202, None)
             if pending is not None:
                 await pending

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
 
-from tests.api.pushing import HELM_CONFIG, OCI_INDEX, Pusher
+from tests.api.pushing import HELM_CONFIG, OCI_INDEX, OCI_MANIFEST, Pusher, digest_of
 from tests.harness import Harborlite
 from tests.support.clients import skopeo_copy
 from tests.support.images import build_oci_index_layout
@@ -334,3 +335,42 @@ def test_repositories_are_listed_described_and_deleted(harborlite: Harborlite) -
     assert (
         harborlite.api("DELETE", f"/projects/{project}", auth=harborlite.admin).status_code == 200
     )
+
+
+def test_a_tag_is_made_on_a_manifest_of_several_megabytes(harborlite: Harborlite) -> None:
+    """harborlite reads the whole manifest back from the registry (it used to keep only the
+    first buffered part, and the registry refused the cut manifest under the new tag)."""
+    project = harborlite.unique("bigtag")
+    harborlite.create_project(project)
+    repository = f"{project}/big"
+    with Pusher(harborlite) as pusher:
+        small = pusher.image(repository, "seed")
+        headers = pusher._headers(repository)
+        document = json.loads(small.manifest)
+        document["annotations"] = {"io.harborlite.test.padding": "x" * 3_700_000}
+        body = json.dumps(document).encode()
+        assert 3_700_000 < len(body) < 4 * 1024 * 1024  # under the registry's manifest limit
+        digest = pusher.manifest(repository, "v1", body, OCI_MANIFEST, headers)
+    assert digest == digest_of(body)
+
+    created = harborlite.api(
+        "POST",
+        f"/projects/{project}/repositories/big/artifacts/v1/tags",
+        json={"name": "copy"},
+        auth=harborlite.admin,
+    )
+    assert created.status_code == 201, created.text
+    token = harborlite.token(f"repository:{repository}:pull", harborlite.admin)
+    with harborlite.client() as client:
+        pulled = client.get(
+            f"/v2/{repository}/manifests/copy",
+            headers={"Authorization": f"Bearer {token}", "Accept": OCI_MANIFEST},
+        )
+    assert pulled.status_code == 200, pulled.text
+    assert pulled.content == body
+    document_answer = harborlite.api(
+        "GET",
+        f"/projects/{project}/repositories/big/artifacts/copy/manifest",
+        auth=harborlite.admin,
+    )
+    assert document_answer.status_code == 200 and document_answer.content == body
