@@ -16,11 +16,12 @@ from harborlite.artifacts.pulls import PullRecorder
 from harborlite.auth.access_cache import AccessCache
 from harborlite.auth.tokens import TokenSigner
 from harborlite.bootstrap import ensure_initial_state, prepare_data_dir
+from harborlite.cache.invalidation import ManifestCacheSync
 from harborlite.cache.manifests import ManifestCache
-from harborlite.cache.shared import ManifestCacheSync
 from harborlite.db.engine import make_engine, make_sessionmaker, migrate
 from harborlite.http.guard import GuardMiddleware, RequestIdMiddleware
 from harborlite.http.session_auth import PortalSessionMiddleware
+from harborlite.http.zero_copy import ZeroCopyHook
 from harborlite.portal.config import load_portal_config
 from harborlite.portal.routes import portal_app
 from harborlite.services import Services
@@ -52,7 +53,9 @@ class Dispatcher:
             await self.main(scope, receive, send)
 
 
-def create_app(settings: Settings) -> Dispatcher:
+def create_app(settings: Settings) -> ZeroCopyHook:
+    """The whole app, with sendfile(2) for blob downloads when the server is uvicorn."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         prepare_data_dir(settings)
@@ -144,4 +147,4 @@ def create_app(settings: Settings) -> Dispatcher:
     )
     app.add_middleware(GuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    return Dispatcher(app, RequestIdMiddleware(GuardMiddleware(token_app)))
+    return ZeroCopyHook(Dispatcher(app, RequestIdMiddleware(GuardMiddleware(token_app))))

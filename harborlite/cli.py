@@ -34,7 +34,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from harborlite.app import create_app
-    from harborlite.v2.blobs import ZeroCopyHook
 
     host = settings.external_host
     print(
@@ -49,7 +48,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         flush=True,
     )
     config = uvicorn.Config(
-        ZeroCopyHook(create_app(settings)),  # sendfile(2) for blob downloads
+        create_app(settings),  # with sendfile(2) for blob downloads
         host=settings.host,
         port=settings.port,
         loop="uvloop",

@@ -17,8 +17,8 @@ from harborlite.settings import Settings
 
 if TYPE_CHECKING:
     from harborlite.artifacts.pulls import PullRecorder
+    from harborlite.cache.invalidation import ManifestCacheSync
     from harborlite.cache.manifests import ManifestCache
-    from harborlite.cache.shared import ManifestCacheSync
     from harborlite.upstream.client import Upstream
     from harborlite.upstream.supervisor import RegistrySupervisor
 
@@ -32,8 +32,8 @@ class Services:
     credentials: CredentialCache
     upstream: Upstream
     pulls: PullRecorder
+    manifests: ManifestCache  # the /v2/ manifest answers kept in memory
     supervisor: RegistrySupervisor | None = None
-    manifests: ManifestCache | None = None
     manifest_sync: ManifestCacheSync | None = None  # Redis: invalidation and a shared level
     failures: FailureLimiter = field(default_factory=FailureLimiter)
     access: AccessCache = field(default_factory=AccessCache)

@@ -30,7 +30,7 @@ from harborlite.oci.mediatypes import (
     OCI_INDEX,
     OCI_MANIFEST,
 )
-from harborlite.oci.reference import digest_matches, is_digest
+from harborlite.oci.reference import digest_matches, is_digest, valid_tag
 
 CACHEABLE = frozenset({DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX})
 LISTS = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
@@ -158,8 +158,8 @@ class ManifestCache:
             kept.append((lower, value))
         if media_type not in CACHEABLE or not digest:
             return None
-        if reference != digest and is_digest(reference):
-            return None
+        if not (valid_tag(reference) or (is_digest(reference) and reference == digest)):
+            return None  # another digest's answer, or a reference no registry answers
         now = time.monotonic()
         entry = None
         if body is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.types import Send
 
+from harborlite.errors import envelope_bytes
 from harborlite.settings import Settings
 
 API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
@@ -31,11 +32,7 @@ async def send_error(
     headers: list[tuple[bytes, bytes]] | None = None,
     head: bool = False,
 ) -> None:
-    entry: dict[str, Any] = {"code": code, "message": message}
-    if detail is not None:
-        entry["detail"] = detail
-    # compact with a newline, byte for byte what the registry (Go's json.Encoder) writes
-    body = json.dumps({"errors": [entry]}, separators=(",", ":")).encode() + b"\n"
+    body = envelope_bytes(code, message, detail)  # byte for byte what the registry writes
     all_headers = [
         (b"content-type", b"application/json; charset=utf-8"),
         (b"content-length", str(len(body)).encode()),

@@ -1,4 +1,5 @@
-"""What a ``/v2/`` request is, and which registry actions it needs."""
+"""What a ``/v2/`` request is (its route, its headers, where it came from), and which
+registry actions it needs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import parse_qs
+
+from starlette.types import Scope
+
+from harborlite.audit.events import Origin
 
 
 class Kind(Enum):
@@ -67,7 +72,7 @@ def parse_route(path: str, query_string: bytes = b"") -> Route | None:
 
 
 def required_actions(route: Route, method: str) -> tuple[str, ...]:
-    """The actions the registry checks for this request (ARCHITECTURE.md, token protocol)."""
+    """The actions the registry checks for this request (distribution's token protocol)."""
     if route.kind in (Kind.BASE, Kind.CATALOG):
         return ()
     if method in ("GET", "HEAD"):
@@ -79,3 +84,19 @@ def required_actions(route: Route, method: str) -> tuple[str, ...]:
             return ("pull", "push")
         return ("delete",)
     return ("pull", "push")
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case bytes, as ASGI gives them)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def origin_of(scope: Scope) -> Origin:
+    client = scope.get("client")
+    return Origin(
+        client_ip=client[0] if client else "",
+        user_agent=header(scope, b"user-agent") or "",
+    )

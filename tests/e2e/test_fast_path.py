@@ -3,6 +3,12 @@ from storage, and never anything of another repository."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -36,6 +42,35 @@ def registry_url(server: Harborlite) -> str:
     return "http://" + str(config["http"]["addr"])
 
 
+@contextlib.contextmanager
+def registry_paused(server: Harborlite) -> Iterator[None]:
+    """The server's registry child frozen (SIGSTOP) for the block: what is answered meanwhile
+    was answered without it. Resumed however the block ends."""
+    started = [x for x in server.log_path.read_text().splitlines() if "registry started (pid" in x]
+    pid = int(started[-1].rsplit("registry started (pid ", 1)[1].split(")")[0])
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def access_line(server: Harborlite, request_id: str, seconds: float = 10) -> str:
+    """The access-log line of the request sent with ``X-Request-Id: request_id``: it is
+    written after the answer went out, so it is waited for (with a deadline)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        for line in server.log_path.read_text(errors="replace").splitlines():
+            if f"rid={request_id}" in line and "harborlite.access" in line:
+                return line
+        assert time.monotonic() < deadline, f"no access-log line with rid={request_id}"
+        time.sleep(0.05)
+
+
+def request_id() -> str:
+    return uuid.uuid4().hex
+
+
 @pytest.fixture(scope="module")
 def setup(
     harborlite_sqlite: Harborlite, tmp_path_factory: pytest.TempPathFactory
@@ -60,12 +95,21 @@ def setup(
 
 
 def get(
-    base: str, method: str, path: str, token: str, accept: str | None = ACCEPT_ALL
+    base: str,
+    method: str,
+    path: str,
+    token: str,
+    accept: str | None = ACCEPT_ALL,
+    *,
+    rid: str | None = None,
+    timeout: float = 30,
 ) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"}
     if accept is not None:
         headers["Accept"] = accept
-    return httpx.request(method, base + path, headers=headers, timeout=30)
+    if rid is not None:
+        headers["X-Request-Id"] = rid
+    return httpx.request(method, base + path, headers=headers, timeout=timeout)
 
 
 def test_cached_manifest_answers_are_the_registry_answers(
@@ -83,7 +127,17 @@ def test_cached_manifest_answers_are_the_registry_answers(
                 assert answer.headers.get(name) == direct.headers.get(name), (method, name)
             if method == "GET":
                 assert answer.content == direct.content
-    assert "via=cache" in server.log()
+        # answered from the cache: the same answers with the registry frozen
+        with registry_paused(server):
+            for method in ("GET", "HEAD"):
+                rid = request_id()
+                answer = get(server.url, method, path, token, rid=rid, timeout=5)
+                assert answer.status_code == 200
+                for name in COMPARED:
+                    assert answer.headers.get(name) == direct.headers.get(name), (method, name)
+                assert answer.content == (direct.content if method == "GET" else b"")
+                line = access_line(server, rid)
+                assert f"{method} {path} 200" in line and "via=cache" in line
 
 
 def test_never_served_through_another_repository(
@@ -130,7 +184,20 @@ def test_blob_from_storage_with_range(harborlite_sqlite: Harborlite, setup: dict
         timeout=30,
     )
     assert part.status_code == 206 and part.content == data[10:20]
-    assert "via=storage" in server.log()
+    # read from storage: the same answers with the registry frozen
+    with registry_paused(server):
+        rid = request_id()
+        whole = get(server.url, "GET", path, token, accept=None, rid=rid, timeout=5)
+        assert whole.status_code == 200 and whole.content == data
+        assert "via=storage" in access_line(server, rid)
+        head = get(server.url, "HEAD", path, token, accept=None, timeout=5)
+        assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
+        part = httpx.get(
+            server.url + path,
+            headers={"Authorization": f"Bearer {token}", "Range": "bytes=10-19"},
+            timeout=5,
+        )
+        assert part.status_code == 206 and part.content == data[10:20]
 
 
 def test_delete_invalidates(harborlite_sqlite: Harborlite, setup: dict[str, str]) -> None:
@@ -179,9 +246,32 @@ def test_a_blob_not_linked_here_is_refused_like_the_registry(
             "message": "blob unknown to registry",
             "detail": digest,
         }
-        head = get(server.url, "HEAD", path, token, accept=None)
+        with registry_paused(server):  # answered from storage, without the registry
+            rid = request_id()
+            head = get(server.url, "HEAD", path, token, accept=None, rid=rid, timeout=5)
         assert head.status_code == 404 and head.content == b""
         assert head.headers["content-length"] == theirs.headers["content-length"]
         assert head.headers["docker-distribution-api-version"] == "registry/2.0"
-        lines = [line for line in server.log().splitlines() if f"HEAD {path} 404" in line]
-        assert lines and "via=storage" in lines[-1]
+        line = access_line(server, rid)
+        assert f"HEAD {path} 404" in line and "via=storage" in line
+
+
+def test_a_manifest_over_4_mib_is_refused_before_the_registry_sees_it(
+    harborlite_sqlite: Harborlite, setup: dict[str, str]
+) -> None:
+    server, project, token = harborlite_sqlite, setup["project"], setup["token"]
+    path = f"/v2/{project}/a/manifests/huge"
+    refused = httpx.put(
+        server.url + path,
+        content=b" " * (4 * 1024 * 1024 + 1),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/vnd.oci.image.manifest.v1+json",
+        },
+        timeout=30,
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "errors": [{"code": "MANIFEST_INVALID", "message": "manifest is larger than 4 MiB"}]
+    }
+    assert get(registry_url(server), "GET", path, token).status_code == 404

@@ -14,6 +14,8 @@ from harborlite.oci.mediatypes import (
     OCI_INDEX,
     OCI_MANIFEST,
 )
+from harborlite.oci.reference import is_digest, valid_tag
+from harborlite.v2.routes import Kind, parse_route
 
 ALL = frozenset({DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX})
 BODY = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
@@ -182,3 +184,47 @@ def test_an_answer_asked_before_a_clear_is_not_learnt_for_any_repository() -> No
     now = cache.generation("p/quiet")
     assert now != before
     assert cache.learn("p/quiet", "latest", now, ALL, registry_headers(), BODY) is not None
+
+
+_BODIES = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
+REFERENCES = [
+    "latest",
+    "v1.2.3",
+    "_private",
+    "A" * 128,
+    *(f"{name}:{hasher(BODY).hexdigest()}" for name, hasher in _BODIES.items()),
+    "sha256:" + hashlib.sha256(BODY).hexdigest().upper(),  # not a digest, not a tag
+    "sha256:" + "a" * 63,
+    "md5:" + hashlib.md5(BODY).hexdigest(),
+    "sha256:",
+    "a:b",
+    "-dash",
+    ".dot",
+    "A" * 129,
+]
+
+
+@pytest.mark.parametrize("reference", REFERENCES)
+def test_the_cache_and_the_route_parser_agree_on_what_a_reference_is(reference: str) -> None:
+    """Whatever the route parser gives as a manifest reference, the cache keeps the answer
+    under that digest only if it is one (the strict ``is_digest``, as the gateway and the
+    registry read it), and under that tag only if it is one: never anything else."""
+    route = parse_route(f"/v2/p/r/manifests/{reference}")
+    assert route is not None and route.kind is Kind.MANIFEST and route.reference == reference
+    digest = reference if is_digest(reference) else DIGEST
+    cache = ManifestCache()
+    headers = registry_headers(digest=digest)
+    learnt_now = cache.learn("p/r", route.reference, cache.generation("p/r"), ALL, headers, BODY)
+    served = cache.lookup("p/r", route.reference, ALL)
+    if is_digest(reference):
+        assert learnt_now is not None and learnt_now.tag is None
+        assert served is not None and served.digest == reference
+    elif valid_tag(reference):
+        assert learnt_now is not None and learnt_now.tag == reference
+        assert served is not None and served.digest == DIGEST
+    else:
+        assert learnt_now is None and served is None
+        assert cache.tag_count == 0 and len(cache) == 0
+    # what a write forgets is read with the same rule
+    cache.registry_wrote("DELETE", "p/r", route.reference, 202, None)
+    assert cache.lookup("p/r", route.reference, ALL) is None

@@ -1,0 +1,146 @@
+"""The artifact index follows what the registry did: a manifest push (its 201) or delete
+(its 202) is recorded, with its audit entry, before the client hears it succeeded.
+
+A push is described first (the manifest parsed; an image's or chart's config read from the
+registry) with no database connection held, then recorded in one short transaction. A
+transaction that loses a race (a concurrent push created the same repository, artifact or
+tag first; SQLite busy with another writer) is tried again: the next attempt finds the row
+and updates it. When the index cannot follow, the client is told in the registry's envelope,
+never with a 2xx: the registry holds what the index does not list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from starlette.types import Scope, Send
+
+from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts.describe import describe_manifest
+from harborlite.artifacts.queries import PushedManifest
+from harborlite.audit.events import DELETE, PUSH, Actor, record
+from harborlite.auth.tokens import Claims
+from harborlite.oci.reference import is_digest
+from harborlite.projects import queries as projects
+from harborlite.services import Services
+from harborlite.v2.challenge import send_error
+from harborlite.v2.routes import Route, header, origin_of
+
+log = logging.getLogger("harborlite.access")
+
+INDEX_ATTEMPTS = 3
+_SQLITE_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+class IndexRefused(Exception):
+    """The index cannot record a change the registry made; the message tells the client."""
+
+
+def worth_retrying(error: DBAPIError) -> bool:
+    """A unique key a concurrent writer took first, or SQLite busy with another writer."""
+    if isinstance(error, IntegrityError):
+        return True
+    code = getattr(error.orig, "sqlite_errorcode", None)  # sqlite3's, extended codes included
+    return (
+        isinstance(error, OperationalError)
+        and isinstance(code, int)
+        and (code & 0xFF in _SQLITE_BUSY)
+    )
+
+
+async def index_push(
+    services: Services,
+    scope: Scope,
+    route: Route,
+    claims: Claims,
+    body: bytes,
+    content_type: str | None,
+    digest: str | None,
+) -> None:
+    """Record the push of ``body`` (the registry named it ``digest``) before the client hears
+    it succeeded."""
+    digest = digest or route.reference
+    tag = None if is_digest(route.reference) else route.reference
+    # No connection is held meanwhile: the session only runs a query for an index's children.
+    async with services.sessions() as session:
+        pushed = await describe_manifest(
+            services.upstream, session, route.name, body, content_type, digest
+        )
+    actor = Actor(claims.subject, origin_of(scope))
+    for attempt in range(INDEX_ATTEMPTS):
+        try:
+            await _record_push(services, route, actor, pushed, tag)
+            return
+        except (IntegrityError, OperationalError) as error:
+            if not worth_retrying(error) or attempt == INDEX_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+
+
+async def _record_push(
+    services: Services, route: Route, actor: Actor, pushed: PushedManifest, tag: str | None
+) -> None:
+    async with services.sessions() as session:
+        project = await projects.get_project_by_name(session, route.project)
+        if project is None:  # deleted between the token and now
+            raise IndexRefused(
+                f"project {route.project} was deleted during the push; the registry holds "
+                "the manifest but harborlite does not list it"
+            )
+        await artifacts.record_push(
+            session,
+            project_id=project.id,
+            repository_name=route.name,
+            manifest=pushed,
+            tag=tag,
+            pusher=actor.username,
+        )
+        resource = f"{route.name}:{tag}" if tag else f"{route.name}@{pushed.digest}"
+        record(session, actor.event(PUSH, "artifact", resource, project_id=project.id))
+        await session.commit()
+
+
+async def index_delete(services: Services, scope: Scope, route: Route, claims: Claims) -> None:
+    """Forget the deleted manifest (by digest, with its tags) or tag, and audit it."""
+    by_digest = is_digest(route.reference)
+    async with services.sessions() as session:
+        repository = await artifacts.get_repository(session, route.name)
+        if repository is not None:
+            if by_digest:
+                await artifacts.delete_artifact(session, repository, route.reference)
+            else:
+                await artifacts.delete_tag(session, repository, route.reference)
+        project = await projects.get_project_by_name(session, route.project)
+        separator = "@" if by_digest else ":"
+        event = Actor(claims.subject, origin_of(scope)).event(
+            DELETE,
+            "artifact" if by_digest else "tag",
+            f"{route.name}{separator}{route.reference}",
+            project_id=project.id if project else None,
+        )
+        record(session, event)
+        await session.commit()
+
+
+async def index_failed(scope: Scope, send: Send, route: Route, error: Exception) -> int:
+    """The registry did the work, harborlite's index did not follow: say so, never 2xx."""
+    request_id = header(scope, b"x-request-id") or "-"
+    log.error(
+        "indexing %s %s failed (request %s): %r",
+        scope["method"],
+        route.name,
+        request_id,
+        error,
+        exc_info=error,
+    )
+    message = (
+        error.args[0]
+        if isinstance(error, IndexRefused)
+        else f"the registry accepted the change but harborlite could not record it; "
+        f"`harborlite reindex` repairs this (request id {request_id})"
+    )
+    await send_error(send, 500, "UNKNOWN", message)
+    return 500
