@@ -35,6 +35,7 @@ from harborlite.auth.permissions import (
 )
 from harborlite.db.models import Artifact, Project, Repository
 from harborlite.errors import BadRequest, Forbidden, HarborliteError, NotFound, Unauthorized
+from harborlite.http.origin import origin_of as origin_of_scope
 from harborlite.http.session_auth import principal_in
 from harborlite.oci.reference import is_digest
 from harborlite.projects import queries as projects
@@ -42,8 +43,7 @@ from harborlite.services import Services, services_of
 
 
 def origin_of(request: Request) -> Origin:
-    client = request.client
-    return Origin(client.host if client else "", request.headers.get("user-agent", ""))
+    return origin_of_scope(request.scope)
 
 
 def deny(principal: Principal, what: str) -> HarborliteError:

@@ -27,6 +27,8 @@ from cryptography.x509.oid import NameOID
 
 from .scopes import Access
 
+LEEWAY_SECONDS = 60  # how long past ``exp`` a token is still accepted (the registry allows 60 s)
+
 
 def libtrust_kid(public_key: PublicKeyTypes) -> str:
     """SHA-256 of the DER SubjectPublicKeyInfo, first 240 bits, base32, 12 groups of 4."""
@@ -156,7 +158,7 @@ class TokenSigner:
                 algorithms=[self.algorithm],
                 audience=self.service,
                 issuer=self.issuer,
-                leeway=60,
+                leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:

@@ -21,6 +21,7 @@ from harborlite.audit.events import Actor, Origin
 from harborlite.auth.permissions import Action, Need, ProjectAccess, SystemResource, can, system_can
 from harborlite.db.models import Project, Repository
 from harborlite.errors import Forbidden, NotFound
+from harborlite.http.origin import origin_of as origin_of_scope
 from harborlite.portal.pages import require_viewer
 from harborlite.projects import queries as projects
 from harborlite.services import Services, services_of
@@ -43,8 +44,7 @@ class Abilities:
 
 
 def origin_of(request: Request) -> Origin:
-    client = request.client
-    return Origin(client.host if client else "", request.headers.get("user-agent", ""))
+    return origin_of_scope(request.scope)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import time
 
 from starlette.types import Scope
 
-from harborlite.v2.routes import header
+from harborlite.http.origin import header
 
 log = logging.getLogger("harborlite.access")
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import time
 
-from harborlite.auth.tokens import Claims, TokenSigner
+from harborlite.auth.tokens import LEEWAY_SECONDS, Claims, TokenSigner
 
-TOKEN_LEEWAY = 60  # seconds past ``exp`` a token is still accepted (as TokenSigner.verify)
 VERIFIED_TOKENS_KEPT = 10_000
 
 
@@ -26,7 +25,7 @@ class VerifiedTokens:
         """The token's claims; raises :class:`~harborlite.auth.tokens.TokenError`."""
         key = hashlib.sha256(token.encode()).digest()  # a token with x5c is about 3 KB
         claims = self._claims.get(key)
-        if claims is not None and time.time() <= claims.expires_at + TOKEN_LEEWAY:
+        if claims is not None and time.time() <= claims.expires_at + LEEWAY_SECONDS:
             return claims
         claims = signer.verify(token)
         if len(self._claims) >= self.kept:

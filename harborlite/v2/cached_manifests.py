@@ -21,10 +21,11 @@ from harborlite.auth.tokens import Claims
 from harborlite.cache.manifests import ACCEPT_CACHEABLE, accepted_types
 from harborlite.cache.shared import SharedLookup
 from harborlite.errors import HarborliteError
+from harborlite.http.origin import origin_of
 from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
 from harborlite.oci.reference import is_digest
 from harborlite.services import Services
-from harborlite.v2.routes import Route, origin_of
+from harborlite.v2.routes import Route
 
 # A manifest request carrying one of these is answered by the registry, never the cache.
 _GO_TO_REGISTRY = frozenset({b"if-none-match", b"if-match", b"range", b"if-modified-since"})

@@ -17,9 +17,9 @@ import aiohttp
 from starlette.types import Message, Receive, Scope, Send
 from yarl import URL
 
+from harborlite.http.origin import header
 from harborlite.services import Services
 from harborlite.upstream.client import CHUNK
-from harborlite.v2.routes import header
 
 log = logging.getLogger("harborlite.access")
 

@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from harborlite.artifacts.pulls import Pull
 from harborlite.auth.tokens import Claims, TokenError
 from harborlite.cache.shared import SharedLookup
+from harborlite.http.origin import header, origin_of
 from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
 from harborlite.oci.reference import valid_repository_name
 from harborlite.projects import queries as projects
@@ -37,7 +38,7 @@ from harborlite.v2.forward import (
     send_answer,
 )
 from harborlite.v2.push_index import index_delete, index_failed, index_push
-from harborlite.v2.routes import Kind, Route, header, origin_of, parse_route, required_actions
+from harborlite.v2.routes import Kind, Route, parse_route, required_actions
 
 
 class RegistryGateway:

@@ -23,11 +23,12 @@ from harborlite.artifacts.describe import describe_manifest
 from harborlite.artifacts.queries import PushedManifest
 from harborlite.audit.events import DELETE, PUSH, Actor, record
 from harborlite.auth.tokens import Claims
+from harborlite.http.origin import header, origin_of
 from harborlite.oci.reference import is_digest
 from harborlite.projects import queries as projects
 from harborlite.services import Services
 from harborlite.v2.challenge import send_error
-from harborlite.v2.routes import Route, header, origin_of
+from harborlite.v2.routes import Route
 
 log = logging.getLogger("harborlite.access")
 

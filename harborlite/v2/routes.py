@@ -8,10 +8,6 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import parse_qs
 
-from starlette.types import Scope
-
-from harborlite.audit.events import Origin
-
 
 class Kind(Enum):
     BASE = "base"
@@ -84,19 +80,3 @@ def required_actions(route: Route, method: str) -> tuple[str, ...]:
             return ("pull", "push")
         return ("delete",)
     return ("pull", "push")
-
-
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of header ``name`` (lower-case bytes, as ASGI gives them)."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-def origin_of(scope: Scope) -> Origin:
-    client = scope.get("client")
-    return Origin(
-        client_ip=client[0] if client else "",
-        user_agent=header(scope, b"user-agent") or "",
-    )
