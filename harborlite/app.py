@@ -19,7 +19,8 @@ from harborlite.bootstrap import ensure_initial_state, prepare_data_dir
 from harborlite.cache.invalidation import ManifestCacheSync
 from harborlite.cache.manifests import ManifestCache
 from harborlite.db.engine import make_engine, make_sessionmaker, migrate
-from harborlite.http.guard import GuardMiddleware, RequestIdMiddleware
+from harborlite.http.guard import GuardMiddleware
+from harborlite.http.request_id import RequestIdMiddleware
 from harborlite.http.session_auth import PortalSessionMiddleware
 from harborlite.http.zero_copy import ZeroCopyHook
 from harborlite.portal.config import load_portal_config

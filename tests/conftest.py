@@ -1,4 +1,17 @@
-"""Shared fixtures: real PostgreSQL, and harborlite served on SQLite and on PostgreSQL."""
+"""Shared fixtures: real PostgreSQL, and harborlite served on PostgreSQL and on SQLite.
+
+Which database a test's ``harborlite`` runs on:
+
+- by default PostgreSQL, the production database (the API, contract and permission tables);
+- both, SQLite and PostgreSQL, for a test marked ``@pytest.mark.both_databases`` (or a module
+  with ``pytestmark = pytest.mark.both_databases``): where the database matters, such as
+  concurrent writers and the smoke set;
+- ``harborlite_sqlite`` for tests about SQLite itself.
+
+``pytest --both-databases`` runs every ``harborlite`` test on both. One server per database is
+started for the whole session and shared by ``harborlite`` and ``harborlite_<database>``; tests
+keep to names of their own (``Harborlite.unique``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +22,35 @@ import pytest
 from tests.harness import Harborlite, cleanup, start_harborlite
 from tests.support.processes import PostgresServer
 
+DATABASES = ("sqlite", "postgresql")
+DEFAULT_DATABASE = "postgresql"
+BOTH = "both_databases"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--both-databases",
+        action="store_true",
+        help="run every test using the harborlite fixture on SQLite and on PostgreSQL",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{BOTH}: run this test's harborlite on SQLite and on PostgreSQL"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give ``harborlite`` its database: PostgreSQL, or both for ``both_databases`` tests."""
+    if "harborlite" not in metafunc.fixturenames:
+        return
+    both = metafunc.config.getoption("--both-databases") or any(
+        metafunc.definition.iter_markers(BOTH)
+    )
+    databases = list(DATABASES) if both else [DEFAULT_DATABASE]
+    metafunc.parametrize("harborlite", databases, indirect=True, scope="session")
+
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
@@ -16,14 +58,10 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def harborlite(request: pytest.FixtureRequest) -> Iterator[Harborlite]:
-    """harborlite with its embedded registry, once per database kind."""
-    database_url = None
-    if request.param == "postgresql":
-        pg: PostgresServer = request.getfixturevalue("postgres")
-        database_url = pg.create_database("harborlite_e2e")
-    server = start_harborlite(database_url)
+@pytest.fixture(scope="session")
+def harborlite_postgresql(postgres: PostgresServer) -> Iterator[Harborlite]:
+    """harborlite with its embedded registry, on PostgreSQL."""
+    server = start_harborlite(postgres.create_database("harborlite_e2e"))
     try:
         yield server
     finally:
@@ -32,9 +70,18 @@ def harborlite(request: pytest.FixtureRequest) -> Iterator[Harborlite]:
 
 @pytest.fixture(scope="session")
 def harborlite_sqlite() -> Iterator[Harborlite]:
-    """One harborlite on SQLite, for tests that need not run on both databases."""
+    """harborlite with its embedded registry, on SQLite (the default database)."""
     server = start_harborlite()
     try:
         yield server
     finally:
         cleanup(server)
+
+
+@pytest.fixture(scope="session")
+def harborlite(request: pytest.FixtureRequest) -> Harborlite:
+    """The server under test, on the database ``pytest_generate_tests`` chose for the test."""
+    database = getattr(request, "param", DEFAULT_DATABASE)
+    assert database in DATABASES, database
+    server: Harborlite = request.getfixturevalue(f"harborlite_{database}")
+    return server

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from tests.support.processes import free_port, log_tail
 
@@ -97,6 +98,11 @@ class Harborlite:
 
     def log(self) -> str:
         return log_tail(self.log_path, 60)
+
+    def registry_url(self) -> str:
+        """The embedded registry's own address, to compare harborlite's answers with its."""
+        config = yaml.safe_load((self.data_dir / "registry.yml").read_text())
+        return f"http://{config['http']['addr']}"
 
     def stop(self) -> int:
         if self.process.poll() is None:

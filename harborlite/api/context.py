@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,17 +70,48 @@ def check(principal: Principal, access: ProjectAccess, resource: Resource, actio
         raise deny(principal, f"{action} {resource} in project {access.name}")
 
 
+MAX_JSON_DEPTH = 32  # Harbor's bodies nest 3 levels; json.loads itself gives up near 1000
+
+
 async def json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object: 400 when it is empty, not JSON, not an object, or nested
+    deeper than :data:`MAX_JSON_DEPTH` (its size is bounded by ``http/guard.py``)."""
     raw = await request.body()
     if not raw:
         raise BadRequest("request body is empty: a JSON object is required")
     try:
         value = json.loads(raw)
+    except RecursionError:
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON") from None
     if not isinstance(value, dict):
         raise BadRequest("request body must be a JSON object")
+    if _depth_over(value, MAX_JSON_DEPTH):
+        raise _too_deep()
     return value
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _depth_over(value: object, limit: int) -> bool:
+    """Whether arrays and objects in ``value`` nest more than ``limit`` deep (without
+    recursion: the value may be as deep as json.loads allows)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def field_str(body: dict[str, Any], key: str, *, required: bool = False, default: str = "") -> str:

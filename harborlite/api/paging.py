@@ -1,4 +1,6 @@
-"""Harbor's paging (``page``, ``page_size``), its headers, and the ``q``/``sort`` syntax."""
+"""Harbor's paging: ``page`` and ``page_size``, bounded, and the ``X-Total-Count`` and ``Link``
+headers of a page. (The ``q`` and ``sort`` syntax is :mod:`harborlite.api.query`'s.)
+"""
 
 from __future__ import annotations
 

@@ -5,7 +5,10 @@ may be empty), ``k={a b}`` any of, ``k=(a b)`` all of. Values may be quoted with
 times are ``2020-04-09 02:36:00`` or ISO 8601. ``sort`` is ``field,-field``.
 
 Each resource says which keys it accepts (:class:`Field`); an unknown key or a value of the wrong
-type is refused with 400, naming the key, instead of being silently ignored.
+type is refused with 400, naming the key, instead of being silently ignored. So is a ``q`` of
+more than :data:`MAX_Q_TERMS` terms, a term of more than :data:`MAX_TERM_VALUES` values, or a
+``sort`` of more than :data:`MAX_SORT_FIELDS` fields: each term is a condition of the SQL
+statement, and thousands of them exceed what the databases take.
 """
 
 from __future__ import annotations
@@ -15,10 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_
 from starlette.requests import Request
 
 from harborlite.errors import BadRequest
+
+MAX_Q_TERMS = 32
+MAX_TERM_VALUES = 100
+MAX_SORT_FIELDS = 16
 
 Kind = Literal["exact", "fuzzy", "range", "any", "all"]
 FieldType = Literal["str", "int", "bool", "time"]
@@ -74,8 +81,11 @@ def _split_top_level(text: str) -> list[str]:
 def parse_q(text: str | None) -> list[Term]:
     if not text:
         return []
+    parts = _split_top_level(text)
+    if len(parts) > MAX_Q_TERMS:
+        raise BadRequest(f"q has {len(parts)} terms: at most {MAX_Q_TERMS} terms are taken")
     terms: list[Term] = []
-    for part in _split_top_level(text):
+    for part in parts:
         key, sep, raw = part.partition("=")
         key = key.strip()
         if not sep or not key:
@@ -89,12 +99,22 @@ def parse_q(text: str | None) -> list[Term]:
                 raise BadRequest(f"invalid range {raw!r} for {key}: expected [min~max]")
             terms.append(Term(key, "range", (_unquote(low) or None, _unquote(high) or None)))
         elif raw.startswith("{") and raw.endswith("}"):
-            terms.append(Term(key, "any", tuple(_unquote(v) for v in raw[1:-1].split())))
+            terms.append(Term(key, "any", _values(key, raw)))
         elif raw.startswith("(") and raw.endswith(")"):
-            terms.append(Term(key, "all", tuple(_unquote(v) for v in raw[1:-1].split())))
+            terms.append(Term(key, "all", _values(key, raw)))
         else:
             terms.append(Term(key, "exact", (_unquote(raw),)))
     return terms
+
+
+def _values(key: str, raw: str) -> tuple[str, ...]:
+    """The values of ``{a b}`` or ``(a b)``."""
+    values = raw[1:-1].split()
+    if len(values) > MAX_TERM_VALUES:
+        raise BadRequest(
+            f"{key} lists {len(values)} values: at most {MAX_TERM_VALUES} values are taken"
+        )
+    return tuple(_unquote(v) for v in values)
 
 
 def parse_time(value: str, key: str) -> datetime:
@@ -164,19 +184,17 @@ def conditions(
     return result
 
 
-def any_of(items: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
-    return or_(*items)
-
-
 def parse_sort(text: str | None, fields: Mapping[str, Field], default: Sequence[Any]) -> list[Any]:
     """Order-by clauses for ``sort=field,-field``; ``default`` when no sort is given."""
     if not text:
         return list(default)
+    items = [item for item in (raw.strip() for raw in text.split(",")) if item]
+    if len(items) > MAX_SORT_FIELDS:
+        raise BadRequest(
+            f"sort has {len(items)} fields: at most {MAX_SORT_FIELDS} fields are taken"
+        )
     clauses: list[Any] = []
-    for raw in text.split(","):
-        item = raw.strip()
-        if not item:
-            continue
+    for item in items:
         descending = item.startswith("-")
         name = item.lstrip("-+").strip()
         if name.endswith(" desc"):

@@ -1,57 +1,39 @@
-"""Pure ASGI middleware (Starlette's BaseHTTPMiddleware is not meant for streaming)."""
+"""The outermost net, pure ASGI: bounded request bodies and the catch-all 500.
+
+Bodies of ``/v2/`` (layers of any size) stream through unbounded; every other body is bounded
+by its surface's limit below. A declared ``Content-Length`` over the limit is refused before the
+app runs; a body without one (``Transfer-Encoding: chunked``) is counted as it arrives, and the
+read that passes the limit raises :class:`~harborlite.errors.PayloadTooLarge`, which the
+surface renders (the API in Harbor's envelope) or, when no surface did, this middleware does.
+An error no surface handled becomes a 500 in the ``{"errors": [...]}`` envelope with the
+request id, never a stack trace or a plain-text page.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import uuid
 
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from harborlite.errors import PayloadTooLarge, envelope, envelope_bytes
 
 log = logging.getLogger("harborlite")
 
-_SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+TOKEN_BODY_LIMIT = 64 * 1024
+API_BODY_LIMIT = 1024 * 1024
+PORTAL_BODY_LIMIT = 256 * 1024
+
+# What the registry writes for its errors; the API and the token service write JSONResponse's.
+_REGISTRY_JSON = "application/json; charset=utf-8"
 
 
-class RequestIdMiddleware:
-    """Accept ``X-Request-Id`` (or make one) and echo it on the response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = None
-        for key, value in scope["headers"]:
-            if key == b"x-request-id":
-                request_id = value if _SAFE_ID.match(value) else None
-                break
-        if request_id is None:
-            # a missing or unsafe id is replaced, so what is logged is what is echoed
-            request_id = uuid.uuid4().hex.encode()
-            scope["headers"] = [
-                *(h for h in scope["headers"] if h[0] != b"x-request-id"),
-                (b"x-request-id", request_id),
-            ]
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
-class BodyTooLarge(Exception):
-    pass
+def _is_registry(path: str) -> bool:
+    return path == "/v2" or path.startswith("/v2/")
 
 
 def _limit_for(path: str) -> int | None:
-    """Bodies of ``/v2/`` (layers of any size) stream through unbounded; the rest are small."""
-    if path.startswith("/v2/") or path == "/v2":
+    if _is_registry(path):
         return None
     if path.startswith("/service/token"):
         return TOKEN_BODY_LIMIT
@@ -60,15 +42,13 @@ def _limit_for(path: str) -> int | None:
     return PORTAL_BODY_LIMIT
 
 
-TOKEN_BODY_LIMIT = 64 * 1024
-API_BODY_LIMIT = 1024 * 1024
-PORTAL_BODY_LIMIT = 256 * 1024
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body larger than {limit} bytes")
 
 
 class GuardMiddleware:
-    """The outermost net: request bodies outside ``/v2/`` are bounded (413), and an error no
-    surface handled becomes a 500 in the ``{"errors": [...]}`` envelope with the request id,
-    never a stack trace or a plain-text page."""
+    """Request bodies outside ``/v2/`` are bounded (413); an unhandled error is a 500 in the
+    envelope with the request id."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -87,13 +67,11 @@ class GuardMiddleware:
                 request_id = value.decode("latin-1")
         if limit is not None and length is not None:
             try:
-                too_large = int(length) > limit
+                declared_too_large = int(length) > limit
             except ValueError:
-                too_large = True
-            if too_large:
-                await _send_envelope(
-                    send, 413, "PAYLOAD_TOO_LARGE", f"request body larger than {limit} bytes"
-                )
+                declared_too_large = True
+            if declared_too_large:
+                await _answer(scope, receive, send, too_large(limit))
                 return
         started = False
         received = 0
@@ -104,7 +82,7 @@ class GuardMiddleware:
             if limit is not None and message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge()
+                    raise too_large(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -115,31 +93,31 @@ class GuardMiddleware:
 
         try:
             await self.app(scope, counting_receive if limit is not None else receive, tracking_send)
-        except BodyTooLarge:
+        except PayloadTooLarge as refused:  # no surface rendered it (the token service)
             if not started:
-                await _send_envelope(
-                    send, 413, "PAYLOAD_TOO_LARGE", f"request body larger than {limit} bytes"
-                )
+                await _answer(scope, receive, send, refused)
         except Exception:
             log.exception(
                 "unhandled error on %s %s (request %s)", scope["method"], scope["path"], request_id
             )
             if not started:
-                await _send_envelope(
-                    send, 500, "UNKNOWN", f"internal error; request id {request_id}"
+                await _send_error(
+                    scope, receive, send, 500, "UNKNOWN", f"internal error; request id {request_id}"
                 )
 
 
-async def _send_envelope(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"errors": [{"code": code, "message": message}]}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _answer(scope: Scope, receive: Receive, send: Send, error: PayloadTooLarge) -> None:
+    await _send_error(scope, receive, send, error.status, error.code, error.message)
+
+
+async def _send_error(
+    scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str
+) -> None:
+    """The envelope as the path's surface writes it: the registry's bytes under ``/v2/``,
+    JSONResponse's (the API's and the token service's) everywhere else."""
+    response: Response
+    if _is_registry(scope["path"]):
+        response = Response(envelope_bytes(code, message), status, media_type=_REGISTRY_JSON)
+    else:
+        response = JSONResponse(envelope(code, message), status)
+    await response(scope, receive, send)

@@ -9,15 +9,16 @@ Portal pages also get their security headers and a ``Server-Timing`` header here
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import timedelta
 
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harborlite.auth.permissions import Principal
+from harborlite.errors import envelope
 from harborlite.services import services_of
 from harborlite.sessions.csrf import CSRF_HEADER, UNSAFE_METHODS, tokens_match
 from harborlite.sessions.store import SESSION_COOKIE, SignedIn, resolve_session
@@ -26,7 +27,7 @@ SESSION_SCOPE_KEY = "harborlite.portal_session"
 PRINCIPAL_SCOPE_KEY = "harborlite.principal"
 
 # Paths that never look at the cookie: the registry hot path and the token service.
-_UNTOUCHED = ("/v2", "/service/token", "/static/", "/metrics")
+_UNTOUCHED = ("/v2", "/service/token", "/static/")
 
 _PAGE_HEADERS = [
     (
@@ -82,7 +83,7 @@ class PortalSessionMiddleware:
         if path.startswith("/api/"):
             if signed_in is not None and scope["method"] in UNSAFE_METHODS:
                 if not tokens_match(headers.get(CSRF_HEADER), signed_in.csrf_token):
-                    await _refuse_api(send)
+                    await _refuse_api(scope, receive, send)
                     return
             await self.app(scope, receive, send)
             return
@@ -106,26 +107,11 @@ class PortalSessionMiddleware:
         await self.app(scope, receive, send_page)
 
 
-async def _refuse_api(send: Send) -> None:
-    body = json.dumps(
-        {
-            "errors": [
-                {
-                    "code": "FORBIDDEN",
-                    "message": "CSRF token missing or invalid: send the X-Harbor-CSRF-Token "
-                    "header with writes made with the portal session cookie",
-                }
-            ]
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 403,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+async def _refuse_api(scope: Scope, receive: Receive, send: Send) -> None:
+    """The API's 403, written as the API writes its answers (JSONResponse, Harbor's envelope)."""
+    refusal = envelope(
+        "FORBIDDEN",
+        "CSRF token missing or invalid: send the X-Harbor-CSRF-Token "
+        "header with writes made with the portal session cookie",
     )
-    await send({"type": "http.response.body", "body": body})
+    await JSONResponse(refusal, 403)(scope, receive, send)

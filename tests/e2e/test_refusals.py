@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import jwt
 import pytest
 import yaml
 
-from tests.e2e.conftest import Team
+from tests.api.pushing import Pusher
+from tests.e2e.conftest import PASSWORD, Team
 from tests.harness import Harborlite
 from tests.support.clients import ClientError, skopeo_copy, skopeo_delete
 from tests.support.images import BuiltImage
@@ -265,3 +267,38 @@ def test_invalid_repository_names_refused(harborlite: Harborlite, path: str) -> 
         assert json.loads(response.read())["errors"][0]["code"] == "NAME_INVALID"
     finally:
         connection.close()
+
+
+def test_a_deleted_projects_layers_are_not_served_to_the_next_owner_of_its_name(
+    harborlite: Harborlite,
+) -> None:
+    server = harborlite
+    admin = server.admin
+    secret = server.unique("gone")
+    server.create_project(secret)
+    with Pusher(server) as pusher:
+        pushed = pusher.image(f"{secret}/app", "v1", seed="confidential")
+    layer = json.loads(pushed.manifest)["layers"][0]["digest"]
+    assert (
+        server.api("DELETE", f"/projects/{secret}/repositories/app", auth=admin).status_code == 200
+    )
+    assert server.api("DELETE", f"/projects/{secret}", auth=admin).status_code == 200
+
+    squatter = server.unique("squatter")
+    server.create_user(squatter, PASSWORD)
+    created = server.api(
+        "POST",
+        "/projects",
+        auth=(squatter, PASSWORD),
+        json={"project_name": secret, "metadata": {"public": "false"}},
+    )
+    assert created.status_code == 201, created.text
+    token = server.token(f"repository:{secret}/app:pull", (squatter, PASSWORD))
+    with server.client() as client:
+        answer = client.get(
+            f"/v2/{secret}/app/blobs/{layer}", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert answer.status_code == 404, (
+        f"{answer.status_code}: the deleted project's layer is still served "
+        f"({len(answer.content)} bytes)"
+    )

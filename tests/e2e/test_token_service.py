@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import httpx
 import jwt
 
+from harborlite.http.guard import TOKEN_BODY_LIMIT
 from tests.e2e.conftest import PASSWORD, Team
 from tests.harness import Harborlite
 
@@ -325,3 +326,45 @@ def test_malformed_token_forms_are_400_in_the_envelope(harborlite: Harborlite) -
         assert error["code"] == "BAD_REQUEST"
         assert error["message"].startswith("malformed form")
     assert "unhandled error" not in harborlite.log()
+
+
+def test_a_form_field_over_the_body_limit_is_a_413_in_the_envelope(
+    harborlite: Harborlite,
+) -> None:
+    with harborlite.client() as client:
+        answer = client.post(
+            "/service/token",
+            data={"grant_type": "password", "username": "admin", "password": "x" * (2 << 20)},
+        )
+    # the body limit of the token service is 64 KiB: a 2 MiB form is refused before it is read
+    assert answer.status_code == 413, answer.text[:200]
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {
+        "errors": [
+            {
+                "code": "PAYLOAD_TOO_LARGE",
+                "message": f"request body larger than {TOKEN_BODY_LIMIT} bytes",
+            }
+        ]
+    }
+
+
+def test_an_unauthenticated_chunked_form_is_refused_once_the_limit_arrived(
+    harborlite: Harborlite,
+) -> None:
+    field = b"x" * (1000 * 1024)  # just under Starlette's 1 MiB per-field limit
+
+    def body() -> Iterator[bytes]:
+        yield b"grant_type=password&username=nobody&password=x"
+        for n in range(300):  # 300 fields of ~1 MB: ~300 MB, no credentials needed
+            yield b"&f%d=" % n + field
+
+    with httpx.Client(base_url=harborlite.url, timeout=120) as client:
+        answer = client.post(
+            "/service/token",
+            content=body(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    # refused once 64 KiB arrived, in the envelope, however long the client goes on
+    assert answer.status_code == 413
+    assert answer.json()["errors"][0]["code"] == "PAYLOAD_TOO_LARGE"
