@@ -10,7 +10,17 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from harborlite import __version__
+from harborlite.accounts import operations as accounts
+from harborlite.accounts import queries as user_queries
+from harborlite.audit.events import CLI
+from harborlite.auth.permissions import Role
+from harborlite.errors import BadRequest, HarborliteError, NotFound
+from harborlite.projects import operations as projects
+from harborlite.projects import queries as project_queries
+from harborlite.runtime import open_database
 from harborlite.settings import Settings, SettingsError, load_settings
 
 DESCRIPTION = """\
@@ -65,25 +75,23 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if server.started else 1
 
 
-async def _with_session(settings: Settings, work: Callable[..., Awaitable[int]]) -> int:
-    from harborlite.bootstrap import ensure_initial_state, prepare_data_dir
-    from harborlite.db.engine import make_engine, make_sessionmaker, migrate
-
-    prepare_data_dir(settings)
-    engine = make_engine(settings.database_url)
-    try:
-        await migrate(engine)
-        sessions = make_sessionmaker(engine)
-        async with sessions() as session:
-            generated = await ensure_initial_state(session, settings)
-            if generated:
-                print(
-                    f"created user admin with password {generated} "
-                    f"(saved in {settings.admin_password_file})"
-                )
-            return await work(session)
-    finally:
-        await engine.dispose()
+async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[int]]) -> int:
+    """Run ``work`` in a session of the migrated database; a refusal of the domain (the error
+    tree) is printed as ``error: <why>``, exit 2 for bad input and 1 for the others."""
+    async with open_database(settings) as database:
+        if database.generated_admin_password:
+            print(
+                f"created user admin with password {database.generated_admin_password} "
+                f"(saved in {settings.admin_password_file})"
+            )
+        async with database.sessions() as session:
+            try:
+                result = await work(session)
+            except HarborliteError as error:
+                print(f"error: {error.message}", file=sys.stderr)
+                return 2 if isinstance(error, BadRequest) else 1
+            await session.commit()
+            return result
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -99,33 +107,17 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def cmd_user_create(settings: Settings, args: argparse.Namespace) -> int:
-    from harborlite.accounts import queries as accounts
-    from harborlite.accounts.passwords import PasswordPolicyError, check_policy, hash_password
-    from harborlite.audit.events import CREATE, AuditEvent, record
-
     password = _password(args)
-    try:
-        check_policy(password)
-    except PasswordPolicyError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
 
-    async def work(session: object) -> int:
-        from sqlalchemy.ext.asyncio import AsyncSession
-
-        assert isinstance(session, AsyncSession)
-        if await accounts.get_user_by_name(session, args.name) is not None:
-            print(f"error: user {args.name} already exists", file=sys.stderr)
-            return 1
+    async def work(session: AsyncSession) -> int:
         await accounts.create_user(
             session,
             username=args.name,
-            password_hash=await hash_password(password),
+            password=password,
             email=args.email or "",
             sysadmin=args.admin,
+            by=CLI,
         )
-        record(session, AuditEvent("cli", CREATE, "user", args.name))
-        await session.commit()
         print(f"created user {args.name}{' (system admin)' if args.admin else ''}")
         return 0
 
@@ -133,26 +125,10 @@ def cmd_user_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_project_create(settings: Settings, args: argparse.Namespace) -> int:
-    from harborlite.audit.events import CREATE, AuditEvent, record
-    from harborlite.projects import queries as projects
-    from harborlite.projects.names import PROJECT_NAME_RULE, valid_project_name
-
-    if not valid_project_name(args.name):
-        print(f"error: project name {args.name!r} is invalid: {PROJECT_NAME_RULE}", file=sys.stderr)
-        return 2
-
-    async def work(session: object) -> int:
-        from sqlalchemy.ext.asyncio import AsyncSession
-
-        assert isinstance(session, AsyncSession)
-        if await projects.get_project_by_name(session, args.name) is not None:
-            print(f"error: project {args.name} already exists", file=sys.stderr)
-            return 1
-        project = await projects.create_project(
-            session, name=args.name, public=args.public, owner=None
+    async def work(session: AsyncSession) -> int:
+        await projects.create_project(
+            session, name=args.name, public=args.public, owner=None, by=CLI
         )
-        record(session, AuditEvent("cli", CREATE, "project", args.name, project_id=project.id))
-        await session.commit()
         print(f"created {'public' if args.public else 'private'} project {args.name}")
         return 0
 
@@ -160,11 +136,6 @@ def cmd_project_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_member_add(settings: Settings, args: argparse.Namespace) -> int:
-    from harborlite.accounts import queries as accounts
-    from harborlite.audit.events import CREATE, AuditEvent, record
-    from harborlite.auth.permissions import Role
-    from harborlite.projects import queries as projects
-
     try:
         role = Role.parse(args.role)
     except ValueError:
@@ -175,35 +146,14 @@ def cmd_member_add(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
 
-    async def work(session: object) -> int:
-        from sqlalchemy.ext.asyncio import AsyncSession
-
-        assert isinstance(session, AsyncSession)
-        project = await projects.get_project_by_name(session, args.project)
+    async def work(session: AsyncSession) -> int:
+        project = await project_queries.get_project_by_name(session, args.project)
         if project is None:
-            print(f"error: project {args.project} not found", file=sys.stderr)
-            return 1
-        user = await accounts.get_user_by_name(session, args.user)
+            raise NotFound(f"project {args.project} not found")
+        user = await user_queries.get_user_by_name(session, args.user)
         if user is None:
-            print(f"error: user {args.user} not found", file=sys.stderr)
-            return 1
-        member = await projects.find_member(session, project.id, user.id)
-        if member is None:
-            await projects.add_member(session, project.id, user.id, role)
-        else:
-            await projects.update_member(session, member, role)
-        record(
-            session,
-            AuditEvent(
-                "cli",
-                CREATE,
-                "member",
-                f"{project.name}/{user.username}",
-                project_id=project.id,
-                detail=f"role={role.label}",
-            ),
-        )
-        await session.commit()
+            raise NotFound(f"user {args.user} not found")
+        await projects.set_member(session, project, user, role, by=CLI)
         print(f"{user.username} is {role.label} of {project.name}")
         return 0
 
@@ -211,7 +161,7 @@ def cmd_member_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(session: object) -> int:
+    async def work(session: AsyncSession) -> int:
         print("database is up to date")
         return 0
 

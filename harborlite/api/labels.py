@@ -7,34 +7,22 @@ read/list: ProjectAdmin, Maintainer, Developer, Guest).
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from harborlite.api.context import (
-    caller,
-    check,
-    deny,
-    field_str,
-    json_body,
-    origin,
-    path_int,
-    require_login,
-)
+from harborlite.api.call import ApiCall, api_call
+from harborlite.api.context import field_str, json_body, path_int
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render import label_json
-from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
-from harborlite.auth.permissions import Action, Principal
+from harborlite.auth.permissions import Action, ProjectAccess
 from harborlite.db.models import Label
-from harborlite.errors import BadRequest, Conflict, NotFound
+from harborlite.errors import BadRequest, NotFound
+from harborlite.labels import operations
 from harborlite.labels import queries as labels
 from harborlite.labels.queries import GLOBAL, PROJECT
 from harborlite.projects import queries as projects
-from harborlite.services import services_of
 
 FIELDS = {
     "id": Field(Label.id, "int"),
@@ -44,114 +32,81 @@ FIELDS = {
     "creation_time": Field(Label.creation_time, "time"),
     "update_time": Field(Label.update_time, "time"),
 }
-MAX_NAME = 128
-MAX_COLOR = 16
 
 
-async def authorize(
-    session: AsyncSession, principal: Principal, scope: str, project_id: int | None, action: Action
-) -> str:
-    """Check ``action`` on labels of ``scope`` (and project); the project's name, or ``""``."""
-    require_login(principal)
+def _scope(raw: object) -> str:
+    if raw not in (GLOBAL, PROJECT):
+        raise BadRequest(f"scope must be g (global) or p (project), got {raw!r}")
+    return str(raw)
+
+
+async def _access(call: ApiCall, scope: str, project_id: int | None) -> ProjectAccess | None:
+    """None for global labels; the caller's access to the project of project labels (404)."""
     if scope == GLOBAL:
-        if action in ("read", "list") or principal.sysadmin:
-            return ""
-        raise deny(principal, f"{action} global labels (system administrators only)")
-    project = await projects.get_project(session, project_id or 0)
+        return None
+    project = await projects.get_project(call.session, project_id or 0)
     if project is None:
         raise NotFound(f"project {project_id} not found")
-    access = await projects.project_access(session, principal, project)
-    check(principal, access, "label", action)
-    return project.name
+    return await projects.project_access(call.session, call.principal, project)
 
 
-def _text(body: dict[str, Any], key: str, default: str, limit: int) -> str:
-    value = field_str(body, key, default=default)
-    if len(value) > limit:
-        raise BadRequest(f"{key} must be at most {limit} characters")
-    return value
+async def _authorized(
+    call: ApiCall, scope: str, project_id: int | None, action: Action
+) -> ProjectAccess | None:
+    call.require_login()
+    access = await _access(call, scope, project_id)
+    operations.require_right(call.principal, access, action)
+    return access
 
 
-def _name(body: dict[str, Any], default: str = "") -> str:
-    name = _text(body, "name", default, MAX_NAME).strip()
-    if not name:
-        raise BadRequest("name is required")
-    return name
-
-
-def _audit_name(label: Label, project_name: str) -> str:
-    return f"{project_name}/{label.name}" if project_name else label.name
-
-
-async def _label_in_path(request: Request, session: AsyncSession) -> Label:
-    label = await labels.get_label(session, path_int(request, "label_id"))
+async def _label_in_path(call: ApiCall, action: Action) -> tuple[Label, ProjectAccess | None]:
+    call.require_login()
+    label = await labels.get_label(call.session, path_int(call.request, "label_id"))
     if label is None:
-        raise NotFound(f"label {request.path_params['label_id']} not found")
-    return label
+        raise NotFound(f"label {call.request.path_params['label_id']} not found")
+    return label, await _authorized(call, label.scope, label.project_id, action)
 
 
 async def create_label(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
+    async with api_call(request) as call:
+        call.require_login()
         body = await json_body(request)
-        scope = field_str(body, "scope", default=GLOBAL)
-        if scope not in (GLOBAL, PROJECT):
-            raise BadRequest(f"scope must be g (global) or p (project), got {scope!r}")
+        scope = _scope(field_str(body, "scope", default=GLOBAL))
         project_id: int | None = None
         if scope == PROJECT:
             raw = body.get("project_id")
             if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
                 raise BadRequest("project_id (a positive whole number) is required for scope p")
             project_id = raw
-        project_name = await authorize(session, principal, scope, project_id, "create")
-        name = _name(body)
-        if await labels.find_label(session, name, scope, project_id) is not None:
-            raise Conflict(f"label {name} already exists in this scope")
-        label = await labels.create_label(
-            session,
-            name=name,
-            description=_text(body, "description", "", 1024),
-            color=_text(body, "color", "", MAX_COLOR),
-            scope=scope,
-            project_id=project_id,
+        access = await _authorized(call, scope, project_id, "create")
+        label = await operations.create_label(
+            call.session,
+            call.principal,
+            access,
+            name=field_str(body, "name"),
+            description=field_str(body, "description"),
+            color=field_str(body, "color"),
+            by=call.actor,
         )
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                CREATE,
-                "label",
-                _audit_name(label, project_name),
-                origin(request),
-                project_id=project_id,
-            ),
-        )
-        await session.commit()
         location = f"/api/v2.0/labels/{label.id}"
     return Response(status_code=201, headers={"Location": location})
 
 
 async def list_labels(request: Request) -> Response:
-    services = services_of(request)
     page = page_of(request)
     where = conditions(q_of(request), FIELDS)
     order = parse_sort(request.query_params.get("sort"), FIELDS, [])
-    scope = request.query_params.get("scope") or GLOBAL
-    if scope not in (GLOBAL, PROJECT):
-        raise BadRequest(f"scope must be g (global) or p (project), got {scope!r}")
+    scope = _scope(request.query_params.get("scope") or GLOBAL)
     project_id: int | None = None
     if scope == PROJECT:
         raw = request.query_params.get("project_id", "")
         if not raw.isdigit() or int(raw) <= 0:
             raise BadRequest("project_id (a positive whole number) is required when scope is p")
         project_id = int(raw)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        await authorize(session, principal, scope, project_id, "list")
+    async with api_call(request) as call:
+        await _authorized(call, scope, project_id, "list")
         rows, total = await labels.list_labels(
-            session,
+            call.session,
             scope=scope,
             project_id=project_id,
             name=request.query_params.get("name"),
@@ -164,71 +119,32 @@ async def list_labels(request: Request) -> Response:
 
 
 async def get_label(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
-        label = await _label_in_path(request, session)
-        await authorize(session, principal, label.scope, label.project_id, "read")
+    async with api_call(request) as call:
+        label, _ = await _label_in_path(call, "read")
     return JSONResponse(label_json(label))
 
 
 async def update_label(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
-        label = await _label_in_path(request, session)
-        project_name = await authorize(session, principal, label.scope, label.project_id, "update")
+    async with api_call(request) as call:
+        label, access = await _label_in_path(call, "update")
         body = await json_body(request)
-        name = _name(body, label.name)
-        if name != label.name:
-            other = await labels.find_label(session, name, label.scope, label.project_id)
-            if other is not None and other.id != label.id:
-                raise Conflict(f"label {name} already exists in this scope")
-        await labels.update_label(
-            session,
+        await operations.update_label(
+            call.session,
+            call.principal,
+            access,
             label,
-            name=name,
-            description=_text(body, "description", label.description, 1024),
-            color=_text(body, "color", label.color, MAX_COLOR),
+            name=field_str(body, "name", default=label.name),
+            description=field_str(body, "description", default=label.description),
+            color=field_str(body, "color", default=label.color),
+            by=call.actor,
         )
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                UPDATE,
-                "label",
-                _audit_name(label, project_name),
-                origin(request),
-                project_id=label.project_id,
-            ),
-        )
-        await session.commit()
     return Response(status_code=200)
 
 
 async def delete_label(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
-        label = await _label_in_path(request, session)
-        project_name = await authorize(session, principal, label.scope, label.project_id, "delete")
-        resource, project_id = _audit_name(label, project_name), label.project_id
-        await labels.delete_label(session, label)
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                DELETE,
-                "label",
-                resource,
-                origin(request),
-                project_id=project_id,
-            ),
-        )
-        await session.commit()
+    async with api_call(request) as call:
+        label, access = await _label_in_path(call, "delete")
+        await operations.delete_label(call.session, call.principal, access, label, by=call.actor)
     return Response(status_code=200)
 
 

@@ -4,27 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from harborlite.accounts import queries as accounts
-from harborlite.api.context import (
-    caller,
-    check,
-    json_body,
-    origin,
-    path_int,
-    project_from_path,
-)
+from harborlite.api.call import ApiCall, api_call
+from harborlite.api.context import json_body, path_int
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.render import member_json
-from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
 from harborlite.auth.permissions import Role
-from harborlite.db.models import User
-from harborlite.errors import BadRequest, Conflict, Forbidden, NotFound
+from harborlite.db.models import Member, User
+from harborlite.errors import BadRequest, NotFound
+from harborlite.projects import operations
 from harborlite.projects import queries as projects
-from harborlite.services import services_of
 
 
 def role_of(body: dict[str, Any]) -> Role:
@@ -41,15 +35,12 @@ def role_of(body: dict[str, Any]) -> Role:
 
 
 async def list_members(request: Request) -> Response:
-    services = services_of(request)
     page = page_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal)
-        check(principal, access, "member", "list")
+    async with api_call(request) as call:
+        found = await call.project(("member", "list"))
         rows, total = await projects.page_members(
-            session,
-            project.id,
+            call.session,
+            found.project.id,
             entityname=request.query_params.get("entityname"),
             offset=page.offset,
             limit=page.size,
@@ -57,7 +48,7 @@ async def list_members(request: Request) -> Response:
     return paged_response(request, [member_json(m, u) for m, u in rows], total, page)
 
 
-async def _member_user(session: Any, body: dict[str, Any]) -> User:
+async def _member_user(session: AsyncSession, body: dict[str, Any]) -> User:
     ref = body.get("member_user")
     if not isinstance(ref, dict):
         if body.get("member_group"):
@@ -76,110 +67,51 @@ async def _member_user(session: Any, body: dict[str, Any]) -> User:
 
 
 async def add_member(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal)
-        check(principal, access, "member", "create")
+    async with api_call(request) as call:
+        found = await call.project(("member", "create"))
         body = await json_body(request)
         role = role_of(body)
-        user = await _member_user(session, body)
-        if await projects.find_member(session, project.id, user.id) is not None:
-            raise Conflict(f"{user.username} is already a member of {project.name}")
-        member = await projects.add_member(session, project.id, user.id, role)
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                CREATE,
-                "member",
-                f"{project.name}/{user.username}",
-                origin(request),
-                project_id=project.id,
-                detail=f"role={role.label}",
-            ),
-        )
-        await session.commit()
-        location = f"/api/v2.0/projects/{project.id}/members/{member.id}"
+        user = await _member_user(call.session, body)
+        member = await operations.add_member(call.session, found.project, user, role, by=call.actor)
+        location = f"/api/v2.0/projects/{found.project.id}/members/{member.id}"
     return Response(status_code=201, headers={"Location": location})
 
 
-async def _member_in_path(request: Request, session: Any, project_id: int) -> tuple[Any, User]:
-    member = await projects.get_member(session, project_id, path_int(request, "mid"))
+async def _member_in_path(call: ApiCall, project_id: int) -> Member:
+    member = await projects.get_member(call.session, project_id, path_int(call.request, "mid"))
     if member is None:
-        raise NotFound(f"member {request.path_params['mid']} not found")
-    user = await accounts.get_user(session, member.user_id)
-    assert user is not None
-    return member, user
+        raise NotFound(f"member {call.request.path_params['mid']} not found")
+    return member
 
 
 async def get_member(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal)
-        check(principal, access, "member", "read")
-        member, user = await _member_in_path(request, session, project.id)
+    async with api_call(request) as call:
+        found = await call.project(("member", "read"))
+        member = await _member_in_path(call, found.project.id)
+        user = await accounts.get_user(call.session, member.user_id)
+        if user is None:
+            raise NotFound(f"member {member.id} not found")
     return JSONResponse(member_json(member, user))
 
 
-async def _guard_last_admin(session: Any, principal: Any, project_id: int, member: Any) -> None:
-    if member.role_id == Role.PROJECT_ADMIN and not principal.sysadmin:
-        if await projects.count_project_admins(session, project_id) <= 1:
-            raise Forbidden(
-                "the last project admin cannot be removed or demoted (a system administrator can)"
-            )
-
-
 async def update_member(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal)
-        check(principal, access, "member", "update")
-        body = await json_body(request)
-        role = role_of(body)
-        member, user = await _member_in_path(request, session, project.id)
-        if role != Role.PROJECT_ADMIN:
-            await _guard_last_admin(session, principal, project.id, member)
-        await projects.update_member(session, member, role)
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                UPDATE,
-                "member",
-                f"{project.name}/{user.username}",
-                origin(request),
-                project_id=project.id,
-                detail=f"role={role.label}",
-            ),
+    async with api_call(request) as call:
+        found = await call.project(("member", "update"))
+        role = role_of(await json_body(request))
+        member = await _member_in_path(call, found.project.id)
+        await operations.change_member_role(
+            call.session, call.principal, found.project, member, role, by=call.actor
         )
-        await session.commit()
     return Response(status_code=200)
 
 
 async def delete_member(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal)
-        check(principal, access, "member", "delete")
-        member, user = await _member_in_path(request, session, project.id)
-        await _guard_last_admin(session, principal, project.id, member)
-        await projects.delete_member(session, member)
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                DELETE,
-                "member",
-                f"{project.name}/{user.username}",
-                origin(request),
-                project_id=project.id,
-            ),
+    async with api_call(request) as call:
+        found = await call.project(("member", "delete"))
+        member = await _member_in_path(call, found.project.id)
+        await operations.remove_member(
+            call.session, call.principal, found.project, member, by=call.actor
         )
-        await session.commit()
     return Response(status_code=200)
 
 

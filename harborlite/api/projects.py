@@ -4,32 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from harborlite.accounts import queries as accounts
-from harborlite.api.context import (
-    caller,
-    check,
-    field_str,
-    json_body,
-    origin,
-    project_from_path,
-    require_login,
-)
+from harborlite.api.call import api_call
+from harborlite.api.context import field_str, json_body
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, flag, parse_sort, q_of
 from harborlite.api.render import project_json
 from harborlite.artifacts import queries as artifacts
-from harborlite.audit.events import CREATE, DELETE, UPDATE, AuditEvent, record
 from harborlite.auth.permissions import Role, can
 from harborlite.db.models import Project
-from harborlite.errors import BadRequest, Conflict, PreconditionFailed
+from harborlite.errors import BadRequest
+from harborlite.projects import operations
 from harborlite.projects import queries as projects
-from harborlite.projects.names import PROJECT_NAME_RULE, valid_project_name
-from harborlite.services import services_of
 
 FIELDS = {
     "project_id": Field(Project.id, "int"),
@@ -39,11 +29,6 @@ FIELDS = {
     "creation_time": Field(Project.creation_time, "time"),
     "update_time": Field(Project.update_time, "time"),
 }
-
-
-def validate_project_name(name: str) -> None:
-    if not valid_project_name(name):
-        raise BadRequest(f"project name {name!r} is invalid: {PROJECT_NAME_RULE}")
 
 
 def metadata_of(body: dict[str, object]) -> dict[str, str]:
@@ -63,58 +48,47 @@ def metadata_of(body: dict[str, object]) -> dict[str, str]:
 
 
 async def create_project(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        require_login(principal)
+    async with api_call(request) as call:
+        call.require_system("project", "create")
         body = await json_body(request)
         name = field_str(body, "project_name", required=True)
-        validate_project_name(name)
         metadata = metadata_of(body)
         public = metadata.get("public", "").lower() == "true"
         if isinstance(body.get("public"), bool) and "public" not in metadata:
             public = bool(body["public"])
-        if await projects.get_project_by_name(session, name) is not None:
-            raise Conflict(f"project {name} already exists")
-        owner = await accounts.get_user(session, principal.user_id or 0)
-        project = await projects.create_project(
-            session, name=name, public=public, owner=owner, metadata=metadata
+        project = await operations.create_project(
+            call.session,
+            name=name,
+            public=public,
+            owner=await accounts.get_user(call.session, call.principal.user_id or 0),
+            metadata=metadata,
+            by=call.actor,
         )
-        record(
-            session,
-            AuditEvent(
-                principal.username, CREATE, "project", name, origin(request), project_id=project.id
-            ),
-        )
-        await session.commit()
         by_name = request.headers.get("x-resource-name-in-location", "").lower() == "true"
         location = f"/api/v2.0/projects/{project.name if by_name else project.id}"
     return Response(status_code=201, headers={"Location": location})
 
 
 async def head_projects(request: Request) -> Response:
-    services = services_of(request)
     name = request.query_params.get("project_name")
     if not name:
         raise BadRequest("project_name is required")
-    async with services.sessions() as session:
-        exists = await projects.get_project_by_name(session, name) is not None
+    async with api_call(request) as call:
+        exists = await projects.get_project_by_name(call.session, name) is not None
     return Response(status_code=200 if exists else 404)
 
 
 async def list_projects(request: Request) -> Response:
-    services = services_of(request)
     page = page_of(request)
     public_param = request.query_params.get("public")
     public = None if public_param in (None, "") else flag(request, "public", False)
     where = conditions(q_of(request), FIELDS)
     order = parse_sort(request.query_params.get("sort"), FIELDS, [])
     with_detail = flag(request, "with_detail", True)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
+    async with api_call(request) as call:
         rows, total = await projects.list_projects(
-            session,
-            principal,
+            call.session,
+            call.principal,
             name=request.query_params.get("name"),
             public=public,
             owner=request.query_params.get("owner") or None,
@@ -124,8 +98,9 @@ async def list_projects(request: Request) -> Response:
             limit=page.size,
         )
         ids = [project.id for project, _ in rows]
-        owners = await projects.owner_names(session, [p.owner_id for p, _ in rows if p.owner_id])
-        counts = await projects.repository_counts(session, ids) if with_detail else {}
+        owner_ids = [p.owner_id for p, _ in rows if p.owner_id]
+        owners = await projects.owner_names(call.session, owner_ids)
+        counts = await projects.repository_counts(call.session, ids) if with_detail else {}
     items = [
         project_json(
             project,
@@ -139,102 +114,56 @@ async def list_projects(request: Request) -> Response:
 
 
 async def get_project(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal)
+    async with api_call(request) as call:
+        found = await call.project()
+        project, session = found.project, call.session
         owner = await accounts.get_user(session, project.owner_id) if project.owner_id else None
         body = project_json(
             project,
             owner_name=owner.username if owner else "",
-            role=access.role,
+            role=found.access.role,
             repo_count=await projects.repository_count(session, project.id),
         )
     return JSONResponse(body)
 
 
 async def update_project(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal)
-        check(principal, access, "project", "update")
+    async with api_call(request) as call:
+        found = await call.project(("project", "update"))
         body = await json_body(request)
         metadata = metadata_of(body)
         if isinstance(body.get("public"), bool) and "public" not in metadata:
             metadata["public"] = "true" if body["public"] else "false"
-        await projects.set_metadata(session, project, metadata)
-        record(
-            session,
-            AuditEvent(
-                principal.username,
-                UPDATE,
-                "project",
-                project.name,
-                origin(request),
-                project_id=project.id,
-                detail=f"metadata {sorted(metadata)}",
-            ),
-        )
-        await session.commit()
+        await operations.update_metadata(call.session, found.project, metadata, by=call.actor)
     return Response(status_code=200)
 
 
 async def delete_project(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal)
-        check(principal, access, "project", "delete")
-        message = await undeletable_because(session, project)
-        if message:
-            raise PreconditionFailed(message)
-        name, project_id = project.name, project.id
-        await projects.delete_project(session, project)
-        record(
-            session,
-            AuditEvent(
-                principal.username, DELETE, "project", name, origin(request), project_id=project_id
-            ),
-        )
-        await session.commit()
+    async with api_call(request) as call:
+        found = await call.project(("project", "delete"))
+        await operations.delete_project(call.session, found.project, by=call.actor)
     return Response(status_code=200)
 
 
-async def undeletable_because(session: AsyncSession, project: Project) -> str:
-    """Why the project cannot be deleted, or ``""`` when it can."""
-    count = await projects.repository_count(session, project.id)
-    if count:
-        return (
-            f"the project {project.name} contains {count} repositories and cannot be "
-            "deleted: delete them first"
-        )
-    return ""
-
-
 async def project_deletable(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal)
-        check(principal, access, "project", "delete")
-        message = await undeletable_because(session, project)
+    async with api_call(request) as call:
+        found = await call.project(("project", "delete"))
+        message = await operations.undeletable_because(call.session, found.project)
     return JSONResponse({"deletable": not message, "message": message})
 
 
 async def project_summary(request: Request) -> Response:
-    services = services_of(request)
-    async with services.sessions() as session:
-        principal = await caller(request, session)
-        project, access = await project_from_path(request, session, principal)
+    async with api_call(request) as call:
+        found = await call.project()
+        project, access, session = found.project, found.access, call.session
         summary: dict[str, Any] = {
             "repo_count": await projects.repository_count(session, project.id)
         }
-        if can(principal, access, "member", "list"):
+        if can(call.principal, access, "member", "list"):
             members = await projects.member_counts(session, project.id)
             for role, key in SUMMARY_ROLE_KEYS.items():
                 summary[key] = members.get(role, 0)
-        if can(principal, access, "quota", "read"):
+        if can(call.principal, access, "quota", "read"):
             used = await artifacts.storage_used(session, project.id)
             summary["quota"] = {"hard": {"storage": -1}, "used": {"storage": used}}
     return JSONResponse(summary)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +30,31 @@ async def find_label(
     return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
-async def create_label(
+async def others_named(session: AsyncSession, label: Label) -> int:
+    """How many other labels share ``label``'s name in its scope (and project)."""
+    query = select(func.count(Label.id)).where(
+        Label.name == label.name, Label.scope == label.scope, Label.id != label.id
+    )
+    if label.project_id is None:
+        query = query.where(Label.project_id.is_(None))
+    else:
+        query = query.where(Label.project_id == label.project_id)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def lock_name(session: AsyncSession, name: str) -> None:
+    """Make writers of labels named ``name`` wait for each other until their transactions end.
+
+    The unique key (name, scope, project) does not hold for global labels (their project is
+    NULL, and NULLs differ), so a name is checked after a lock: on PostgreSQL a transaction
+    advisory lock on the name; on SQLite nothing here, as the insert or update that comes
+    before the check opens the one write transaction the database allows at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"harborlite label {name}".encode())
+        await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def new_label(
     session: AsyncSession,
     *,
     name: str,
@@ -38,22 +63,20 @@ async def create_label(
     scope: str,
     project_id: int | None,
 ) -> Label:
+    """A label added to the session, not flushed yet (the caller flushes)."""
     label = Label(
         name=name, description=description, color=color, scope=scope, project_id=project_id
     )
     session.add(label)
-    await session.flush()
     return label
 
 
-async def update_label(
-    session: AsyncSession, label: Label, *, name: str, description: str, color: str
-) -> None:
+def change_label(label: Label, *, name: str, description: str, color: str) -> None:
+    """Change the label in the session (the caller flushes)."""
     label.name = name
     label.description = description
     label.color = color
     label.update_time = utcnow()
-    await session.flush()
 
 
 async def delete_label(session: AsyncSession, label: Label) -> None:

@@ -14,7 +14,15 @@ from starlette.staticfiles import StaticFiles
 
 from harborlite.db.errors import translated
 from harborlite.errors import HarborliteError, Unauthorized
-from harborlite.portal import account_pages, admin_pages, dashboard, project_pages, repository_pages
+from harborlite.portal import (
+    account_pages,
+    admin_pages,
+    dashboard,
+    members,
+    project_tabs,
+    projects,
+    repository_pages,
+)
 from harborlite.portal.account_pages import login_redirect
 from harborlite.portal.activity import ActivityCache
 from harborlite.portal.config import PortalConfig
@@ -88,7 +96,9 @@ def portal_app(config: PortalConfig) -> Starlette:
         Mount("/static", app=StaticFiles(directory=str(config.static_dir)), name="static"),
         *account_pages.ROUTES,
         *dashboard.ROUTES,
-        *project_pages.ROUTES,
+        *projects.ROUTES,
+        *project_tabs.ROUTES,
+        *members.ROUTES,
         *repository_pages.ROUTES,
         *admin_pages.ROUTES,
     ]

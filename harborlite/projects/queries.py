@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, null, select, true
+from sqlalchemy import ColumnElement, func, null, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.auth.permissions import Principal, ProjectAccess, Role
@@ -71,6 +71,24 @@ async def access_by_names(
     }
 
 
+def new_project(
+    session: AsyncSession,
+    *,
+    name: str,
+    public: bool,
+    owner: User | None,
+    metadata: dict[str, str] | None = None,
+) -> Project:
+    """A project row added to the session, not flushed yet (the caller flushes)."""
+    meta = dict(metadata or {})
+    meta["public"] = "true" if public else "false"
+    project = Project(
+        name=name, public=public, owner_id=owner.id if owner else None, project_metadata=meta
+    )
+    session.add(project)
+    return project
+
+
 async def create_project(
     session: AsyncSession,
     *,
@@ -79,17 +97,28 @@ async def create_project(
     owner: User | None,
     metadata: dict[str, str] | None = None,
 ) -> Project:
-    meta = dict(metadata or {})
-    meta["public"] = "true" if public else "false"
-    project = Project(
-        name=name, public=public, owner_id=owner.id if owner else None, project_metadata=meta
-    )
-    session.add(project)
+    project = new_project(session, name=name, public=public, owner=owner, metadata=metadata)
     await session.flush()
     if owner is not None:
         session.add(Member(project_id=project.id, user_id=owner.id, role_id=Role.PROJECT_ADMIN))
         await session.flush()
     return project
+
+
+async def lock_project(session: AsyncSession, project_id: int) -> None:
+    """Hold the project's row until the transaction ends; what is read after this is current.
+
+    A write that changes nothing: on PostgreSQL it takes the row lock (``FOR NO KEY UPDATE``,
+    which rows referencing the project do not wait for); on SQLite it opens the write
+    transaction (one writer at a time, and the pysqlite driver begins a transaction only at a
+    write, so reads before it hold no snapshot). Two transactions that both lock the project
+    before reading what a rule decides on (the last ProjectAdmin) run one after the other."""
+    await session.execute(
+        update(Project)
+        .where(Project.id == project_id)
+        .values(update_time=Project.update_time)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def set_metadata(session: AsyncSession, project: Project, metadata: dict[str, str]) -> None:
@@ -268,10 +297,24 @@ async def find_member(session: AsyncSession, project_id: int, user_id: int) -> M
     return result.scalar_one_or_none()
 
 
-async def add_member(session: AsyncSession, project_id: int, user_id: int, role: Role) -> Member:
+def new_member(session: AsyncSession, project_id: int, user_id: int, role: Role) -> Member:
+    """A membership added to the session, not flushed yet (the caller flushes)."""
     member = Member(project_id=project_id, user_id=user_id, role_id=int(role))
     session.add(member)
+    return member
+
+
+async def add_member(session: AsyncSession, project_id: int, user_id: int, role: Role) -> Member:
+    member = new_member(session, project_id, user_id, role)
     await session.flush()
+    return member
+
+
+async def current_member(session: AsyncSession, project_id: int, member_id: int) -> Member | None:
+    """The membership as the database has it now (read again, not from the session's memory)."""
+    member = await session.get(Member, member_id, populate_existing=True)
+    if member is None or member.project_id != project_id:
+        return None
     return member
 
 
@@ -286,13 +329,18 @@ async def delete_member(session: AsyncSession, member: Member) -> None:
     await session.flush()
 
 
-async def count_project_admins(session: AsyncSession, project_id: int) -> int:
-    result = await session.execute(
+async def count_project_admins(
+    session: AsyncSession, project_id: int, *, besides: int | None = None
+) -> int:
+    """The project's ProjectAdmins; with ``besides``, not counting that membership."""
+    query = (
         select(func.count())
         .select_from(Member)
         .where(Member.project_id == project_id, Member.role_id == int(Role.PROJECT_ADMIN))
     )
-    return int(result.scalar_one())
+    if besides is not None:
+        query = query.where(Member.id != besides)
+    return int((await session.execute(query)).scalar_one())
 
 
 async def delete_metadata(session: AsyncSession, project: Project, name: str) -> None:

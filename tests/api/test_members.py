@@ -41,3 +41,36 @@ def test_members_are_paged_with_total_and_links(harborlite: Harborlite) -> None:
     assert len(everyone.json()) == 5 and "Link" not in everyone.headers
     assert harborlite.api("GET", url, auth=admin, params={"page_size": 0}).status_code == 400
     assert harborlite.api("GET", url, auth=admin, params={"page": "x"}).status_code == 400
+
+
+def test_the_last_project_admin_stays_unless_a_system_administrator_drops_it(
+    harborlite: Harborlite,
+) -> None:
+    owner = harborlite.unique("only")
+    harborlite.create_user(owner, PASSWORD)
+    project = harborlite.unique("lastpa")
+    made = harborlite.api(
+        "POST", "/projects", auth=(owner, PASSWORD), json={"project_name": project}
+    )
+    assert made.status_code == 201, made.text
+    url = f"/projects/{project}/members"
+    again = harborlite.api(
+        "POST",
+        url,
+        auth=(owner, PASSWORD),
+        json={"role_id": 2, "member_user": {"username": owner}},
+    )
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "CONFLICT"
+    mine = harborlite.api("GET", url, auth=(owner, PASSWORD)).json()
+    assert [(m["entity_name"], m["role_id"]) for m in mine] == [(owner, 1)]
+    member = f"{url}/{mine[0]['id']}"
+    for method, body in (("PUT", {"role_id": 2}), ("DELETE", None)):
+        refused = harborlite.api(method, member, auth=(owner, PASSWORD), json=body)
+        assert refused.status_code == 403, refused.text
+        assert "last project admin" in refused.json()["errors"][0]["message"]
+    kept = harborlite.api("PUT", member, auth=(owner, PASSWORD), json={"role_id": 1})
+    assert kept.status_code == 200, kept.text  # staying ProjectAdmin is no demotion
+    gone = harborlite.api("DELETE", f"{url}/999999", auth=(owner, PASSWORD))
+    assert gone.status_code == 404
+    assert harborlite.api("DELETE", member, auth=harborlite.admin).status_code == 200
+    assert harborlite.api("GET", url, auth=harborlite.admin).json() == []
