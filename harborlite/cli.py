@@ -20,7 +20,7 @@ from harborlite.auth.permissions import Role
 from harborlite.errors import BadRequest, HarborliteError, NotFound
 from harborlite.projects import operations as projects
 from harborlite.projects import queries as project_queries
-from harborlite.runtime import open_database
+from harborlite.runtime import load_signer, open_database, open_registry, open_upstream
 from harborlite.settings import Settings, SettingsError, load_settings
 
 DESCRIPTION = """\
@@ -168,10 +168,26 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_session(settings, work))
 
 
-def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
-    from harborlite.artifacts.reindex import reindex_command
+async def _reindex(settings: Settings) -> int:
+    from harborlite.artifacts.reindex import reindex
 
-    return asyncio.run(reindex_command(settings))
+    async with (
+        open_database(settings, first_start=False) as database,
+        open_registry(settings, purpose="reindex") as registry,
+        open_upstream(registry.url, load_signer(settings, expiration_seconds=300)) as upstream,
+        database.sessions() as session,
+    ):
+        try:
+            report = await reindex(upstream, session, settings.registry_storage_root)
+        except HarborliteError as error:
+            print(f"reindex failed: {error.message}")
+            return 1
+    print(report.summary())
+    return 0
+
+
+def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_reindex(settings))
 
 
 def cmd_registry_config(settings: Settings, args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@
     ├── NotFound (404)
     ├── Conflict (409)              a duplicate name; also SQLAlchemy's IntegrityError on a
     │                               unique key, translated by harborlite.db.errors
-    ├── PreconditionFailed (412)    a rule of the domain refuses the change (last admin, ...)
+    ├── PreconditionFailed (412)    the state refuses the change (a project still holding
+    │                               repositories, an artifact an index still names)
     ├── PayloadTooLarge (413)       a request body over the surface's limit
     └── UpstreamError
         ├── UpstreamUnavailable (503)  aiohttp.ClientError, TimeoutError: translated in

@@ -18,6 +18,7 @@ from harborlite.auth.tokens import TokenSigner
 from harborlite.bootstrap import ensure_initial_state, prepare_data_dir
 from harborlite.db.engine import make_engine, make_sessionmaker, migrate
 from harborlite.settings import Settings
+from harborlite.upstream.client import Upstream
 from harborlite.upstream.supervisor import RegistrySupervisor
 
 log = logging.getLogger("harborlite")
@@ -31,15 +32,18 @@ class Database:
 
 
 @asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[Database]:
-    """The data folder prepared, the schema migrated, ``admin`` and ``library`` present."""
+async def open_database(settings: Settings, *, first_start: bool = True) -> AsyncIterator[Database]:
+    """The data folder prepared, the schema migrated, and (``first_start``) ``admin`` and
+    ``library`` present."""
     prepare_data_dir(settings)
     engine = make_engine(settings.database_url)
     try:
         await migrate(engine)
         sessions = make_sessionmaker(engine)
-        async with sessions() as session:
-            generated = await ensure_initial_state(session, settings)
+        generated = None
+        if first_start:
+            async with sessions() as session:
+                generated = await ensure_initial_state(session, settings)
         yield Database(engine, sessions, generated)
     finally:
         await engine.dispose()
@@ -88,3 +92,13 @@ async def open_registry(settings: Settings, *, purpose: str = "") -> AsyncIterat
         yield Registry(supervisor.url, supervisor)
     finally:
         await supervisor.stop()
+
+
+@asynccontextmanager
+async def open_upstream(registry_url: str, signer: TokenSigner) -> AsyncIterator[Upstream]:
+    """The registry client (one aiohttp session), closed after."""
+    upstream = Upstream.open(registry_url, signer)
+    try:
+        yield upstream
+    finally:
+        await upstream.close()

@@ -20,11 +20,6 @@ async def get_user_by_name(session: AsyncSession, username: str) -> User | None:
     return result.scalar_one_or_none()
 
 
-async def get_users_by_names(session: AsyncSession, names: Sequence[str]) -> list[User]:
-    result = await session.execute(select(User).where(User.username.in_(names)))
-    return list(result.scalars())
-
-
 async def create_user(
     session: AsyncSession,
     *,

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harborlite.api.body import json_body, path_int
 from harborlite.api.call import api_call
-from harborlite.api.context import json_body, path_int
 from harborlite.audit.events import CREATE, DELETE, record
 from harborlite.errors import BadRequest, Conflict, NotFound
 from harborlite.labels import queries as labels

@@ -17,6 +17,7 @@ from harborlite.api.render import label_json
 from harborlite.api.render_artifacts import artifact_json, is_index
 from harborlite.artifacts import operations
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import tags as tag_rows
 from harborlite.db.models import Artifact, Project
 from harborlite.errors import BadRequest
 from harborlite.labels import queries as labels
@@ -45,7 +46,7 @@ async def render_many(
 ) -> list[dict[str, Any]]:
     """Artifacts with their tags and references: one query for each, whatever the page size."""
     ids = [a.id for a in rows]
-    tags = await artifacts.tags_for(session, ids) if with_tag else {}
+    tags = await tag_rows.tags_for(session, ids) if with_tag else {}
     attached = await labels.labels_for(session, ids) if with_label else {}
     references = await artifacts.references_for(session, [a.id for a in rows if is_index(a)])
     return [
@@ -85,7 +86,7 @@ def _special_conditions(request: Request) -> tuple[list[ColumnElement[bool]], bo
         if term.key == "tags":
             if term.kind not in ("exact", "fuzzy"):
                 raise BadRequest("tags supports tags=*, tags=nil, tags=v and tags=~v")
-            result.append(artifacts.tag_condition(term.kind, term.values[0] or ""))
+            result.append(tag_rows.tag_condition(term.kind, term.values[0] or ""))
         elif term.key == "labels":
             result.append(labels.carries_all(_label_ids(term)))
         elif term.key == "base":

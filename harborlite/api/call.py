@@ -22,6 +22,7 @@ from starlette.requests import Request
 
 from harborlite.accounts.authentication import login, parse_basic, principal_of
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import tags as tag_rows
 from harborlite.audit.events import Actor, Origin
 from harborlite.auth.permissions import (
     ANONYMOUS,
@@ -160,7 +161,7 @@ async def artifact_named(session: AsyncSession, repository: Repository, referenc
     if is_digest(reference):
         artifact = await artifacts.get_artifact(session, repository.id, reference)
     elif ":" not in reference:
-        tag = await artifacts.get_tag(session, repository.id, reference)
+        tag = await tag_rows.get_tag(session, repository.id, reference)
         if tag is not None:
             artifact = await artifacts.get_artifact_by_id(session, tag.artifact_id)
     else:

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from harborlite.api.body import field_str, json_body, path_int
 from harborlite.api.call import ApiCall, api_call
-from harborlite.api.context import field_str, json_body, path_int
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render import label_json

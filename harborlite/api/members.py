@@ -10,8 +10,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from harborlite.accounts import queries as accounts
+from harborlite.api.body import json_body, path_int
 from harborlite.api.call import ApiCall, api_call
-from harborlite.api.context import json_body, path_int
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.render import member_json
 from harborlite.auth.permissions import Role

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from harborlite.api.body import json_body
 from harborlite.api.call import api_call
-from harborlite.api.context import json_body
 from harborlite.errors import BadRequest, NotFound
 from harborlite.projects import operations
 

@@ -9,12 +9,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from harborlite.accounts import queries as accounts
+from harborlite.api.body import field_str, json_body
 from harborlite.api.call import api_call
-from harborlite.api.context import field_str, json_body
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, flag, parse_sort, q_of
 from harborlite.api.render import project_json
-from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import repositories as repository_rows
 from harborlite.auth.permissions import Role, can
 from harborlite.db.models import Project
 from harborlite.errors import BadRequest
@@ -164,7 +164,7 @@ async def project_summary(request: Request) -> Response:
             for role, key in SUMMARY_ROLE_KEYS.items():
                 summary[key] = members.get(role, 0)
         if can(call.principal, access, "quota", "read"):
-            used = await artifacts.storage_used(session, project.id)
+            used = await repository_rows.storage_used(session, project.id)
             summary["quota"] = {"hard": {"storage": -1}, "used": {"storage": used}}
     return JSONResponse(summary)
 

@@ -6,13 +6,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from harborlite.api.body import json_body
 from harborlite.api.call import api_call
-from harborlite.api.context import json_body
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render_artifacts import repository_json
 from harborlite.artifacts import operations
-from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import repositories as repository_rows
 from harborlite.db.models import Repository
 from harborlite.errors import BadRequest
 from harborlite.projects import queries as projects
@@ -39,7 +39,7 @@ async def _list(request: Request, *, scoped_to_project: bool) -> Response:
             project_id = found.project.id
         else:
             visible = projects.visible_condition(call.principal)
-        rows, total = await artifacts.list_repositories(
+        rows, total = await repository_rows.list_repositories(
             call.session,
             visible=visible,
             project_id=project_id,
@@ -48,7 +48,7 @@ async def _list(request: Request, *, scoped_to_project: bool) -> Response:
             offset=page.offset,
             limit=page.size,
         )
-        counts = await artifacts.artifact_counts(call.session, [r.id for r in rows])
+        counts = await repository_rows.artifact_counts(call.session, [r.id for r in rows])
     items = [repository_json(r, counts.get(r.id, 0)) for r in rows]
     return paged_response(request, list(items), total, page)
 
@@ -64,7 +64,7 @@ async def list_repositories(request: Request) -> Response:
 async def get_repository(request: Request) -> Response:
     async with api_call(request) as call:
         found = await call.repository(("repository", "read"))
-        counts = await artifacts.artifact_counts(call.session, [found.repository.id])
+        counts = await repository_rows.artifact_counts(call.session, [found.repository.id])
     return JSONResponse(repository_json(found.repository, counts.get(found.repository.id, 0)))
 
 

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from harborlite.api.call import api_call
 from harborlite.api.render import project_json
-from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import repositories as repository_rows
 from harborlite.auth.permissions import system_can
 from harborlite.errors import BadRequest
 from harborlite.projects import queries as projects
@@ -29,8 +29,12 @@ async def search(request: Request) -> Response:
         owners = await projects.owner_names(session, [p.owner_id for p, _ in found if p.owner_id])
         counts = await projects.repository_counts(session, ids)
         visible = projects.visible_condition(principal)
-        repositories = await artifacts.search_repositories(session, visible, fragment, SEARCH_LIMIT)
-        artifact_counts = await artifacts.artifact_counts(session, [r.id for r, _ in repositories])
+        repositories = await repository_rows.search_repositories(
+            session, visible, fragment, SEARCH_LIMIT
+        )
+        artifact_counts = await repository_rows.artifact_counts(
+            session, [r.id for r, _ in repositories]
+        )
     body: dict[str, list[dict[str, Any]]] = {
         "project": [
             project_json(
@@ -63,7 +67,7 @@ async def statistics(request: Request) -> Response:
         session, principal = call.session, call.principal
         visible = projects.visible_condition(principal)
         project_counts = await projects.count_by_visibility(session, visible)
-        repository_counts = await artifacts.repository_count_by_visibility(session, visible)
+        repository_counts = await repository_rows.repository_count_by_visibility(session, visible)
         body = {
             "private_project_count": project_counts.get(False, 0),
             "private_repo_count": repository_counts.get(False, 0),
@@ -73,7 +77,7 @@ async def statistics(request: Request) -> Response:
         if system_can(principal, "statistic", "read"):
             body["total_project_count"] = sum(project_counts.values())
             body["total_repo_count"] = sum(repository_counts.values())
-            body["total_storage_consumption"] = await artifacts.storage_used(session)
+            body["total_storage_consumption"] = await repository_rows.storage_used(session)
     return JSONResponse(body)
 
 

@@ -12,13 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harborlite.api.body import field_str, json_body
 from harborlite.api.call import api_call, encode_repository
-from harborlite.api.context import field_str, json_body
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render_artifacts import tag_json
 from harborlite.artifacts import operations
-from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import tags as tag_rows
 from harborlite.db.models import Tag
 
 FIELDS = {
@@ -35,7 +35,7 @@ async def list_tags(request: Request) -> Response:
     order = parse_sort(request.query_params.get("sort"), FIELDS, [])
     async with api_call(request) as call:
         found = await call.artifact(("tag", "list"))
-        rows, total = await artifacts.list_tags(
+        rows, total = await tag_rows.list_tags(
             call.session,
             found.artifact.id,
             conditions=where,

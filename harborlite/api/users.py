@@ -8,8 +8,8 @@ from starlette.routing import Route
 
 from harborlite.accounts import operations
 from harborlite.accounts import queries as accounts
+from harborlite.api.body import field_bool, field_str, json_body, path_int
 from harborlite.api.call import ApiCall, api_call
-from harborlite.api.context import field_bool, field_str, json_body, path_int
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render import user_json

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import tags as tag_rows
 from harborlite.artifacts.describe import describe_manifest
 from harborlite.artifacts.queries import PushedManifest
 from harborlite.audit.events import CREATE, Actor, record
@@ -100,7 +101,7 @@ async def copy_artifact(
     The caller has checked pull on the source and push on the target."""
     if not valid_repository_name(target) or not target.startswith(f"{project.name}/"):
         raise BadRequest(f"invalid repository name {target!r}")
-    tags = [tag.name for tag in await artifacts.tags_of(session, root.id)]
+    tags = [tag.name for tag in await tag_rows.tags_of(session, root.id)]
     existing = await artifacts.get_repository(session, target)
     kept = (
         {a.digest for a in await artifacts.artifacts_of_repository(session, existing.id)}

@@ -19,6 +19,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import repositories as repository_rows
+from harborlite.artifacts import tags as tag_rows
 from harborlite.audit.events import CREATE, DELETE, UPDATE, Actor, record
 from harborlite.db.errors import flush_unique
 from harborlite.db.models import Artifact, Repository, Tag
@@ -51,13 +53,13 @@ async def add_tag(
     clients can pull it), then the index learns the tag. :class:`Conflict` if the repository
     has the tag already, also when a concurrent request made it first."""
     checked_tag(name)
-    if await artifacts.get_tag(session, repository.id, name) is not None:
+    if await tag_rows.get_tag(session, repository.id, name) is not None:
         raise Conflict(f"tag {name} already exists in {repository.name}")
     manifest, media_type = await get_manifest(upstream, repository.name, artifact.digest)
     await put_manifest(
         upstream, repository.name, name, manifest, media_type or artifact.manifest_media_type
     )
-    tag = artifacts.add_tag(session, repository, artifact, name)
+    tag = tag_rows.add_tag(session, repository, artifact, name)
     await flush_unique(session, f"tag {name} already exists in {repository.name}")
     record(
         session,
@@ -79,12 +81,12 @@ async def remove_tag(
     """Remove the tag ``name`` (which must name ``of``, when given) from the registry first,
     then from the index. A registry that refuses raises, and nothing changes. The manifest
     stays, pullable by digest and by its other tags, as in Harbor."""
-    tag = await artifacts.get_tag(session, repository.id, name)
+    tag = await tag_rows.get_tag(session, repository.id, name)
     if tag is None or (of is not None and tag.artifact_id != of.id):
         where = f"{repository.name}@{of.digest}" if of is not None else repository.name
         raise NotFound(f"tag {name} not found on {where}")
     await storage.remove_tag(upstream, storage_root, repository.name, name)
-    await artifacts.delete_tag(session, repository, name)
+    await tag_rows.delete_tag(session, repository, name)
     record(
         session,
         by.event(DELETE, "tag", f"{repository.name}:{name}", project_id=repository.project_id),
@@ -95,7 +97,7 @@ async def set_description(
     session: AsyncSession, repository: Repository, description: str, *, by: Actor
 ) -> None:
     """Replace the repository's description (an empty one clears it)."""
-    await artifacts.set_description(session, repository, description)
+    await repository_rows.set_description(session, repository, description)
     record(
         session,
         by.event(
@@ -118,7 +120,7 @@ async def deletion_set(session: AsyncSession, root: Artifact) -> list[Artifact]:
         child_ids = [cid for cid in children.values() if cid is not None and cid not in chosen]
         if not child_ids:
             continue
-        tagged = await artifacts.tags_for(session, child_ids)
+        tagged = await tag_rows.tags_for(session, child_ids)
         for child_id in child_ids:
             if tagged.get(child_id):
                 continue
@@ -184,7 +186,7 @@ async def delete_repository(
         await delete_manifest(upstream, repository.name, artifact.digest)
     name, project_id = repository.name, repository.project_id
     await storage.remove_repository(storage_root, name)
-    await artifacts.delete_repository(session, repository)
+    await repository_rows.delete_repository(session, repository)
     record(
         session,
         by.event(

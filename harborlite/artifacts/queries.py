@@ -10,11 +10,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harborlite.artifacts.tags import get_tag
 from harborlite.db.models import (
     Artifact,
     ArtifactReference,
-    Member,
-    Project,
     Repository,
     Tag,
     utcnow,
@@ -52,13 +51,6 @@ async def ensure_repository(session: AsyncSession, project_id: int, name: str) -
 async def get_artifact(session: AsyncSession, repository_id: int, digest: str) -> Artifact | None:
     result = await session.execute(
         select(Artifact).where(Artifact.repository_id == repository_id, Artifact.digest == digest)
-    )
-    return result.scalar_one_or_none()
-
-
-async def get_tag(session: AsyncSession, repository_id: int, name: str) -> Tag | None:
-    result = await session.execute(
-        select(Tag).where(Tag.repository_id == repository_id, Tag.name == name)
     )
     return result.scalar_one_or_none()
 
@@ -192,11 +184,6 @@ async def resolve_reference(
     return repository, artifact
 
 
-async def tags_of(session: AsyncSession, artifact_id: int) -> list[Tag]:
-    rows = await session.execute(select(Tag).where(Tag.artifact_id == artifact_id).order_by(Tag.id))
-    return list(rows.scalars())
-
-
 async def delete_artifact(session: AsyncSession, repository: Repository, digest: str) -> bool:
     """Forget an artifact and its tags; forget the repository when nothing is left in it."""
     artifact = await get_artifact(session, repository.id, digest)
@@ -209,15 +196,6 @@ async def delete_artifact(session: AsyncSession, repository: Repository, digest:
     return True
 
 
-async def delete_tag(session: AsyncSession, repository: Repository, name: str) -> bool:
-    tag = await get_tag(session, repository.id, name)
-    if tag is None:
-        return False
-    await session.delete(tag)
-    await session.flush()
-    return True
-
-
 async def drop_repository_if_empty(session: AsyncSession, repository: Repository) -> None:
     remaining = await session.execute(
         select(func.count()).select_from(Artifact).where(Artifact.repository_id == repository.id)
@@ -227,99 +205,8 @@ async def drop_repository_if_empty(session: AsyncSession, repository: Repository
         await session.flush()
 
 
-async def catalog(
-    session: AsyncSession,
-    *,
-    project_ids: set[int] | None,
-    last: str | None,
-    limit: int,
-) -> list[str]:
-    """Repository names in lexical order after ``last``; ``project_ids=None`` means every one."""
-    query = select(Repository.name)
-    if project_ids is not None:
-        if not project_ids:
-            return []
-        query = query.where(Repository.project_id.in_(project_ids))
-    if last:
-        query = query.where(Repository.name > last)
-    rows = await session.execute(query.order_by(Repository.name).limit(limit))
-    return list(rows.scalars())
-
-
-async def visible_project_ids(session: AsyncSession, user_id: int | None) -> set[int]:
-    """Ids of public projects plus those the user is a member of."""
-    query = select(Project.id).where(Project.public.is_(True))
-    ids = set((await session.execute(query)).scalars())
-    if user_id is not None:
-        rows = await session.execute(select(Member.project_id).where(Member.user_id == user_id))
-        ids.update(rows.scalars())
-    return ids
-
-
-async def storage_used(session: AsyncSession, project_id: int | None = None) -> int:
-    query = select(func.coalesce(func.sum(Artifact.size), 0))
-    if project_id is not None:
-        query = query.join(Repository, Repository.id == Artifact.repository_id).where(
-            Repository.project_id == project_id
-        )
-    return int((await session.execute(query)).scalar_one())
-
-
-# --- listing for the REST API: one page query, one COUNT, one query per related kind ---
-
 # An artifact named by an index is that index's child; lists hide children, as Harbor does.
 IS_CHILD = exists().where(ArtifactReference.child_id == Artifact.id)
-
-
-async def list_repositories(
-    session: AsyncSession,
-    *,
-    visible: ColumnElement[bool] | None,
-    project_id: int | None = None,
-    conditions: Sequence[ColumnElement[bool]] = (),
-    order_by: Sequence[Any] = (),
-    offset: int = 0,
-    limit: int = 10,
-) -> tuple[list[Repository], int]:
-    """Repositories of one project, or of the projects ``visible`` allows; a page, the total."""
-    query = select(Repository)
-    if project_id is not None:
-        query = query.where(Repository.project_id == project_id)
-    if visible is not None:
-        query = query.where(Repository.project_id.in_(select(Project.id).where(visible)))
-    for condition in conditions:
-        query = query.where(condition)
-    total = int(
-        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    )
-    order = list(order_by) or [Repository.creation_time.desc(), Repository.id.desc()]
-    rows = await session.execute(query.order_by(*order).offset(offset).limit(limit))
-    return list(rows.scalars()), total
-
-
-async def artifact_counts(session: AsyncSession, repository_ids: Sequence[int]) -> dict[int, int]:
-    """Top-level artifacts (children of indexes not counted) per repository."""
-    if not repository_ids:
-        return {}
-    rows = await session.execute(
-        select(Artifact.repository_id, func.count())
-        .where(Artifact.repository_id.in_(repository_ids), ~IS_CHILD)
-        .group_by(Artifact.repository_id)
-    )
-    return {repository_id: int(count) for repository_id, count in rows.all()}
-
-
-def tag_condition(kind: str, value: str) -> ColumnElement[bool]:
-    """``tags=*`` tagged, ``tags=nil`` untagged, ``tags=~v`` fuzzy, ``tags=v`` exact."""
-    if kind == "exact" and value == "*":
-        return exists().where(Tag.artifact_id == Artifact.id)
-    if kind == "exact" and value == "nil":
-        return ~exists().where(Tag.artifact_id == Artifact.id)
-    if kind == "fuzzy":
-        return exists().where(
-            Tag.artifact_id == Artifact.id, Tag.name.contains(value, autoescape=True)
-        )
-    return exists().where(Tag.artifact_id == Artifact.id, Tag.name == value)
 
 
 async def list_artifacts(
@@ -342,18 +229,6 @@ async def list_artifacts(
     order = list(order_by) or [Artifact.push_time.desc(), Artifact.id.desc()]
     rows = await session.execute(query.order_by(*order).offset(offset).limit(limit))
     return list(rows.scalars()), total
-
-
-async def tags_for(session: AsyncSession, artifact_ids: Sequence[int]) -> dict[int, list[Tag]]:
-    if not artifact_ids:
-        return {}
-    rows = await session.execute(
-        select(Tag).where(Tag.artifact_id.in_(artifact_ids)).order_by(Tag.push_time.desc(), Tag.id)
-    )
-    result: dict[int, list[Tag]] = {}
-    for tag in rows.scalars():
-        result.setdefault(tag.artifact_id, []).append(tag)
-    return result
 
 
 async def references_for(
@@ -410,35 +285,6 @@ async def get_artifact_by_id(session: AsyncSession, artifact_id: int) -> Artifac
     return await session.get(Artifact, artifact_id)
 
 
-async def list_tags(
-    session: AsyncSession,
-    artifact_id: int,
-    *,
-    conditions: Sequence[ColumnElement[bool]] = (),
-    order_by: Sequence[Any] = (),
-    offset: int = 0,
-    limit: int = 10,
-) -> tuple[list[Tag], int]:
-    query = select(Tag).where(Tag.artifact_id == artifact_id)
-    for condition in conditions:
-        query = query.where(condition)
-    total = int(
-        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    )
-    order = list(order_by) or [Tag.push_time.desc(), Tag.id.desc()]
-    rows = await session.execute(query.order_by(*order).offset(offset).limit(limit))
-    return list(rows.scalars()), total
-
-
-def add_tag(session: AsyncSession, repository: Repository, artifact: Artifact, name: str) -> Tag:
-    """A new tag in the session, not flushed: the caller flushes (and meets a duplicate)."""
-    now = utcnow()
-    tag = Tag(repository_id=repository.id, artifact_id=artifact.id, name=name, push_time=now)
-    session.add(tag)
-    repository.update_time = now
-    return tag
-
-
 async def artifacts_of_repository(session: AsyncSession, repository_id: int) -> list[Artifact]:
     rows = await session.execute(
         select(Artifact).where(Artifact.repository_id == repository_id).order_by(Artifact.id)
@@ -463,45 +309,3 @@ async def forget_artifacts(
     )
     await session.execute(delete(Artifact).where(Artifact.id.in_(artifact_ids)))
     await session.flush()
-
-
-async def delete_repository(session: AsyncSession, repository: Repository) -> None:
-    ids = [a.id for a in await artifacts_of_repository(session, repository.id)]
-    await forget_artifacts(session, repository, ids)
-    await session.delete(repository)
-    await session.flush()
-
-
-async def set_description(session: AsyncSession, repository: Repository, description: str) -> None:
-    repository.description = description
-    repository.update_time = utcnow()
-    await session.flush()
-
-
-async def search_repositories(
-    session: AsyncSession, visible: ColumnElement[bool] | None, fragment: str, limit: int = 100
-) -> list[tuple[Repository, Project]]:
-    query = (
-        select(Repository, Project)
-        .join(Project, Project.id == Repository.project_id)
-        .where(Repository.name.contains(fragment, autoescape=True))
-    )
-    if visible is not None:
-        query = query.where(visible)
-    rows = await session.execute(query.order_by(Repository.name).limit(limit))
-    return [(repository, project) for repository, project in rows.all()]
-
-
-async def repository_count_by_visibility(
-    session: AsyncSession, visible: ColumnElement[bool] | None
-) -> dict[bool, int]:
-    """public flag -> number of repositories, over the projects ``visible`` allows."""
-    query = (
-        select(Project.public, func.count(Repository.id))
-        .join(Project, Project.id == Repository.project_id)
-        .group_by(Project.public)
-    )
-    if visible is not None:
-        query = query.where(visible)
-    rows = await session.execute(query)
-    return {bool(public): int(count) for public, count in rows.all()}

@@ -12,11 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts.describe import describe_manifest
-from harborlite.auth.tokens import TokenSigner
 from harborlite.db.models import Artifact, Repository, Tag
-from harborlite.errors import HarborliteError
 from harborlite.projects import queries as projects
-from harborlite.settings import Settings
 from harborlite.upstream.calls import ACCEPT, catalog
 from harborlite.upstream.client import Upstream
 from harborlite.upstream.storage import repository_folder
@@ -142,46 +139,3 @@ async def reindex(
             report.removed_repositories += 1
     await session.commit()
     return report
-
-
-async def reindex_command(settings: Settings) -> int:
-    from harborlite.bootstrap import prepare_data_dir
-    from harborlite.db.engine import make_engine, make_sessionmaker, migrate
-    from harborlite.upstream.supervisor import RegistrySupervisor
-
-    prepare_data_dir(settings)
-    engine = make_engine(settings.database_url)
-    await migrate(engine)
-    signer = TokenSigner.load(
-        settings.key_path,
-        settings.cert_path,
-        issuer=settings.token_issuer,
-        service=settings.token_service,
-        expiration_seconds=300,
-    )
-    supervisor = None
-    try:
-        if settings.embedded_registry:
-            supervisor = RegistrySupervisor(settings)
-            supervisor.log_path = settings.data_dir / "registry-reindex.log"
-            supervisor.config_path = settings.data_dir / "registry-reindex.yml"
-            await supervisor.start()
-            base = supervisor.url
-        else:
-            assert settings.registry_url is not None
-            base = settings.registry_url
-        upstream = Upstream.open(base, signer)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                report = await reindex(upstream, session, settings.registry_storage_root)
-        except HarborliteError as error:
-            print(f"reindex failed: {error.message}")
-            return 1
-        finally:
-            await upstream.close()
-        print(report.summary())
-        return 0
-    finally:
-        if supervisor is not None:
-            await supervisor.stop()
-        await engine.dispose()

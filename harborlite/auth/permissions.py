@@ -87,10 +87,6 @@ class Principal:
     def anonymous(self) -> bool:
         return self.user_id is None
 
-    @property
-    def display_name(self) -> str:
-        return self.username or "anonymous"
-
 
 ANONYMOUS = Principal(user_id=None, username="")
 

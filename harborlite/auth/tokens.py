@@ -124,10 +124,6 @@ class TokenSigner:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         return cls(key, cert, issuer=issuer, service=service, expiration_seconds=expiration_seconds)
 
-    @property
-    def certificate_pem(self) -> bytes:
-        return self.certificate.public_bytes(serialization.Encoding.PEM)
-
     def sign(
         self, subject: str, access: list[Access], *, expiration_seconds: int | None = None
     ) -> tuple[str, int, int]:

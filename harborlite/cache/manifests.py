@@ -249,14 +249,6 @@ class ManifestCache:
             if key[0] == repository and digest == reference:
                 del self._tags[key]
 
-    def forget_repository(self, repository: str) -> None:
-        """Everything about one repository (a replica said it changed; a repository delete)."""
-        self._bump(repository)
-        for key in [k for k in self._manifests if k[0] == repository]:
-            self._bytes -= len(self._manifests.pop(key).body)
-        for key in [k for k in self._tags if k[0] == repository]:
-            del self._tags[key]
-
     def clear(self) -> None:
         """Forget everything, and every answer asked before now (whatever its repository)."""
         self._counter += 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -56,14 +54,3 @@ async def migrate(engine: AsyncEngine) -> None:
     """Apply every pending migration (serve runs this at start)."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
-
-
-def migrate_blocking(url: str) -> None:
-    async def run() -> None:
-        engine = make_engine(url)
-        try:
-            await migrate(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())

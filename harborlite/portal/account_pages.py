@@ -13,18 +13,17 @@ from harborlite.accounts import queries as accounts
 from harborlite.accounts.authentication import login as log_in
 from harborlite.audit.events import LOGIN, LOGOUT, Actor, record
 from harborlite.errors import HarborliteError
-from harborlite.portal.call import page_call
+from harborlite.portal.call import origin_of, page_call
 from harborlite.portal.pages import (
     checked_form,
-    origin,
     portal_of,
     redirect,
     render,
     safe_next,
-    services,
     text_field,
     viewer_of,
 )
+from harborlite.services import services_of
 from harborlite.sessions.csrf import ANON_CSRF_COOKIE
 from harborlite.sessions.store import (
     SESSION_COOKIE,
@@ -76,8 +75,8 @@ async def login(request: Request) -> Response:
         return _login_page(
             request, status=400, error="Enter your user name and password.", username=username
         )
-    svc = services(request)
-    where = origin(request)
+    svc = services_of(request)
+    where = origin_of(request)
     async with svc.sessions() as session:
         user = await log_in(
             session, svc.credentials, svc.failures, username, password, where, via="portal"

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from harborlite import __version__, health
 from harborlite.accounts import operations
 from harborlite.accounts import queries as accounts
-from harborlite.artifacts.queries import storage_used
+from harborlite.artifacts.repositories import storage_used
 from harborlite.db.models import AuditLog
 from harborlite.errors import HarborliteError, NotFound
 from harborlite.portal import queries

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from harborlite.artifacts.queries import visible_project_ids
+from harborlite.artifacts.repositories import visible_project_ids
 from harborlite.audit.events import PULL, PUSH
 from harborlite.portal import queries
 from harborlite.portal.call import page_call

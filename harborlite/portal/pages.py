@@ -14,13 +14,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from harborlite import __version__
-from harborlite.audit.events import Origin
 from harborlite.errors import Forbidden
 from harborlite.http.session_auth import signed_in_of
 from harborlite.portal import formatting
 from harborlite.portal.activity import ActivityCache
 from harborlite.portal.config import PortalConfig
-from harborlite.services import Services, services_of
 from harborlite.sessions.csrf import ANON_CSRF_COOKIE, CSRF_FIELD, tokens_match
 from harborlite.sessions.store import SignedIn
 
@@ -62,10 +60,6 @@ def portal_of(request: Request) -> Portal:
     return portal
 
 
-def services(request: Request) -> Services:
-    return services_of(request)
-
-
 def viewer_of(request: Request) -> SignedIn | None:
     return signed_in_of(request.scope)
 
@@ -78,13 +72,6 @@ def require_viewer(request: Request) -> SignedIn:
     viewer = viewer_of(request)
     if viewer is None:
         raise LoginRequired()
-    return viewer
-
-
-def require_sysadmin(request: Request) -> SignedIn:
-    viewer = require_viewer(request)
-    if not viewer.sysadmin:
-        raise Forbidden("This page is for system administrators.")
     return viewer
 
 
@@ -169,11 +156,6 @@ def text_field(form: FormData, name: str, *, default: str = "") -> str:
 def page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
     return min(max(1, int(raw)), 10_000_000) if raw.isdigit() and len(raw) < 12 else 1
-
-
-def origin(request: Request) -> Origin:
-    client = request.client
-    return Origin(client.host if client else "", request.headers.get("user-agent", ""))
 
 
 def safe_next(value: str | None) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.accounts.queries import count_users as count_users  # the admin's system page
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import tags as tag_rows
 from harborlite.artifacts.queries import IS_CHILD
 from harborlite.db.models import Artifact, AuditLog, Project, Repository, Tag
 
@@ -120,7 +121,7 @@ async def artifacts_of(
     rows, total = await artifacts.list_artifacts(session, repository_id, offset=offset, limit=limit)
     children = await artifacts.children_for(session, rows)
     ids = [a.id for a in rows] + [c.id for kids in children.values() for c in kids]
-    tags = await artifacts.tags_for(session, ids)
+    tags = await tag_rows.tags_for(session, ids)
     listed = [
         Listed(
             artifact,
@@ -172,7 +173,7 @@ async def recent_pushes(
             query.order_by(Artifact.push_time.desc(), Artifact.id.desc()).limit(limit)
         )
     ).all()
-    tags = await artifacts.tags_for(session, [a.id for a, _ in rows])
+    tags = await tag_rows.tags_for(session, [a.id for a, _ in rows])
     return [
         PushRow(
             repository=name,

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from harborlite.artifacts import operations
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import tags as tag_rows
 from harborlite.errors import NotFound, PreconditionFailed
 from harborlite.portal import queries
 from harborlite.portal.artifact_views import artifact_row, read_details
@@ -69,7 +70,7 @@ async def artifact_page(request: Request) -> Response:
         if found is None:
             raise NotFound(f"{name} has no artifact {reference}.")
         _, artifact = found
-        tags = await artifacts.tags_of(call.session, artifact.id)
+        tags = await tag_rows.tags_of(call.session, artifact.id)
         abilities = call.abilities(access)
         upstream = call.services.upstream
     row = artifact_row(host, name, artifact, tags)

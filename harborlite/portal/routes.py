@@ -38,6 +38,7 @@ _TITLES = {
     405: "Not allowed",
     409: "Conflict",
     412: "Cannot do that yet",
+    413: "Too large",
     503: "Registry unavailable",
 }
 

@@ -14,6 +14,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,7 +27,7 @@ from starlette.types import Scope as AsgiScope
 from harborlite.accounts.authentication import login, parse_basic, principal_of
 from harborlite.accounts.passwords import password_stamp
 from harborlite.accounts.queries import get_user_by_name
-from harborlite.audit.events import LOGIN, AuditEvent, Origin, record
+from harborlite.audit.events import LOGIN, Actor, AuditEvent, Origin, record
 from harborlite.auth.permissions import REGISTRY_ACTIONS, Principal, registry_actions
 from harborlite.auth.scopes import Access, Scope, ScopeError, parse_scopes
 from harborlite.auth.tokens import (
@@ -35,6 +36,7 @@ from harborlite.auth.tokens import (
     verify_refresh_token,
 )
 from harborlite.db.models import User
+from harborlite.errors import envelope
 from harborlite.projects.queries import access_by_names
 from harborlite.services import Services, services_of
 
@@ -150,17 +152,9 @@ async def _parse(scope: AsgiScope, receive: Receive, authorization: str | None) 
     )
 
 
-def _login(username: str, origin: Origin, success: bool = True, detail: str = "") -> AuditEvent:
+def _login(username: str, origin: Origin) -> AuditEvent:
     """A login through the token service (``docker login`` asks for a token with no scope)."""
-    return AuditEvent(
-        username=username,
-        operation=LOGIN,
-        resource_type="user",
-        resource=username,
-        origin=origin,
-        success=success,
-        detail=f"{detail} (token service)" if detail else "",
-    )
+    return Actor(username, origin).event(LOGIN, "user", username)
 
 
 async def _authenticate(
@@ -228,7 +222,7 @@ async def _grant(
 
 
 async def _answer(
-    send: Send, status: int, body: dict[str, object], extra: list[tuple[bytes, bytes]]
+    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]]
 ) -> None:
     payload = json.dumps(body, separators=(",", ":")).encode()
     headers = [
@@ -242,15 +236,13 @@ async def _answer(
 
 async def _refuse(send: Send, error: TokenRefused) -> None:
     extra = [(b"www-authenticate", b'Basic realm="harborlite"')] if error.status == 401 else []
-    body: dict[str, object] = {"errors": [{"code": error.code, "message": error.message}]}
-    await _answer(send, error.status, body, extra)
+    await _answer(send, error.status, envelope(error.code, error.message), extra)
 
 
 async def token_app(scope: AsgiScope, receive: Receive, send: Send) -> None:
     """The ASGI app of ``/service/token`` (GET, HEAD, POST)."""
     if scope["method"] not in ("GET", "HEAD", "POST"):
-        error = TokenRefused(405, "METHOD_NOT_ALLOWED", "use GET, HEAD or POST")
-        body: dict[str, object] = {"errors": [{"code": error.code, "message": error.message}]}
+        body = envelope("METHOD_NOT_ALLOWED", "use GET, HEAD or POST")
         await _answer(send, 405, body, [(b"allow", b"GET, HEAD, POST")])
         return
     services = services_of(scope)

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, quote
 from starlette.types import Scope, Send
 
 from harborlite.accounts.queries import get_user_by_name
-from harborlite.artifacts.queries import catalog, visible_project_ids
+from harborlite.artifacts.repositories import catalog, visible_project_ids
 from harborlite.auth.tokens import Claims
 from harborlite.services import Services
 from harborlite.v2.challenge import send_error, send_json

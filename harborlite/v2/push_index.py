@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.types import Scope, Send
 
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import tags as tag_rows
 from harborlite.artifacts.describe import describe_manifest
 from harborlite.artifacts.queries import PushedManifest
 from harborlite.audit.events import DELETE, PUSH, Actor, record
@@ -113,7 +114,7 @@ async def index_delete(services: Services, scope: Scope, route: Route, claims: C
             if by_digest:
                 await artifacts.delete_artifact(session, repository, route.reference)
             else:
-                await artifacts.delete_tag(session, repository, route.reference)
+                await tag_rows.delete_tag(session, repository, route.reference)
         project = await projects.get_project_by_name(session, route.project)
         separator = "@" if by_digest else ":"
         event = Actor(claims.subject, origin_of(scope)).event(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from harborlite.api.context import MAX_JSON_DEPTH
+from harborlite.api.body import MAX_JSON_DEPTH
 from harborlite.api.query import MAX_Q_TERMS, MAX_SORT_FIELDS, MAX_TERM_VALUES
 from harborlite.http.guard import API_BODY_LIMIT
 from tests.harness import Harborlite

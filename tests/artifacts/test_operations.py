@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts import operations
 from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import tags as tag_rows
 from harborlite.artifacts.describe import describe_manifest
 from harborlite.audit.events import Actor, Origin
 from harborlite.db.engine import make_engine, make_sessionmaker, migrate
@@ -104,7 +105,7 @@ async def test_a_tag_reaches_the_registry_then_the_index(
     await session.commit()
     body, _ = await calls.get_manifest(upstream, "tags/app", "stable")
     assert digest_of(body) == image.digest
-    assert (await artifacts.get_tag(session, repository.id, "stable")) is not None
+    assert (await tag_rows.get_tag(session, repository.id, "stable")) is not None
     assert await audit(session) == [("create", "tag", "tags/app:stable")]
 
     with pytest.raises(NotFound):
@@ -116,7 +117,7 @@ async def test_a_tag_reaches_the_registry_then_the_index(
     with pytest.raises(NotFound):
         await calls.get_manifest(upstream, "tags/app", "stable")
     assert (await calls.get_manifest(upstream, "tags/app", "v1"))[0]  # the manifest stays
-    assert await artifacts.get_tag(session, repository.id, "stable") is None
+    assert await tag_rows.get_tag(session, repository.id, "stable") is None
     assert (await audit(session))[-1] == ("delete", "tag", "tags/app:stable")
 
 
@@ -141,8 +142,8 @@ async def test_a_registry_that_fails_changes_nothing(
     assert not session.new and not session.dirty and not session.deleted  # nothing written
     repository_id = repository.id
     await session.rollback()
-    assert await artifacts.get_tag(session, repository_id, "v1") is not None
-    assert await artifacts.get_tag(session, repository_id, "v2") is None
+    assert await tag_rows.get_tag(session, repository_id, "v1") is not None
+    assert await tag_rows.get_tag(session, repository_id, "v2") is None
     assert await audit(session) == []
 
 

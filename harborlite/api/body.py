@@ -1,4 +1,4 @@
-"""Who calls the API, and the small checks every handler shares."""
+"""Reading a REST request's input: the JSON body (bounded in depth) and its fields, path numbers."""
 
 from __future__ import annotations
 
@@ -6,69 +6,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from harborlite.api.call import caller as caller  # handlers not yet on ApiCall
-from harborlite.api.call import origin_of as origin_of
-from harborlite.auth.permissions import Action, Principal, ProjectAccess, Resource, can
-from harborlite.db.models import Project
-from harborlite.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from harborlite.projects import queries as projects
-
-origin = origin_of  # handlers not yet on ApiCall
-
-
-def require_login(principal: Principal) -> None:
-    if principal.anonymous:
-        raise Unauthorized("authentication required")
-
-
-def require_admin(principal: Principal) -> None:
-    require_login(principal)
-    if not principal.sysadmin:
-        raise Forbidden("only system administrators may do this")
-
-
-def deny(principal: Principal, what: str) -> Exception:
-    """401 for anonymous callers, 403 for signed-in ones, as Harbor distinguishes them."""
-    if principal.anonymous:
-        return Unauthorized(f"authentication required to {what}")
-    return Forbidden(f"{principal.username} is not allowed to {what}")
-
-
-async def project_from_path(
-    request: Request, session: AsyncSession, principal: Principal, key: str = "project_name_or_id"
-) -> tuple[Project, ProjectAccess]:
-    """The project named (or numbered) in the path, when the caller may read it.
-
-    404 when there is no such project; 401 (anonymous) or 403 (signed in) when the caller may not
-    read it, as Harbor answers.
-
-    ``X-Is-Resource-Name: true`` says a number is a name, as Harbor's header does.
-    """
-    ident = request.path_params[key]
-    # ``{project_name}`` paths take a name only; ``{project_name_or_id}`` a number or a name.
-    by_name = key == "project_name" or (
-        request.headers.get("x-is-resource-name", "").lower() == "true"
-    )
-    project = None
-    if ident.isdigit() and not by_name:
-        project = await projects.get_project(session, int(ident))
-    if project is None:
-        project = await projects.get_project_by_name(session, ident)
-    if project is None:
-        raise NotFound(f"project {ident} not found")
-    access = await projects.project_access(session, principal, project)
-    if not can(principal, access, "project", "read"):
-        raise deny(principal, f"read project {project.name}")
-    return project, access
-
-
-def check(principal: Principal, access: ProjectAccess, resource: Resource, action: Action) -> None:
-    if not can(principal, access, resource, action):
-        raise deny(principal, f"{action} {resource} in project {access.name}")
-
+from harborlite.errors import BadRequest
 
 MAX_JSON_DEPTH = 32  # Harbor's bodies nest 3 levels; json.loads itself gives up near 1000
 

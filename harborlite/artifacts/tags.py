@@ -1,0 +1,91 @@
+"""Tag rows: lookup, listing with the q grammar's conditions, adding and deleting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harborlite.db.models import (
+    Artifact,
+    Repository,
+    Tag,
+    utcnow,
+)
+
+
+async def get_tag(session: AsyncSession, repository_id: int, name: str) -> Tag | None:
+    result = await session.execute(
+        select(Tag).where(Tag.repository_id == repository_id, Tag.name == name)
+    )
+    return result.scalar_one_or_none()
+
+
+async def tags_of(session: AsyncSession, artifact_id: int) -> list[Tag]:
+    rows = await session.execute(select(Tag).where(Tag.artifact_id == artifact_id).order_by(Tag.id))
+    return list(rows.scalars())
+
+
+async def delete_tag(session: AsyncSession, repository: Repository, name: str) -> bool:
+    tag = await get_tag(session, repository.id, name)
+    if tag is None:
+        return False
+    await session.delete(tag)
+    await session.flush()
+    return True
+
+
+def tag_condition(kind: str, value: str) -> ColumnElement[bool]:
+    """``tags=*`` tagged, ``tags=nil`` untagged, ``tags=~v`` fuzzy, ``tags=v`` exact."""
+    if kind == "exact" and value == "*":
+        return exists().where(Tag.artifact_id == Artifact.id)
+    if kind == "exact" and value == "nil":
+        return ~exists().where(Tag.artifact_id == Artifact.id)
+    if kind == "fuzzy":
+        return exists().where(
+            Tag.artifact_id == Artifact.id, Tag.name.contains(value, autoescape=True)
+        )
+    return exists().where(Tag.artifact_id == Artifact.id, Tag.name == value)
+
+
+async def tags_for(session: AsyncSession, artifact_ids: Sequence[int]) -> dict[int, list[Tag]]:
+    if not artifact_ids:
+        return {}
+    rows = await session.execute(
+        select(Tag).where(Tag.artifact_id.in_(artifact_ids)).order_by(Tag.push_time.desc(), Tag.id)
+    )
+    result: dict[int, list[Tag]] = {}
+    for tag in rows.scalars():
+        result.setdefault(tag.artifact_id, []).append(tag)
+    return result
+
+
+async def list_tags(
+    session: AsyncSession,
+    artifact_id: int,
+    *,
+    conditions: Sequence[ColumnElement[bool]] = (),
+    order_by: Sequence[Any] = (),
+    offset: int = 0,
+    limit: int = 10,
+) -> tuple[list[Tag], int]:
+    query = select(Tag).where(Tag.artifact_id == artifact_id)
+    for condition in conditions:
+        query = query.where(condition)
+    total = int(
+        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    )
+    order = list(order_by) or [Tag.push_time.desc(), Tag.id.desc()]
+    rows = await session.execute(query.order_by(*order).offset(offset).limit(limit))
+    return list(rows.scalars()), total
+
+
+def add_tag(session: AsyncSession, repository: Repository, artifact: Artifact, name: str) -> Tag:
+    """A new tag in the session, not flushed: the caller flushes (and meets a duplicate)."""
+    now = utcnow()
+    tag = Tag(repository_id=repository.id, artifact_id=artifact.id, name=name, push_time=now)
+    session.add(tag)
+    repository.update_time = now
+    return tag
