@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := docker-registry skopeo postgresql redis-server podman containerd chromium
 APT_STAMP := $(VENV)/.apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-8)
 VENV_STAMP := $(VENV)/.installed
+# pytest-xdist workers: most tests wait on real servers and clients, so two share two cores well
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck bench bench-smoke system-packages venv clean
 
@@ -13,7 +15,7 @@ run: system-packages venv
 	$(VENV)/bin/harborlite serve
 
 test: system-packages venv
-	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check harborlite tests migrations bench

@@ -15,11 +15,12 @@ keep to names of their own (``Harborlite.unique``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
-from tests.harness import Harborlite, cleanup, start_harborlite
+from tests.harness import Harborlite, cleanup, screenshot_dir, start_harborlite
 from tests.support.processes import PostgresServer
 
 DATABASES = ("sqlite", "postgresql")
@@ -39,6 +40,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{BOTH}: run this test's harborlite on SQLite and on PostgreSQL"
     )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The run (its controller, under pytest-xdist) starts from an empty screenshot folder."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    folder = screenshot_dir()
+    for old in folder.glob("*.png") if folder.is_dir() else []:
+        old.unlink()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name the portal's screenshot folder in the CI log, so a reviewer can look at the pages
+    (here, so the controller of a pytest-xdist run, which collects nothing, says it too)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    folder = screenshot_dir()
+    taken = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    if taken:
+        terminalreporter.write_sep("-", "portal screenshots")
+        terminalreporter.write_line(f"{len(taken)} portal screenshots written to {folder}")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -168,3 +168,10 @@ def start_harborlite(
 def cleanup(server: Harborlite) -> None:
     server.stop()
     shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+def screenshot_dir() -> Path:
+    """Where the portal tests' screenshots go (``HARBORLITE_SCREENSHOTS`` or test-artifacts)."""
+    configured = os.environ.get("HARBORLITE_SCREENSHOTS")
+    folder = Path(configured) if configured else ROOT / "test-artifacts" / "screenshots"
+    return folder.resolve()

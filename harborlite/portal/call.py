@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from harborlite.artifacts import queries as artifacts
 from harborlite.audit.events import Actor, Origin
@@ -22,7 +24,7 @@ from harborlite.auth.permissions import Action, Need, ProjectAccess, SystemResou
 from harborlite.db.models import Project, Repository
 from harborlite.errors import Forbidden, NotFound
 from harborlite.http.origin import origin_of as origin_of_scope
-from harborlite.portal.pages import require_viewer
+from harborlite.portal.pages import render, require_viewer
 from harborlite.projects import queries as projects
 from harborlite.services import Services, services_of
 from harborlite.sessions.store import SignedIn
@@ -81,6 +83,21 @@ class PageCall:
             delete_artifacts=self.may(access, ("artifact", "delete")),
             delete_tags=self.may(access, ("tag", "delete")),
             edit_repository=self.may(access, ("repository", "update")),
+        )
+
+    def project_tab(
+        self, template: str, tab: str, project: Project, access: ProjectAccess, **context: Any
+    ) -> HTMLResponse:
+        """One of a project's tabs, with the project, the viewer's role and abilities."""
+        return render(
+            self.request,
+            template,
+            nav="projects",
+            tab=tab,
+            project=project,
+            access=access,
+            can=self.abilities(access),
+            **context,
         )
 
     async def project(self, name: str) -> tuple[Project, ProjectAccess]:

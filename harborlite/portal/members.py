@@ -12,7 +12,7 @@ from harborlite.accounts import queries as accounts
 from harborlite.auth.permissions import Action, Role
 from harborlite.errors import Conflict, Forbidden, NotFound
 from harborlite.portal.call import page_call
-from harborlite.portal.pages import checked_form, redirect, render, text_field
+from harborlite.portal.pages import checked_form, redirect, text_field
 from harborlite.projects import operations
 from harborlite.projects import queries as projects
 
@@ -31,17 +31,14 @@ async def members_tab(request: Request) -> Response:
         project, access = await call.project(request.path_params["project"])
         call.require(access, ("member", "list"), "see its members")
         members = await projects.list_members(call.session, project.id)
-    return render(
-        request,
-        "project_members.html",
-        nav="projects",
-        tab="members",
-        project=project,
-        access=access,
-        can=call.abilities(access),
-        members=members,
-        roles=ROLE_CHOICES,
-    )
+        return call.project_tab(
+            "project_members.html",
+            "members",
+            project,
+            access,
+            members=members,
+            roles=ROLE_CHOICES,
+        )
 
 
 def _role_from(value: str) -> Role | None:

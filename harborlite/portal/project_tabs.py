@@ -10,7 +10,7 @@ from starlette.routing import Route
 from harborlite.audit.queries import list_logs
 from harborlite.portal import queries
 from harborlite.portal.call import page_call
-from harborlite.portal.pages import checked_form, page_number, redirect, render
+from harborlite.portal.pages import checked_form, page_number, redirect
 from harborlite.portal.paging import Pager
 from harborlite.projects import operations
 from harborlite.projects import queries as projects
@@ -26,18 +26,15 @@ async def repositories_tab(request: Request) -> Response:
         rows, total = await queries.repositories_of(
             call.session, project.id, name=search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
         )
-    return render(
-        request,
-        "project_repositories.html",
-        nav="projects",
-        tab="repositories",
-        project=project,
-        access=access,
-        can=call.abilities(access),
-        rows=rows,
-        search=search,
-        pager=Pager(request, page, PAGE_SIZE, total),
-    )
+        return call.project_tab(
+            "project_repositories.html",
+            "repositories",
+            project,
+            access,
+            rows=rows,
+            search=search,
+            pager=Pager(request, page, PAGE_SIZE, total),
+        )
 
 
 async def logs_tab(request: Request) -> Response:
@@ -48,33 +45,27 @@ async def logs_tab(request: Request) -> Response:
         entries, total = await list_logs(
             call.session, project_id=project.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
         )
-    return render(
-        request,
-        "project_logs.html",
-        nav="projects",
-        tab="logs",
-        project=project,
-        access=access,
-        can=call.abilities(access),
-        entries=entries,
-        pager=Pager(request, page, PAGE_SIZE, total),
-    )
+        return call.project_tab(
+            "project_logs.html",
+            "logs",
+            project,
+            access,
+            entries=entries,
+            pager=Pager(request, page, PAGE_SIZE, total),
+        )
 
 
 async def configuration_tab(request: Request) -> Response:
     async with page_call(request) as call:
         project, access = await call.project(request.path_params["project"])
         repository_count = await projects.repository_count(call.session, project.id)
-    return render(
-        request,
-        "project_configuration.html",
-        nav="projects",
-        tab="configuration",
-        project=project,
-        access=access,
-        can=call.abilities(access),
-        repository_count=repository_count,
-    )
+        return call.project_tab(
+            "project_configuration.html",
+            "configuration",
+            project,
+            access,
+            repository_count=repository_count,
+        )
 
 
 async def update_configuration(request: Request) -> Response:

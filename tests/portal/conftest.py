@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.harness import ROOT, Harborlite
+from tests.harness import Harborlite, screenshot_dir
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,47 +27,31 @@ CHROMIUM_ARGS = [
 PASSWORD = "Passw0rd!x"
 
 
-def screenshot_dir() -> Path:
-    configured = os.environ.get("HARBORLITE_SCREENSHOTS")
-    folder = Path(configured) if configured else ROOT / "test-artifacts" / "screenshots"
-    return folder.resolve()
-
-
 class Screenshots:
-    """Writes full-page screenshots, numbered in the order the tests take them."""
+    """Writes full-page screenshots, numbered in the order the tests take them. Under
+    pytest-xdist each worker prefixes its own (``gw0-01-login.png``)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, prefix: str = "") -> None:
         self.folder = folder
+        self.prefix = prefix
         self.taken: list[Path] = []
 
     def take(self, page: Page, name: str) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{len(self.taken) + 1:02d}-{name}.png"
+        path = self.folder / f"{self.prefix}{len(self.taken) + 1:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         self.taken.append(path)
         return path
 
 
-_SHOTS: list[Screenshots] = []
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 @pytest.fixture(scope="session")
 def screenshots() -> Screenshots:
-    shots = Screenshots(screenshot_dir())
-    for old in shots.folder.glob("*.png") if shots.folder.is_dir() else []:
-        old.unlink()
-    _SHOTS.append(shots)
-    return shots
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Name the screenshot folder in the CI log, so a reviewer can look at the pages."""
-    for shots in _SHOTS:
-        if shots.taken:
-            terminalreporter.write_sep("-", "portal screenshots")
-            terminalreporter.write_line(
-                f"{len(shots.taken)} portal screenshots written to {shots.folder}"
-            )
+    """This run's screenshots (the root conftest empties the folder as the run starts)."""
+    return Screenshots(screenshot_dir(), f"{_worker()}-" if _worker() else "")
 
 
 @pytest.fixture(scope="package")
