@@ -20,8 +20,10 @@
 Parse errors of a vocabulary (``TokenError``, ``ManifestError``, ``ScopeError``) stay off the
 tree: each surface translates them where it parses. Each surface renders this tree in its own
 envelope, in one place: ``api/errors.py`` (Harbor's), ``v2/challenge.py`` (the registry's),
-``token/endpoint.py`` and ``portal/routes.py`` (the error page). Foreign exceptions reach a
-renderer only through :func:`harborlite.db.errors.translated` and the upstream client.
+and ``portal/routes.py`` (the error page); the token service answers its own ``TokenRefused``
+in the same envelope. Database exceptions reach a renderer only through
+:func:`harborlite.db.errors.translated`, aiohttp's through the upstream client (and, for the
+streamed ``/v2/`` proxy path, ``v2/forward.py``).
 """
 
 from __future__ import annotations

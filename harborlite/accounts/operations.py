@@ -69,7 +69,8 @@ async def create_user(
     """A new user, after the name, password and e-mail rules; 409 for a taken name or e-mail.
 
     Two callers creating one name at the same moment: the database's unique key decides and
-    the loser gets the same 409 as a caller that came later."""
+    the loser gets the same 409 as a caller that came later. E-mail addresses have no unique
+    key, so two creates racing with one address can both succeed."""
     check_username(username)
     check_password(password)
     check_email(email)

@@ -7,8 +7,11 @@ when the registry holds everything is the copy recorded in the artifact index, w
 entry: a copy that fails midway leaves no index entry, and the manifests it had already stored
 (that the target did not hold before) are deleted again.
 
-The session rule of :mod:`harborlite.artifacts.operations` holds: the session is only read
-until the registry holds the copy, then the index is written (flushed; the caller commits).
+The copy can take many registry calls (each up to 30 s), so it holds no database connection
+meanwhile: the reads end their transaction (a commit of nothing, which keeps the loaded rows)
+before the registry is asked, and the index is written and committed afterwards, inside the
+guard that deletes the copied manifests again if that write fails. Unlike the other operations
+it therefore commits itself.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ async def copy_artifact(
         if existing is not None
         else set()
     )
+    await session.commit()  # the reads are done: no connection is held while the registry works
     written: list[Copied] = []
     try:
         top = await copy_tree(upstream, source.name, target, root.digest, written)
@@ -133,7 +137,7 @@ async def copy_artifact(
                 detail=f"copied from {source.name}@{top.digest}",
             ),
         )
-        await session.flush()
+        await session.commit()
     except Exception:
         await session.rollback()  # the write lock goes before the registry is asked again
         await _undo(upstream, target, written, kept)

@@ -53,14 +53,29 @@ async def add_tag(
     clients can pull it), then the index learns the tag. :class:`Conflict` if the repository
     has the tag already, also when a concurrent request made it first."""
     checked_tag(name)
+    taken = f"tag {name} already exists in {repository.name}"
     if await tag_rows.get_tag(session, repository.id, name) is not None:
-        raise Conflict(f"tag {name} already exists in {repository.name}")
-    manifest, media_type = await get_manifest(upstream, repository.name, artifact.digest)
+        raise Conflict(taken)
+    repository_id, repository_name, artifact_id = repository.id, repository.name, artifact.id
+    manifest, media_type = await get_manifest(upstream, repository_name, artifact.digest)
     await put_manifest(
-        upstream, repository.name, name, manifest, media_type or artifact.manifest_media_type
+        upstream, repository_name, name, manifest, media_type or artifact.manifest_media_type
     )
     tag = tag_rows.add_tag(session, repository, artifact, name)
-    await flush_unique(session, f"tag {name} already exists in {repository.name}")
+    try:
+        await flush_unique(session, taken)
+    except Conflict:
+        # a concurrent request made the tag first, and its registry write may have come before
+        # ours: the registry's tag goes back to the artifact the index names
+        winner = await tag_rows.get_tag(session, repository_id, name)
+        if winner is not None and winner.artifact_id != artifact_id:
+            named = await artifacts.get_artifact_by_id(session, winner.artifact_id)
+            if named is not None:
+                body, kind = await get_manifest(upstream, repository_name, named.digest)
+                await put_manifest(
+                    upstream, repository_name, name, body, kind or named.manifest_media_type
+                )
+        raise
     record(
         session,
         by.event(CREATE, "tag", f"{repository.name}:{name}", project_id=repository.project_id),

@@ -235,6 +235,7 @@ Audience = Literal["signed-in", "sysadmin"]
 SYSTEM_POLICY: dict[SystemNeed, Audience] = {
     ("audit-log", "list"): "sysadmin",  # others read the logs of the projects they administer
     ("project", "create"): "signed-in",
+    ("project", "read"): "sysadmin",  # every project, private ones included; others see theirs
     ("project", "list"): "signed-in",
     ("user", "create"): "sysadmin",
     ("user", "read"): "sysadmin",  # anyone reads their own account: may_manage_user

@@ -180,11 +180,12 @@ async def system_page(request: Request) -> Response:
     async with page_call(request) as call:
         call.require_system("configuration", "read")
         svc = call.services
-        database = await health.database(svc.sessions)
-        registry = await health.registry(svc.upstream, svc.supervisor)
         totals = await queries.totals(call.session, None)
         users = await accounts.count_users(call.session)
         storage = await storage_used(call.session)
+    # probed with no session held: a registry that hangs must not hold a connection
+    database = await health.database(svc.sessions)
+    registry = await health.registry(svc.upstream, svc.supervisor)
     where = "embedded (supervised by harborlite)" if svc.supervisor else svc.settings.registry_url
     uptime = timedelta(seconds=int(datetime.now(UTC).timestamp() - svc.started_at))
     return render(

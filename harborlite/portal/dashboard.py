@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from harborlite.artifacts.repositories import visible_project_ids
 from harborlite.audit.events import PULL, PUSH
+from harborlite.auth.permissions import system_can
 from harborlite.portal import queries
 from harborlite.portal.call import page_call
 from harborlite.portal.charts import activity_chart, days_ending
@@ -25,7 +26,9 @@ async def dashboard(request: Request) -> Response:
     async with page_call(request) as call:
         viewer, session = call.viewer, call.session
         project_ids = (
-            None if viewer.sysadmin else await visible_project_ids(session, viewer.user_id)
+            None
+            if system_can(viewer.principal, "project", "read")
+            else await visible_project_ids(session, viewer.user_id)
         )
         totals = await queries.totals(session, project_ids)
         pushes = await queries.recent_pushes(session, project_ids, limit=8)

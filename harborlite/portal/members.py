@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from harborlite.accounts import queries as accounts
 from harborlite.auth.permissions import Action, Role
-from harborlite.errors import Conflict, Forbidden, NotFound
+from harborlite.errors import Conflict, NotFound
 from harborlite.portal.call import page_call
 from harborlite.portal.pages import checked_form, redirect, text_field
 from harborlite.projects import operations
@@ -104,9 +104,7 @@ async def change_member(request: Request) -> Response:
                     )
             except NotFound:  # removed by someone else meanwhile
                 raise NotFound(GONE) from None
-    except Forbidden as refused:  # the change is rolled back
-        if refused.message != operations.LAST_ADMIN:
-            raise
+    except operations.LastAdmin:  # the change is rolled back
         return redirect(
             request,
             back,

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite.accounts.queries import count_users as count_users  # the admin's system page
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts import tags as tag_rows
 from harborlite.artifacts.queries import IS_CHILD

@@ -78,6 +78,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _internal_error(request: Request, exc: Exception) -> Response:
     known = translated(exc)  # a concurrent writer took the name first, or a busy database
     if known is not None:
+        log.warning("%s %s: %s (%s)", request.method, request.url.path, known.message, exc)
         return _error_page(request, known.status, known.message)
     request_id = request.headers.get("x-request-id", "-")
     log.exception(

@@ -25,6 +25,11 @@ from harborlite.projects.names import PROJECT_NAME_RULE, valid_project_name
 
 LAST_ADMIN = "the last project admin cannot be removed or demoted (a system administrator can)"
 
+
+class LastAdmin(Forbidden):
+    """The change would leave the project without a ProjectAdmin (403, as Harbor answers)."""
+
+
 # Harbor's project settings (``/projects/{p}/metadatas/``), all kept as strings
 BOOLEAN_SETTINGS = frozenset(
     {
@@ -267,7 +272,7 @@ async def _keep_an_admin(
         return
     left = await projects.count_project_admins(session, project.id, besides=member.id)
     if not may_drop_admin(principal, left):
-        raise Forbidden(LAST_ADMIN)
+        raise LastAdmin(LAST_ADMIN)
 
 
 async def _user_of(session: AsyncSession, member: Member) -> User:

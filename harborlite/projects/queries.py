@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, null, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite.auth.permissions import Principal, ProjectAccess, Role
+from harborlite.auth.permissions import Principal, ProjectAccess, Role, system_can
 from harborlite.db.models import Member, Project, Repository, User, utcnow
 
 
@@ -146,7 +146,7 @@ async def repository_count(session: AsyncSession, project_id: int) -> int:
 
 def visible_condition(principal: Principal) -> ColumnElement[bool] | None:
     """Which projects the caller may see: None for system admins (all of them)."""
-    if principal.sysadmin and principal.user_id is not None:
+    if system_can(principal, "project", "read"):
         return None
     if principal.user_id is None:
         return Project.public.is_(True)
@@ -301,12 +301,6 @@ def new_member(session: AsyncSession, project_id: int, user_id: int, role: Role)
     """A membership added to the session, not flushed yet (the caller flushes)."""
     member = Member(project_id=project_id, user_id=user_id, role_id=int(role))
     session.add(member)
-    return member
-
-
-async def add_member(session: AsyncSession, project_id: int, user_id: int, role: Role) -> Member:
-    member = new_member(session, project_id, user_id, role)
-    await session.flush()
     return member
 
 

@@ -128,7 +128,3 @@ async def end_user_sessions(
     if keep is not None:
         query = query.where(PortalSession.id != keep)
     await session.execute(query)
-
-
-async def purge_expired(session: AsyncSession, idle: timedelta) -> None:
-    await session.execute(delete(PortalSession).where(PortalSession.last_seen < utcnow() - idle))

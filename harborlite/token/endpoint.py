@@ -28,7 +28,12 @@ from harborlite.accounts.authentication import login, parse_basic, principal_of
 from harborlite.accounts.passwords import password_stamp
 from harborlite.accounts.queries import get_user_by_name
 from harborlite.audit.events import LOGIN, Actor, AuditEvent, Origin, record
-from harborlite.auth.permissions import REGISTRY_ACTIONS, Principal, registry_actions
+from harborlite.auth.permissions import (
+    REGISTRY_ACTIONS,
+    Principal,
+    registry_actions,
+    system_can,
+)
 from harborlite.auth.scopes import Access, Scope, ScopeError, parse_scopes
 from harborlite.auth.tokens import (
     TokenError,
@@ -214,7 +219,8 @@ async def _grant(
                 actions = tuple(a for a in asked if a in may)
             granted.append(Access("repository", scope.name, actions))
         elif scope.type == "registry" and scope.name == "catalog":
-            actions = ("*",) if principal.sysadmin and "*" in scope.actions else ()
+            may_list = system_can(principal, "catalog", "read")
+            actions = ("*",) if may_list and "*" in scope.actions else ()
             granted.append(Access("registry", "catalog", actions))
         else:
             granted.append(Access(scope.type, scope.name, ()))

@@ -114,7 +114,8 @@ class Upstream:
 @contextmanager
 def reaching() -> Iterator[None]:
     """Around every call harborlite makes to the registry: a registry that cannot be reached, or
-    does not answer within the call's timeout, is :class:`UpstreamUnavailable` (here only)."""
+    does not answer within the call's timeout, is :class:`UpstreamUnavailable` (here, for
+    harborlite's own calls; the streamed /v2/ proxy path has its own in v2/forward.py)."""
     try:
         yield
     except (aiohttp.ClientError, TimeoutError) as error:

@@ -6,8 +6,10 @@ from urllib.parse import parse_qs, quote
 
 from starlette.types import Scope, Send
 
+from harborlite.accounts.authentication import principal_of
 from harborlite.accounts.queries import get_user_by_name
 from harborlite.artifacts.repositories import catalog, visible_project_ids
+from harborlite.auth.permissions import system_can
 from harborlite.auth.tokens import Claims
 from harborlite.services import Services
 from harborlite.v2.challenge import send_error, send_json
@@ -33,10 +35,11 @@ async def serve_catalog(services: Services, scope: Scope, send: Send, claims: Cl
         user = await get_user_by_name(session, claims.subject) if claims.subject else None
         if user is not None and user.disabled:
             user = None
+        principal = principal_of(user)
         project_ids = (
             None
-            if user is not None and user.sysadmin
-            else (await visible_project_ids(session, user.id if user else None))
+            if system_can(principal, "project", "read")
+            else (await visible_project_ids(session, principal.user_id))
         )
         names = await catalog(session, project_ids=project_ids, last=last, limit=n + 1) if n else []
     headers: list[tuple[bytes, bytes]] = []

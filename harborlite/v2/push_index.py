@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.types import Scope, Send
 
 from harborlite.artifacts import queries as artifacts
@@ -24,6 +23,7 @@ from harborlite.artifacts.describe import describe_manifest
 from harborlite.artifacts.queries import PushedManifest
 from harborlite.audit.events import DELETE, PUSH, Actor, record
 from harborlite.auth.tokens import Claims
+from harborlite.db.errors import worth_retrying
 from harborlite.http.origin import header, origin_of
 from harborlite.oci.reference import is_digest
 from harborlite.projects import queries as projects
@@ -34,23 +34,10 @@ from harborlite.v2.routes import Route
 log = logging.getLogger("harborlite.access")
 
 INDEX_ATTEMPTS = 3
-_SQLITE_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 class IndexRefused(Exception):
     """The index cannot record a change the registry made; the message tells the client."""
-
-
-def worth_retrying(error: DBAPIError) -> bool:
-    """A unique key a concurrent writer took first, or SQLite busy with another writer."""
-    if isinstance(error, IntegrityError):
-        return True
-    code = getattr(error.orig, "sqlite_errorcode", None)  # sqlite3's, extended codes included
-    return (
-        isinstance(error, OperationalError)
-        and isinstance(code, int)
-        and (code & 0xFF in _SQLITE_BUSY)
-    )
 
 
 async def index_push(

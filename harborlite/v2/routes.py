@@ -1,5 +1,5 @@
-"""What a ``/v2/`` request is (its route, its headers, where it came from), and which
-registry actions it needs."""
+"""What a ``/v2/`` request is (its route: kind, repository, reference), and which registry
+actions it needs. Its headers and origin are read with :mod:`harborlite.http.origin`."""
 
 from __future__ import annotations
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.pushing import HELM_CONFIG, OCI_INDEX, OCI_MANIFEST, Pusher, digest_of
 from tests.harness import Harborlite
@@ -374,3 +376,44 @@ def test_a_tag_is_made_on_a_manifest_of_several_megabytes(harborlite: Harborlite
         auth=harborlite.admin,
     )
     assert document_answer.status_code == 200 and document_answer.content == body
+
+
+@pytest.mark.both_databases
+def test_racing_tag_creations_leave_the_registry_naming_what_the_index_names(
+    harborlite: Harborlite,
+) -> None:
+    """Two requests tag two artifacts with one name at once: one 201, one 409, and the
+    registry's tag must name the winner's artifact (the loser's registry write may come last)."""
+    project = harborlite.unique("tagrace")
+    harborlite.create_project(project)
+    repository = f"{project}/app"
+    with Pusher(harborlite) as pusher:
+        first = pusher.image(repository, "one", seed="1")
+        second = pusher.image(repository, "two", seed="2")
+    token = harborlite.token(f"repository:{repository}:pull", harborlite.admin)
+    for round_ in range(6):
+        name = f"race{round_}"
+
+        def tag(reference: str, name: str = name) -> int:
+            answer = harborlite.api(
+                "POST",
+                f"/projects/{project}/repositories/app/artifacts/{reference}/tags",
+                json={"name": name},
+                auth=harborlite.admin,
+            )
+            return answer.status_code
+
+        with ThreadPoolExecutor(2) as pool:
+            statuses = sorted(pool.map(tag, [first.digest, second.digest]))
+        assert statuses == [201, 409], statuses
+        indexed = harborlite.api(
+            "GET", f"/projects/{project}/repositories/app/artifacts/{name}", auth=harborlite.admin
+        )
+        assert indexed.status_code == 200, indexed.text
+        with harborlite.client() as client:
+            pulled = client.head(
+                f"/v2/{repository}/manifests/{name}",
+                headers={"Authorization": f"Bearer {token}", "Accept": OCI_MANIFEST},
+            )
+        assert pulled.status_code == 200
+        assert pulled.headers["docker-content-digest"] == indexed.json()["digest"]
