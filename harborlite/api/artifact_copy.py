@@ -12,13 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from harborlite.api.call import api_call, deny, encode_repository
+from harborlite.api.call import api_call, encode_repository
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts.copy import copy_artifact as copy_into
-from harborlite.auth.permissions import can
 from harborlite.errors import BadRequest, NotFound
 from harborlite.oci.reference import is_digest, valid_repository_name, valid_tag
-from harborlite.projects import queries as projects
 
 
 @dataclass(frozen=True)
@@ -60,13 +58,7 @@ async def copy_artifact(request: Request) -> Response:
         if not valid_repository_name(target.full_name):
             raise BadRequest(f"invalid repository name {target.full_name!r}")
         source = parse_from(raw)
-        source_project = await projects.get_project_by_name(call.session, source.project)
-        if source_project is None:
-            raise NotFound(f"project {source.project} not found")
-        source_access = await projects.project_access(call.session, call.principal, source_project)
-        if not can(call.principal, source_access, "project", "read"):
-            raise deny(call.principal, f"read project {source_project.name}")
-        call.check(source_access, ("repository", "pull"))
+        await call.project_named(source.project, ("repository", "pull"), by_name=True)
         found = await artifacts.resolve_reference(call.session, source.repository, source.reference)
         if found is None:
             raise NotFound(f"artifact {raw} not found")

@@ -115,6 +115,22 @@ class ApiCall:
         by_name = key == "project_name" or (
             self.request.headers.get("x-is-resource-name", "").lower() == "true"
         )
+        return await self.project_named(ident, need, by_name=by_name)
+
+    async def project_named(
+        self, ident: str, need: Need = ("project", "read"), *, by_name: bool = False
+    ) -> InProject:
+        """The project ``ident`` names (a number or a name), when the caller may read it and
+        has ``need`` in it."""
+        found = await self.find_project(ident, by_name=by_name)
+        if not can(self.principal, found.access, "project", "read"):
+            raise deny(self.principal, f"read project {found.project.name}")
+        self.check(found.access, need)
+        return found
+
+    async def find_project(self, ident: str, *, by_name: bool = False) -> InProject:
+        """The project ``ident`` names and the caller's access to it, checking nothing (404
+        when there is none)."""
         project = None
         if ident.isdigit() and not by_name:
             project = await projects.get_project(self.session, int(ident))
@@ -123,9 +139,6 @@ class ApiCall:
         if project is None:
             raise NotFound(f"project {ident} not found")
         access = await projects.project_access(self.session, self.principal, project)
-        if not can(self.principal, access, "project", "read"):
-            raise deny(self.principal, f"read project {project.name}")
-        self.check(access, need)
         return InProject(project, access)
 
     async def repository_path(self, need: Need) -> InRepository:

@@ -20,8 +20,7 @@ from harborlite.api.call import api_call
 from harborlite.api.query import flag
 from harborlite.auth import permissions
 from harborlite.auth.permissions import Principal, ProjectAccess, allowed, policy_resources
-from harborlite.errors import BadRequest, NotFound
-from harborlite.projects import queries as projects
+from harborlite.errors import BadRequest
 
 
 def project_permissions(
@@ -57,16 +56,8 @@ async def current_permissions(request: Request) -> Response:
             parts = scope.strip("/").split("/")
             if len(parts) != 2 or parts[0] != "project" or not parts[1]:
                 raise BadRequest(f"unsupported scope {scope!r}: use /project/{{id}} or /system")
-            ident = parts[1]
-            project = None
-            if ident.isdigit():
-                project = await projects.get_project(call.session, int(ident))
-            if project is None:
-                project = await projects.get_project_by_name(call.session, ident)
-            if project is None:
-                raise NotFound(f"project {ident} not found")
-            access = await projects.project_access(call.session, call.principal, project)
-            body = project_permissions(call.principal, access, relative)
+            found = await call.find_project(parts[1])
+            body = project_permissions(call.principal, found.access, relative)
     return JSONResponse(body)
 
 
