@@ -39,6 +39,8 @@ from harborlite.oci.reference import is_digest
 
 log = logging.getLogger("harborlite.registry")
 
+CLOSE_SECONDS = 2.0  # how long stop() waits for each Redis connection to close
+
 CHANNEL = "harborlite:manifest-writes"
 MAX_PENDING = 10_000
 
@@ -238,7 +240,8 @@ class ManifestCacheSync:
                     "they made stale until their entries expire",
                     len(self._pending),
                 )
-        with contextlib.suppress(RedisError, OSError):
-            await self._client.aclose()
-        with contextlib.suppress(RedisError, OSError):
-            await self._commands.aclose()
+        # a connection that went silent must not hold the stop: closing may wait for a reply
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await asyncio.wait_for(self._client.aclose(), CLOSE_SECONDS)
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await asyncio.wait_for(self._commands.aclose(), CLOSE_SECONDS)

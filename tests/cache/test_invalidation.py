@@ -152,6 +152,7 @@ async def test_a_silent_connection_turns_the_cache_off_and_writes_are_replayed(
         assert first.lookup("p/r", "latest", ACCEPT) is None
         assert await eventually(lambda: second.enabled, seconds=5)
     finally:
+        proxy.flowing.set()  # a failed assertion must not leave the stop waiting on it
         await a.stop()
         await b.stop()
         await proxy.stop()
@@ -177,5 +178,6 @@ async def test_a_subscription_gone_silent_alone_is_noticed(empty_redis: RedisSer
         proxy.flowing.set()
         assert await eventually(lambda: cache.enabled, seconds=5)
     finally:
+        proxy.flowing.set()  # a failed assertion must not leave the stop waiting on it
         await sync.stop()
         await proxy.stop()
