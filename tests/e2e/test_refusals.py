@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-import yaml
 
 from tests.api.pushing import Pusher
 from tests.e2e.conftest import PASSWORD, Team
@@ -18,11 +17,6 @@ from tests.support.clients import ClientError, skopeo_copy, skopeo_delete
 from tests.support.images import BuiltImage
 
 ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
-
-
-def registry_url(harborlite: Harborlite) -> str:
-    config = yaml.safe_load((harborlite.data_dir / "registry.yml").read_text())
-    return f"http://{config['http']['addr']}"
 
 
 def v2(harborlite: Harborlite, method: str, path: str, token: str | None) -> httpx.Response:
@@ -137,13 +131,13 @@ def test_token_for_one_project_refused_on_another(
     assert by_harborlite.status_code == 401
     assert 'error="insufficient_scope"' in by_harborlite.headers["WWW-Authenticate"]
     direct = httpx.get(
-        registry_url(harborlite) + path, headers={"Authorization": f"Bearer {token}"}
+        harborlite.registry_url() + path, headers={"Authorization": f"Bearer {token}"}
     )
     assert direct.status_code == 401  # the registry trusts the token, not its access
     good = harborlite.token(f"repository:{team.project}/base:pull", harborlite.admin)
     assert (
         httpx.get(
-            registry_url(harborlite) + path,
+            harborlite.registry_url() + path,
             headers={
                 "Authorization": f"Bearer {good}",
                 "Accept": "application/vnd.oci.image.manifest.v1+json",
@@ -198,7 +192,7 @@ def test_forged_tokens_refused(harborlite: Harborlite, team: Team, pushed: Built
         assert response.status_code == 401, name
         assert 'error="invalid_token"' in response.headers["WWW-Authenticate"], name
         direct = httpx.get(
-            registry_url(harborlite) + path, headers={"Authorization": f"Bearer {token}"}
+            harborlite.registry_url() + path, headers={"Authorization": f"Bearer {token}"}
         )
         assert direct.status_code == 401, name
     assert v2(harborlite, "GET", path, good).status_code == 200
