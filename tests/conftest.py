@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.harness import Harborlite, cleanup, screenshot_dir, start_harborlite
+from tests.support.docker import DockerCli, Dockerd
 from tests.support.processes import PostgresServer
 
 DATABASES = ("sqlite", "postgresql")
@@ -107,3 +109,16 @@ def harborlite(request: pytest.FixtureRequest) -> Harborlite:
     assert database in DATABASES, database
     server: Harborlite = request.getfixturevalue(f"harborlite_{database}")
     return server
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[Dockerd]:
+    """One Docker engine per pytest worker (Debian's dockerd, started here, stopped after)."""
+    with Dockerd() as daemon:
+        yield daemon
+
+
+@pytest.fixture
+def docker(dockerd: Dockerd, tmp_path: Path) -> DockerCli:
+    """The docker CLI with a config folder of this test's own: no login leaks between tests."""
+    return dockerd.cli(tmp_path / "docker-config")
