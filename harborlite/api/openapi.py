@@ -86,6 +86,7 @@ EXTENSION_FIELDS: dict[str, dict[str, Any]] = {
         "client_ip": {"type": "string", "description": "Where the request came from"},
         "user_agent": {"type": "string", "description": "The client's User-Agent"},
         "success": {"type": "boolean", "description": "Whether the operation succeeded"},
+        "detail": {"type": "string", "description": "Why it failed, or what changed"},
     }
 }
 

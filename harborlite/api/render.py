@@ -86,6 +86,7 @@ def audit_json(entry: AuditLog) -> dict[str, Any]:
         "client_ip": entry.client_ip,
         "user_agent": entry.user_agent,
         "success": entry.success,
+        "detail": entry.detail or "",
     }
 
 

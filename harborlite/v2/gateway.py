@@ -11,17 +11,19 @@ its module: :mod:`~harborlite.v2.bearer` (the token and what it covers),
 
 from __future__ import annotations
 
+import logging
 import time
 
 from starlette.types import Receive, Scope, Send
 
 from harborlite.artifacts.pulls import Pull
+from harborlite.artifacts.refusals import Refused, record_refusal
+from harborlite.audit.events import PUSH, Actor
 from harborlite.auth.tokens import Claims, TokenError
 from harborlite.cache.shared import SharedLookup
 from harborlite.http.origin import header, origin_of
 from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
 from harborlite.oci.reference import valid_repository_name
-from harborlite.projects import queries as projects
 from harborlite.services import Services, services_of
 from harborlite.v2.access_log import access_logged
 from harborlite.v2.bearer import VerifiedTokens, challenge_actions, covers, scope_text
@@ -39,6 +41,8 @@ from harborlite.v2.forward import (
 )
 from harborlite.v2.push_index import index_delete, index_failed, index_push
 from harborlite.v2.routes import Kind, Route, parse_route, required_actions
+
+log = logging.getLogger("harborlite.v2")
 
 
 class RegistryGateway:
@@ -58,11 +62,13 @@ class RegistryGateway:
         route = parse_route(scope["path"], scope.get("query_string", b""))
         if route is None:
             await send_error(send, 404, "NOT_FOUND", "no such registry endpoint", head=head)
+            access_logged(scope, 404, started, "", "refused", "no such registry endpoint")
             return
         if route.name and not valid_repository_name(route.name):
             await send_error(
                 send, 400, "NAME_INVALID", f"invalid repository name {route.name!r}", head=head
             )
+            access_logged(scope, 400, started, "", "refused", "invalid repository name")
             return
         settings = services.settings
 
@@ -73,9 +79,10 @@ class RegistryGateway:
         if route.kind is Kind.CATALOG:
             wanted_scope = "registry:catalog:*"
         elif needed:
-            wanted_scope = scope_text(route.name, challenge_actions(needed))
+            wanted_scope = challenge_scope(route, challenge_actions(needed))
         if not authorization or not authorization.lower().startswith("bearer "):
             await send_unauthorized(send, settings, wanted_scope, head=head)
+            access_logged(scope, 401, started, "", "refused", "no bearer token")
             return
         try:
             claims = self.tokens.verify(services.signer, authorization[7:].strip())
@@ -83,19 +90,25 @@ class RegistryGateway:
             await send_unauthorized(
                 send, settings, wanted_scope, error.args[0], error="invalid_token", head=head
             )
+            access_logged(scope, 401, started, "", "refused", f"invalid token: {error.args[0]}")
             return
 
         # 2. authorize: the token's access must cover this method on this repository
         if route.kind is Kind.BASE:
             await self._base(send, head)
+            access_logged(scope, 200, started, claims.subject, "harborlite")
             return
         if route.kind is Kind.CATALOG:
             await serve_catalog(services, scope, send, claims)
+            access_logged(scope, 200, started, claims.subject, "harborlite")
             return
-        if not covers(claims, route.name, needed) or (
-            route.mount_from is not None and not covers(claims, route.mount_from, ("pull",))
-        ):
-            await self._refuse(services, send, route, needed, claims, head)
+        if not covers(claims, route.name, needed):
+            await self._refuse(services, scope, send, route, needed, claims, started)
+            return
+        if route.mount_from is not None and not covers(claims, route.mount_from, ("pull",)):
+            await self._refuse_mount(
+                services, scope, send, route, route.mount_from, claims, started
+            )
             return
 
         # 3. serve: from storage, from the manifest cache, else from the registry
@@ -131,34 +144,65 @@ class RegistryGateway:
     async def _refuse(
         self,
         services: Services,
+        scope: Scope,
         send: Send,
         route: Route,
         needed: tuple[str, ...],
         claims: Claims,
-        head: bool,
+        started: float,
     ) -> None:
-        async with services.sessions() as session:
-            project = await projects.get_project_by_name(session, route.project)
-        if project is None:
-            await send_error(
-                send,
-                404,
-                "NAME_UNKNOWN",
-                f"project {route.project} not found: create it before pushing to {route.name}",
-                detail={"name": route.name},
-                head=head,
-            )
-            return
+        """The token does not cover this request: 404 when the project does not exist (a pull
+        is told just that, a push also to create it first), else 401 ``insufficient_scope``."""
+        method: str = scope["method"]
+        head = method == "HEAD"
         action = ",".join(needed)
         who = claims.subject or "anonymous"
+        reason = f"denied: {action} on {route.name} (as {who})"
+        refused = Refused(route.name, _reference_of(route), method)
+        exists = await _recorded(services, scope, claims, refused, reason)
+        if not exists:
+            message = f"project {route.project} not found"
+            if refused.operation == PUSH:
+                message += f": create it before pushing to {route.name}"
+            await send_error(
+                send, 404, "NAME_UNKNOWN", message, detail={"name": route.name}, head=head
+            )
+            access_logged(scope, 404, started, claims.subject, "refused", message)
+            return
         await send_unauthorized(
             send,
             services.settings,
-            scope_text(route.name, needed),
+            challenge_scope(route, needed),
             f"unauthorized to access repository: {route.name}, action: {action} (as {who})",
             error="insufficient_scope",
             head=head,
         )
+        access_logged(scope, 401, started, claims.subject, "refused", reason)
+
+    async def _refuse_mount(
+        self,
+        services: Services,
+        scope: Scope,
+        send: Send,
+        route: Route,
+        source: str,
+        claims: Claims,
+        started: float,
+    ) -> None:
+        """A cross-repository mount whose source the caller may not read: 401 naming both
+        scopes, as distribution does, so a token asked from this challenge covers the mount."""
+        who = claims.subject or "anonymous"
+        reason = f"denied: pull on {source}, the mount source (as {who})"
+        await _recorded(services, scope, claims, Refused(route.name, "", "POST"), reason)
+        await send_unauthorized(
+            send,
+            services.settings,
+            challenge_scope(route, ("pull", "push")),
+            f"unauthorized to access repository: {source}, action: pull (as {who}): "
+            f"needed to mount a blob from it into {route.name}",
+            error="insufficient_scope",
+        )
+        access_logged(scope, 401, started, claims.subject, "refused", reason)
 
     async def _forward(
         self,
@@ -230,3 +274,37 @@ class RegistryGateway:
             return 503
         except ClientGone:
             return 499
+
+
+def challenge_scope(route: Route, actions: tuple[str, ...]) -> str:
+    """The scope a challenge names: the repository's, and a mount's source's pull with it."""
+    wanted = scope_text(route.name, actions)
+    if route.mount_from is not None:
+        wanted += " " + scope_text(route.mount_from, ("pull",))
+    return wanted
+
+
+def _reference_of(route: Route) -> str:
+    """What the audit names beside the repository: a manifest's tag or digest, a blob's digest."""
+    return route.reference if route.kind in (Kind.MANIFEST, Kind.BLOB) else ""
+
+
+async def _recorded(
+    services: Services, scope: Scope, claims: Claims, refused: Refused, reason: str
+) -> bool:
+    """Audit the refusal; whether its project exists. Without a database the refusal still
+    goes out (as a 401: with no answer, the project is not said to be missing)."""
+    actor = Actor(claims.subject, origin_of(scope))
+    try:
+        async with services.sessions() as session:
+            exists = await record_refusal(session, actor, refused, reason)
+            await session.commit()
+            return exists
+    except Exception:
+        log.warning(
+            "could not audit a refused %s of %s",
+            refused.operation,
+            refused.repository,
+            exc_info=True,
+        )
+        return True

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from harborlite.api.openapi import EXTENSION_FIELDS
+
 # The checkout's parent holds ``shared/`` (here and in CI's clean clone alike).
 CHECKOUT = Path(__file__).resolve().parents[2]
 SWAGGER = CHECKOUT.parent / "shared" / "reference" / "harbor-api-v2.0-swagger.yaml"
@@ -73,7 +75,7 @@ def _is_time(value: str) -> bool:
 
 # Fields harborlite adds to Harbor's definitions, on purpose (documented in its own OpenAPI):
 # the audit log keeps where a change came from, which Harbor does not record.
-EXTENSIONS = {"AuditLog": frozenset({"client_ip", "user_agent", "success"})}
+EXTENSIONS = {name: frozenset(fields) for name, fields in EXTENSION_FIELDS.items()}
 
 
 def validate(value: Any, schema: Any, where: str = "$", name: str = "") -> list[str]:

@@ -48,4 +48,4 @@ def test_the_document_is_served(harborlite: Harborlite) -> None:
     assert served["host"] == harborlite.host
     assert document_operations(served) == document_operations(stored_document())
     audit_fields = served["definitions"]["AuditLog"]["properties"]
-    assert {"client_ip", "user_agent", "success"} <= set(audit_fields)
+    assert {"client_ip", "user_agent", "success", "detail"} <= set(audit_fields)
