@@ -46,6 +46,7 @@ from harborlite.projects.queries import access_by_names
 from harborlite.services import Services, services_of
 
 log = logging.getLogger("harborlite.token")
+DOCKER = "docker"  # the client_id docker sends (docker login, docker push and pull)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,10 @@ async def _parse(scope: AsgiScope, receive: Receive, authorization: str | None) 
                 f"unsupported grant_type {grant!r}: use password or refresh_token",
             )
         refresh = values.get("refresh_token") if grant == "refresh_token" else None
-        offline = values.get("access_type") == "offline"
+        # docker keeps a refresh token in config.json instead of the password, and a Kubernetes
+        # pull secret made from that file then carries no usable password (kubelet reads only
+        # ``auth``): docker gets none, and stores the password, as Harbor's docker users expect
+        offline = values.get("access_type") == "offline" and values.get("client_id") != DOCKER
         service = values.get("service")
     else:
         query = scope["query_string"].decode("latin-1")

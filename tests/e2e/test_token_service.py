@@ -368,3 +368,29 @@ def test_an_unauthenticated_chunked_form_is_refused_once_the_limit_arrived(
     # refused once 64 KiB arrived, in the envelope, however long the client goes on
     assert answer.status_code == 413
     assert answer.json()["errors"][0]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_docker_gets_no_refresh_token_other_clients_do(harborlite: Harborlite, team: Team) -> None:
+    """docker keeps a refresh token in config.json in place of the password, and a Kubernetes
+    pull secret made from that file cannot pull (kubelet reads only ``auth``)."""
+    user = team.creds("developer")
+    form = {
+        "grant_type": "password",
+        "username": user[0],
+        "password": PASSWORD,
+        "service": "harbor-registry",
+        "access_type": "offline",
+    }
+    url = f"{harborlite.url}/service/token"
+    docker = httpx.post(url, data={**form, "client_id": "docker"}, timeout=30)
+    assert docker.status_code == 200, docker.text
+    assert "refresh_token" not in docker.json()
+    other = httpx.post(url, data={**form, "client_id": "containers/image"}, timeout=30)
+    assert other.status_code == 200, other.text
+    refresh = other.json()["refresh_token"]
+    again = httpx.post(
+        url,
+        data={"grant_type": "refresh_token", "refresh_token": refresh, "client_id": "docker"},
+        timeout=30,
+    )
+    assert again.status_code == 200, again.text  # a refresh token in hand still works
