@@ -40,6 +40,20 @@ def configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+class QuietProbes(logging.Filter):
+    """docker, skopeo and podman try HTTPS first on a plain-HTTP port: their TLS ClientHello
+    is "Invalid HTTP request received." to uvicorn, a warning per command. It is no fault:
+    logged at debug (seen with ``HARBORLITE_LOG_LEVEL=debug``), else not at all."""
+
+    PROBE = "Invalid HTTP request received."
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != self.PROBE:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -71,7 +85,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         h11_max_incomplete_event_size=64 * 1024,
     )
     server = uvicorn.Server(config)
-    server.run()
+    logging.getLogger("uvicorn.error").addFilter(QuietProbes())  # after uvicorn set it up
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn handles Ctrl-C (a clean shutdown: requests drained, registry stopped), then
+        # raises the signal again for the caller; the one line below is all the user needs
+        pass
+    if server.started:
+        print("harborlite stopped", flush=True)
     return 0 if server.started else 1
 
 

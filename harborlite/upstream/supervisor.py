@@ -216,4 +216,4 @@ class RegistrySupervisor:
                 process.kill()
                 await process.wait()
         self.healthy = False
-        log.info("registry stopped")
+        log.debug("registry stopped")  # `harborlite serve` says "harborlite stopped"

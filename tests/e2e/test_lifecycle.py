@@ -52,9 +52,9 @@ def test_registry_child_is_restarted_and_ctrl_c_stops_both() -> None:
         assert "registry exited" in server.log() and "registry is back" in server.log()
         new_pid = int(server.log().rsplit("registry started (pid ", 1)[1].split(")")[0])
         assert new_pid != pid
-        # uvicorn shuts down cleanly, then re-raises SIGINT as Ctrl-C conventionally does
-        assert server.stop() in (0, -signal.SIGINT)
-        assert "registry stopped" in server.log()
+        # Ctrl-C: uvicorn shuts down cleanly, harborlite says so in one line and exits 0
+        assert server.stop() == 0
+        assert server.log().endswith("harborlite stopped")
         time.sleep(0.2)
         with pytest.raises(ProcessLookupError):
             os.kill(new_pid, 0)  # Ctrl-C took the registry child down too
