@@ -46,7 +46,11 @@ from harborlite.projects.queries import access_by_names
 from harborlite.services import Services, services_of
 
 log = logging.getLogger("harborlite.token")
-DOCKER = "docker"  # the client_id docker sends (docker login, docker push and pull)
+# docker keeps a refresh token in config.json in place of the password, and a Kubernetes pull
+# secret made from that file then carries no usable password (kubelet reads only ``auth``):
+# docker (client_id=docker, GET with offline_token=true or POST with access_type=offline) gets
+# none and stores the password, as Harbor's docker users expect
+DOCKER = "docker"
 
 
 @dataclass(frozen=True)
@@ -131,9 +135,6 @@ async def _parse(scope: AsgiScope, receive: Receive, authorization: str | None) 
                 f"unsupported grant_type {grant!r}: use password or refresh_token",
             )
         refresh = values.get("refresh_token") if grant == "refresh_token" else None
-        # docker keeps a refresh token in config.json instead of the password, and a Kubernetes
-        # pull secret made from that file then carries no usable password (kubelet reads only
-        # ``auth``): docker gets none, and stores the password, as Harbor's docker users expect
         offline = values.get("access_type") == "offline" and values.get("client_id") != DOCKER
         service = values.get("service")
     else:
@@ -144,7 +145,10 @@ async def _parse(scope: AsgiScope, receive: Receive, authorization: str | None) 
         basic = parse_basic(authorization)
         username, password = basic if basic else (None, None)
         refresh = None
-        offline = single.get("offline_token", "").lower() == "true"
+        # docker login asks so: GET ?account=U&client_id=docker&offline_token=true
+        offline = (
+            single.get("offline_token", "").lower() == "true" and single.get("client_id") != DOCKER
+        )
         service = single.get("service")
     try:
         scopes = parse_scopes(scope_values)

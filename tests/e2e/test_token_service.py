@@ -385,6 +385,14 @@ def test_docker_gets_no_refresh_token_other_clients_do(harborlite: Harborlite, t
     docker = httpx.post(url, data={**form, "client_id": "docker"}, timeout=30)
     assert docker.status_code == 200, docker.text
     assert "refresh_token" not in docker.json()
+    # what `docker login` 20.10 sends: a GET with Basic credentials and offline_token
+    login = {"account": user[0], "client_id": "docker", "offline_token": "true"}
+    got = httpx.get(url, params={**login, "service": "harbor-registry"}, auth=(user[0], PASSWORD))
+    assert got.status_code == 200, got.text
+    assert "refresh_token" not in got.json()
+    login["client_id"] = "other"
+    got = httpx.get(url, params={**login, "service": "harbor-registry"}, auth=(user[0], PASSWORD))
+    assert "refresh_token" in got.json()
     other = httpx.post(url, data={**form, "client_id": "containers/image"}, timeout=30)
     assert other.status_code == 200, other.text
     refresh = other.json()["refresh_token"]
