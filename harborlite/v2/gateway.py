@@ -17,7 +17,7 @@ import time
 from starlette.types import Receive, Scope, Send
 
 from harborlite.artifacts.pulls import Pull
-from harborlite.artifacts.refusals import Refused, record_refusal
+from harborlite.artifacts.refusals import RefusalThrottle, Refused, record_refusal
 from harborlite.audit.events import PUSH, Actor
 from harborlite.auth.tokens import Claims, TokenError
 from harborlite.cache.shared import SharedLookup
@@ -51,6 +51,7 @@ class RegistryGateway:
     def __init__(self) -> None:
         self.tokens = VerifiedTokens()
         self.manifests = CachedManifests()
+        self.refusals = RefusalThrottle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -159,7 +160,7 @@ class RegistryGateway:
         who = claims.subject or "anonymous"
         reason = f"denied: {action} on {route.name} (as {who})"
         refused = Refused(route.name, _reference_of(route), method)
-        exists = await _recorded(services, scope, claims, refused, reason)
+        exists = await self._recorded(services, scope, claims, refused, reason)
         if not exists:
             message = f"project {route.project} not found"
             if refused.operation == PUSH:
@@ -193,7 +194,7 @@ class RegistryGateway:
         scopes, as distribution does, so a token asked from this challenge covers the mount."""
         who = claims.subject or "anonymous"
         reason = f"denied: pull on {source}, the mount source (as {who})"
-        await _recorded(services, scope, claims, Refused(route.name, "", "POST"), reason)
+        await self._recorded(services, scope, claims, Refused(route.name, "", "POST"), reason)
         await send_unauthorized(
             send,
             services.settings,
@@ -203,6 +204,27 @@ class RegistryGateway:
             error="insufficient_scope",
         )
         access_logged(scope, 401, started, claims.subject, "refused", reason)
+
+    async def _recorded(
+        self, services: Services, scope: Scope, claims: Claims, refused: Refused, reason: str
+    ) -> bool:
+        """Audit the refusal; whether its project exists. Without a database the refusal still
+        goes out (as a 401: with no answer, the project is not said to be missing)."""
+        actor = Actor(claims.subject, origin_of(scope))
+        write = self.refusals.worth_recording(actor.username, actor.origin.client_ip, refused)
+        try:
+            async with services.sessions() as session:
+                exists = await record_refusal(session, actor, refused, reason, write=write)
+                await session.commit()
+                return exists
+        except Exception:
+            log.warning(
+                "could not audit a refused %s of %s",
+                refused.operation,
+                refused.repository,
+                exc_info=True,
+            )
+            return True
 
     async def _forward(
         self,
@@ -287,24 +309,3 @@ def challenge_scope(route: Route, actions: tuple[str, ...]) -> str:
 def _reference_of(route: Route) -> str:
     """What the audit names beside the repository: a manifest's tag or digest, a blob's digest."""
     return route.reference if route.kind in (Kind.MANIFEST, Kind.BLOB) else ""
-
-
-async def _recorded(
-    services: Services, scope: Scope, claims: Claims, refused: Refused, reason: str
-) -> bool:
-    """Audit the refusal; whether its project exists. Without a database the refusal still
-    goes out (as a 401: with no answer, the project is not said to be missing)."""
-    actor = Actor(claims.subject, origin_of(scope))
-    try:
-        async with services.sessions() as session:
-            exists = await record_refusal(session, actor, refused, reason)
-            await session.commit()
-            return exists
-    except Exception:
-        log.warning(
-            "could not audit a refused %s of %s",
-            refused.operation,
-            refused.repository,
-            exc_info=True,
-        )
-        return True
