@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -54,6 +55,14 @@ class QuietProbes(logging.Filter):
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
+class Stopped(Exception):
+    """SIGTERM, raised again by uvicorn after its clean shutdown (``docker stop``, systemd)."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise Stopped
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -86,12 +95,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     server = uvicorn.Server(config)
     logging.getLogger("uvicorn.error").addFilter(QuietProbes())  # after uvicorn set it up
+    # uvicorn handles Ctrl-C and SIGTERM (a clean shutdown: requests drained, registry
+    # stopped), then raises the signal again once it has put the handler it found back: a
+    # KeyboardInterrupt, or Stopped from the handler below. Both end here, in one line, exit 0
+    previous = signal.signal(signal.SIGTERM, _stopped)
     try:
         server.run()
-    except KeyboardInterrupt:
-        # uvicorn handles Ctrl-C (a clean shutdown: requests drained, registry stopped), then
-        # raises the signal again for the caller; the one line below is all the user needs
+    except (KeyboardInterrupt, Stopped):
         pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if server.started:
         print("harborlite stopped", flush=True)
     return 0 if server.started else 1

@@ -43,3 +43,17 @@ def test_tls_probes_are_quiet_and_ctrl_c_stops_with_one_line() -> None:
     after = log[len(before) :].strip().splitlines()
     assert after == ["harborlite stopped"], after
     assert "Traceback" not in log
+
+
+def test_sigterm_stops_with_one_line_and_exit_0() -> None:
+    """``docker stop``, systemd and ``kill`` send SIGTERM: the same clean stop as Ctrl-C."""
+    server = start_harborlite()
+    try:
+        before = server.log_path.read_text()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+        log = server.log_path.read_text()
+    finally:
+        server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+    assert log[len(before) :].strip().splitlines() == ["harborlite stopped"]

@@ -95,13 +95,13 @@ def record(session: AsyncSession, event: AuditEvent) -> None:
         )
     )
     log.info(
-        "audit %s %s %s %s by %s from %s",
+        "audit %s %s %s %s by %s%s",
         event.operation,
         event.resource_type,
         event.resource,
         "ok" if event.success else "failed",
         event.username or "anonymous",
-        event.origin.client_ip,
+        f" from {event.origin.client_ip}" if event.origin.client_ip else "",
     )
 
 
