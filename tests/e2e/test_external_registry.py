@@ -27,12 +27,7 @@ def external_setup(
     port = free_port()
     registry = RegistryServer(
         tmp_path / "registry",
-        token_auth=TokenAuthConfig(
-            realm=f"http://127.0.0.1:{port}/service/token",
-            service="harbor-registry",
-            issuer="harborlite-token-issuer",
-            rootcertbundle=data / "token.crt",
-        ),
+        token_auth=TokenAuthConfig.of_harborlite(f"http://127.0.0.1:{port}", data / "token.crt"),
         extra_config=registry_config,
     )
     env = {"HARBORLITE_PORT": str(port), "HARBORLITE_REGISTRY_URL": registry.url}

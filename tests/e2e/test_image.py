@@ -262,12 +262,7 @@ def serve_in_front_of_a_registry(
     url = f"http://127.0.0.1:{port}"
     registry = RegistryServer(
         tmp_path / "registry",
-        token_auth=TokenAuthConfig(
-            realm=f"{url}/service/token",
-            service="harbor-registry",
-            issuer="harborlite-token-issuer",
-            rootcertbundle=data / "token.crt",
-        ),
+        token_auth=TokenAuthConfig.of_harborlite(url, data / "token.crt"),
     )
     env = {
         # loopback: with --network host the image's 0.0.0.0 is every interface of this machine

@@ -134,12 +134,7 @@ def test_external_registry_and_cli(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert "rootcertbundle" in printed
-    auth = TokenAuthConfig(
-        realm=f"http://127.0.0.1:{port}/service/token",
-        service="harbor-registry",
-        issuer="harborlite-token-issuer",
-        rootcertbundle=data_dir / "token.crt",
-    )
+    auth = TokenAuthConfig.of_harborlite(f"http://127.0.0.1:{port}", data_dir / "token.crt")
     with RegistryServer(tmp_path / "registry", token_auth=auth) as registry:
 
         def cli(*args: str) -> str:

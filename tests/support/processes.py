@@ -228,6 +228,16 @@ class TokenAuthConfig:
     issuer: str
     rootcertbundle: Path
 
+    @classmethod
+    def of_harborlite(cls, url: str, certificate: Path) -> TokenAuthConfig:
+        """Trust the harborlite at ``url`` (its token realm), whose signing certificate it is."""
+        return cls(
+            realm=f"{url}/service/token",
+            service="harbor-registry",
+            issuer="harborlite-token-issuer",
+            rootcertbundle=certificate,
+        )
+
 
 class RegistryServer(_Server):
     """CNCF distribution 2.8 (`docker-registry serve`) with filesystem storage in `workdir`.
