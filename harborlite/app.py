@@ -6,14 +6,17 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import redis.asyncio
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from harborlite.accounts.authentication import Lockout
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.api.routes import api_app
 from harborlite.artifacts.pulls import PullRecorder
 from harborlite.auth.access_cache import AccessCache
+from harborlite.auth.revocation import Revocations
 from harborlite.cache.invalidation import ManifestCacheSync
 from harborlite.cache.manifests import ManifestCache
 from harborlite.http.guard import GuardMiddleware
@@ -64,9 +67,14 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                     settings.admin_password_file,
                 )
             access = AccessCache()
-            access.watch(
-                database.sessions
-            )  # a commit touching users, projects or members clears it
+            # a commit touching users, projects, members or robots clears it
+            tracked = access.watch(database.sessions)
+            revocations = Revocations(settings.token_expiration_minutes * 60)
+            revocations.watch(tracked)  # this process's revocations apply at commit
+            revocations.on_change.append(access.changed)  # and other replicas' when read
+            await revocations.load(database.sessions)
+            revocations.start(database.sessions)
+            stack.push_async_callback(revocations.stop)
             signer = load_signer(settings)
             registry = await stack.enter_async_context(open_registry(settings))
             if registry.supervisor is None:
@@ -85,6 +93,12 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 await manifest_sync.start()
                 stack.push_async_callback(manifest_sync.stop)
                 upstream.manifest_listeners.append(manifest_sync.published)
+            login_redis = None
+            if settings.redis_url:  # failed-login counts shared by the replicas
+                login_redis = redis.asyncio.Redis.from_url(
+                    settings.redis_url, socket_connect_timeout=1, socket_timeout=1
+                )
+                stack.push_async_callback(login_redis.aclose)
             pulls = PullRecorder(database.sessions)
             pulls.start()
             stack.push_async_callback(pulls.stop)
@@ -95,6 +109,8 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 signer=signer,
                 credentials=CredentialCache(settings.credential_cache_seconds),
                 access=access,
+                revocations=revocations,
+                failures=Lockout.from_settings(settings, redis=login_redis),
                 upstream=upstream,
                 pulls=pulls,
                 supervisor=registry.supervisor,

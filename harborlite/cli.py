@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite import __version__
+from harborlite import __version__, logsafe
 from harborlite.accounts import operations as accounts
 from harborlite.accounts import queries as user_queries
+from harborlite.accounts.passwords import CredentialCache
 from harborlite.audit.events import CLI
 from harborlite.auth.permissions import Role
 from harborlite.errors import BadRequest, HarborliteError, NotFound
@@ -33,12 +34,15 @@ data folder defaults to ./data. Every subcommand reads the same settings.
 
 
 def configure_logging(level: str) -> None:
+    """One line per record on standard error, its message escaped (:mod:`harborlite.logsafe`):
+    a client's text cannot start a line of its own."""
     logging.basicConfig(
         level=getattr(logging, level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logsafe.install()
 
 
 class QuietProbes(logging.Filter):
@@ -93,6 +97,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         timeout_keep_alive=30,
         h11_max_incomplete_event_size=64 * 1024,
     )
+    logsafe.install()  # on the handlers uvicorn's Config just made too
     server = uvicorn.Server(config)
     logging.getLogger("uvicorn.error").addFilter(QuietProbes())  # after uvicorn set it up
     # uvicorn handles Ctrl-C and SIGTERM (a clean shutdown: requests drained, registry
@@ -154,6 +159,24 @@ def cmd_user_create(settings: Settings, args: argparse.Namespace) -> int:
             by=CLI,
         )
         print(f"created user {args.name}{' (system admin)' if args.admin else ''}")
+        return 0
+
+    return asyncio.run(_with_session(settings, work))
+
+
+def cmd_user_disable(settings: Settings, args: argparse.Namespace) -> int:
+    """``user disable NAME`` / ``user enable NAME``: refused everywhere as a wrong password
+    is, tokens already issued dead at once (on a running server too), until enabled again."""
+    disabled = args.action == "disable"
+
+    async def work(session: AsyncSession) -> int:
+        user = await user_queries.get_user_by_name(session, args.name)
+        if user is None:
+            raise NotFound(f"user {args.name} not found")
+        await accounts.set_disabled(
+            session, user, disabled, principal=None, by=CLI, credentials=CredentialCache(0)
+        )
+        print(f"user {user.username} is {'disabled' if disabled else 'enabled'}")
         return 0
 
     return asyncio.run(_with_session(settings, work))
@@ -264,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     create.set_defaults(func=cmd_user_create)
+    for action, what in (
+        ("disable", "disable a user: no login, no token, everywhere, until enabled"),
+        ("enable", "enable a disabled user again"),
+    ):
+        toggle = user.add_parser(action, help=what)
+        toggle.add_argument("name")
+        toggle.set_defaults(func=cmd_user_disable)
 
     project = sub.add_parser("project", help="manage projects").add_subparsers(
         dest="action", required=True

@@ -12,6 +12,8 @@
     ├── PreconditionFailed (412)    the state refuses the change (a project still holding
     │                               repositories, an artifact an index still names)
     ├── PayloadTooLarge (413)       a request body over the surface's limit
+    ├── TooManyRequests (429)       come back later: ``.retry_after`` seconds
+    │   └── LockedOut               too many failed logins for the account or the address
     └── UpstreamError
         ├── UpstreamUnavailable (503)  aiohttp.ClientError, TimeoutError: translated in
         │                              harborlite.upstream.client only; also a busy database
@@ -86,6 +88,38 @@ class PreconditionFailed(HarborliteError):
 
 class PayloadTooLarge(HarborliteError):
     code, status = "PAYLOAD_TOO_LARGE", 413
+
+
+class TooManyRequests(HarborliteError):
+    """Refused for now: the caller may try again in ``retry_after`` seconds (``Retry-After``)."""
+
+    code, status = "TOO_MANY_REQUESTS", 429
+
+    def __init__(self, message: str, *, retry_after: int, detail: Any = None) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after = max(1, retry_after)
+
+
+class LockedOut(TooManyRequests):
+    """Too many failed logins for the account (or from the client's address): every login
+    for it is refused, the right password too, until the lockout ends."""
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = _minutes(retry_after)
+        plural = "s" if minutes > 1 else ""
+        super().__init__(
+            f"too many failed logins: try again in {minutes} minute{plural}",
+            retry_after=retry_after,
+        )
+
+    @property
+    def minutes(self) -> int:
+        """The wait in whole minutes, rounded up: what people are told."""
+        return _minutes(self.retry_after)
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, -(-seconds // 60))
 
 
 class UpstreamError(HarborliteError):

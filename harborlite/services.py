@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from harborlite.accounts.authentication import FailureLimiter
+from harborlite.accounts.authentication import Lockout
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.auth.access_cache import AccessCache
+from harborlite.auth.revocation import Revocations
 from harborlite.auth.tokens import TokenSigner
 from harborlite.settings import Settings
 
@@ -35,8 +36,9 @@ class Services:
     manifests: ManifestCache  # the /v2/ manifest answers kept in memory
     supervisor: RegistrySupervisor | None = None
     manifest_sync: ManifestCacheSync | None = None  # Redis: invalidation and a shared level
-    failures: FailureLimiter = field(default_factory=FailureLimiter)
+    failures: Lockout = field(default_factory=Lockout)
     access: AccessCache = field(default_factory=AccessCache)
+    revocations: Revocations = field(default_factory=Revocations)
     started_at: float = field(default_factory=time.time)
     storage_root: Path | None = None  # the registry's filesystem storage, if readable
 

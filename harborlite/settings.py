@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,12 @@ class Settings:
     credential_cache_seconds: int
     session_idle_minutes: int = 60
     external_registry_storage: Path | None = None
+    robot_name_prefix: str = "robot$"  # Harbor's default; `$` needs quoting in shells
+    # failed logins: this many for one account within the lockout window lock it for the
+    # window; more (across accounts) from one client address lock that address
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_lockout_seconds: int = 300
 
     @property
     def registry_storage_root(self) -> Path | None:
@@ -176,4 +183,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         credential_cache_seconds=_int(env, "HARBORLITE_CREDENTIAL_CACHE_SECONDS", 300, 0, 86400),
         session_idle_minutes=_int(env, "HARBORLITE_SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
         external_registry_storage=external_storage,
+        robot_name_prefix=_robot_prefix(env),
+        login_max_failures=_int(env, "HARBORLITE_LOGIN_MAX_FAILURES", 5, 1, 1000),
+        login_max_failures_per_address=_int(
+            env, "HARBORLITE_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, 1, 100_000
+        ),
+        login_lockout_seconds=_int(env, "HARBORLITE_LOGIN_LOCKOUT_SECONDS", 300, 1, 86400),
     )
+
+
+def _robot_prefix(env: Mapping[str, str]) -> str:
+    """``HARBORLITE_ROBOT_NAME_PREFIX``: what robot login names start with (``robot$``). It
+    holds a ``$`` or ``+``, which no user name may, so a user can never pass for a robot."""
+    prefix = env.get("HARBORLITE_ROBOT_NAME_PREFIX", "robot$")
+    if not re.fullmatch(r"[a-z0-9._@+$-]{1,16}", prefix) or not set(prefix) & {"$", "+"}:
+        raise SettingsError(
+            "HARBORLITE_ROBOT_NAME_PREFIX must be 1 to 16 of a-z 0-9 . _ @ + $ - and hold a $ "
+            f"or a + (got {prefix!r})"
+        )
+    return prefix

@@ -7,8 +7,10 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.harness import ROOT
@@ -109,3 +111,54 @@ def test_member_add_names_what_is_missing(data_dir: Path) -> None:
         "SELECT m.role_id FROM members m JOIN users u ON u.id = m.user_id "
         "JOIN projects p ON p.id = m.project_id WHERE u.username = 'dev1' AND p.name = 'team'",
     ) == [(3,)]
+
+
+def test_user_disable_and_enable(data_dir: Path) -> None:
+    assert cli(data_dir, "user", "create", "leaver", "--password-stdin").returncode == 0
+    disabled = cli(data_dir, "user", "disable", "leaver")
+    assert disabled.returncode == 0, disabled
+    assert "user leaver is disabled" in disabled.stdout
+    assert rows(data_dir, "SELECT disabled FROM users WHERE username = 'leaver'") == [(1,)]
+    enabled = cli(data_dir, "user", "enable", "leaver")
+    assert enabled.returncode == 0, enabled
+    assert "user leaver is enabled" in enabled.stdout
+    assert rows(data_dir, "SELECT disabled FROM users WHERE username = 'leaver'") == [(0,)]
+    audit = rows(
+        data_dir,
+        "SELECT username, detail FROM audit_logs WHERE resource = 'leaver' "
+        "AND operation = 'update' ORDER BY id",
+    )
+    assert audit == [("cli", "disabled"), ("cli", "enabled")]
+    ghost = cli(data_dir, "user", "disable", "ghost")
+    assert ghost.returncode == 1
+    assert "error: user ghost not found" in ghost.stderr
+
+
+def test_user_disable_reaches_a_running_server(tmp_path: Path) -> None:
+    """Disabled from the command line, on the server's database: refused by the running
+    server as a wrong password is, and let in again once enabled."""
+    from tests.harness import cleanup, start_harborlite
+
+    (tmp_path / "served").mkdir()
+    server = start_harborlite(data_dir=tmp_path / "served")
+    try:
+        server.create_user("contractor", "S3cretPass")
+        token = "/service/token?service=harbor-registry"
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            assert client.get(token, auth=("contractor", "S3cretPass")).status_code == 200
+            wrong = client.get(token, auth=("contractor", "Wr0ngPass"))
+            assert wrong.status_code == 401
+            assert cli(server.data_dir, "user", "disable", "contractor").returncode == 0
+            deadline = time.monotonic() + 3  # revocation reaches the server within a second
+            while (
+                refused := client.get(token, auth=("contractor", "S3cretPass"))
+            ).status_code == 200:
+                assert time.monotonic() < deadline, "still let in after being disabled"
+                time.sleep(0.1)
+            assert (refused.status_code, refused.text) == (wrong.status_code, wrong.text)
+            api = client.get("/api/v2.0/users/current", auth=("contractor", "S3cretPass"))
+            assert api.status_code == 401
+            assert cli(server.data_dir, "user", "enable", "contractor").returncode == 0
+            assert client.get(token, auth=("contractor", "S3cretPass")).status_code == 200
+    finally:
+        cleanup(server)

@@ -21,7 +21,16 @@ PACKAGE = ROOT / "harborlite"
 
 MAX_LINES = 600
 SURFACES = ("token", "v2", "api", "portal", "cli")
-DOMAINS = ("accounts", "projects", "artifacts", "audit", "labels", "sessions", "auth")
+DOMAINS = (
+    "accounts",
+    "projects",
+    "artifacts",
+    "audit",
+    "labels",
+    "sessions",
+    "auth",
+    "robots",
+)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,48 @@
-"""Checking a user name and password, with the verified-credential cache in front of bcrypt."""
+"""Checking a user name and password: the lockout in front, the verified-credential cache in
+front of bcrypt, the audit entry of a failure.
+
+Online guessing is capped by :class:`Lockout`: an attempt is reserved, atomically, before the
+slow hash, counting the attempts in flight with the failures, so no parallelism gets more than
+``max_failures`` guesses at an account (or ``max_failures_per_address`` from one client
+address, across accounts) into a window; then every login of the account (or from the
+address) is refused with :class:`~harborlite.errors.LockedOut`, the right password too, until
+the window ends. A success forgives the failures its own address made on the account (a person
+mistyping, then getting it right), never those made from elsewhere. With Redis the counts are
+shared by every replica (a hash per account and per address, changed by Lua scripts, with the
+window as their expiry); without it, or while Redis fails, they live in bounded dicts here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import binascii
+import hashlib
+import ipaddress
+import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harborlite.accounts.names import valid_username
 from harborlite.accounts.passwords import CredentialCache, verify_password
 from harborlite.accounts.queries import get_user_by_name
 from harborlite.audit.events import LOGIN, AuditEvent, Origin, record
 from harborlite.auth.permissions import Principal
 from harborlite.db.models import User
+from harborlite.errors import LockedOut
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+    from harborlite.settings import Settings
+
+log = logging.getLogger("harborlite.accounts")
 
 
 def parse_basic(authorization: str | None) -> tuple[str, str] | None:
@@ -30,30 +59,40 @@ def parse_basic(authorization: str | None) -> tuple[str, str] | None:
     return username, password
 
 
+def shown_username(username: str) -> str:
+    """``username`` as a failed login's audit entry and log line may show it: verbatim when it
+    is a valid user name, else only its length (it may be a password typed in the wrong
+    field)."""
+    if valid_username(username):
+        return username
+    return f"(not a user name, {len(username)} characters)"
+
+
+async def _verify(user: User | None, cache: CredentialCache, username: str, password: str) -> bool:
+    if user is None or user.disabled:
+        # spend about the same time as a real check, so names cannot be probed by timing
+        await verify_password(password, _DUMMY_HASH)
+        return False
+    if cache.lookup(username, password, user.password_hash) == user.id:
+        return True
+    if await verify_password(password, user.password_hash):
+        cache.remember(username, password, user.id, user.password_hash)
+        return True
+    return False
+
+
 async def verify_credentials(
     session: AsyncSession, cache: CredentialCache, username: str, password: str
 ) -> User | None:
-    """The enabled user with this name and password, or None."""
+    """The enabled user with this name and password, or None (no lockout: see :func:`login`)."""
     user = await get_user_by_name(session, username)
-    if user is None:
-        # spend about the same time as a real check, so names cannot be probed by timing
-        await verify_password(password, _DUMMY_HASH)
-        return None
-    if user.disabled:
-        await verify_password(password, _DUMMY_HASH)  # same time as for a wrong password
-        return None
-    if cache.lookup(username, password, user.password_hash) == user.id:
-        return user
-    if await verify_password(password, user.password_hash):
-        cache.remember(username, password, user.id, user.password_hash)
-        return user
-    return None
+    return user if await _verify(user, cache, username, password) else None
 
 
 async def login(
     session: AsyncSession,
     credentials: CredentialCache,
-    failures: FailureLimiter,
+    failures: Lockout,
     username: str,
     password: str,
     origin: Origin,
@@ -62,29 +101,82 @@ async def login(
 ) -> User | None:
     """The user, if the name and password are right; every surface logs in through this.
 
-    A name that failed often is slowed down first; a failure is counted and written to the
-    audit log (committed at once, as the caller's request ends in a refusal), naming ``via``,
-    the surface it came through."""
-    await failures.delay(username)
-    user = await verify_credentials(session, credentials, username, password)
-    if user is None:
-        failures.failed(username)
+    Raises :class:`~harborlite.errors.LockedOut` while the account or the client's address is
+    locked out. A failure is counted and written to the audit log (committed at once, as the
+    caller's request ends in a refusal), naming ``via``, the surface it came through; the
+    failure that starts a lockout writes one more entry saying so. Identical attempts at the
+    same moment (a CI job's parallel pulls) share one check: one hash, one count."""
+    digest = hashlib.sha256(f"{username}\0{password}".encode()).digest()
+    while (running := failures.flights.get(digest)) is not None:
+        if await asyncio.shield(running) is False:  # this name and password just failed
+            retry = await failures.locked(username, origin.client_ip)
+            if retry is not None:
+                raise LockedOut(retry)
+            await _refused(session, username, origin, via, [])
+            return None
+    flight: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
+    failures.flights[digest] = flight
+    outcome: bool | None = None  # None: no answer (locked out, an error): followers try anew
+    try:
+        user = await _login(session, credentials, failures, username, password, origin, via)
+        outcome = user is not None
+        return user
+    finally:
+        del failures.flights[digest]
+        flight.set_result(outcome)
+
+
+async def _login(
+    session: AsyncSession,
+    credentials: CredentialCache,
+    failures: Lockout,
+    username: str,
+    password: str,
+    origin: Origin,
+    via: str,
+) -> User | None:
+    address = origin.client_ip
+    user = await get_user_by_name(session, username)
+    if (
+        user is not None
+        and not user.disabled
+        and credentials.lookup(username, password, user.password_hash) == user.id
+    ):  # verified moments ago: no hash, so no reservation, but a lockout holds
+        retry = await failures.admitted(username, address)
+        if retry is not None:
+            raise LockedOut(retry)
+        return user
+    await failures.reserve(username, address)
+    try:
+        right = await _verify(user, credentials, username, password)
+    except BaseException:
+        await failures.abandoned(username, address)
+        raise
+    if right:
+        await failures.succeeded(username, address)
+        return user
+    await _refused(session, username, origin, via, await failures.failed(username, address))
+    return None
+
+
+async def _refused(
+    session: AsyncSession, username: str, origin: Origin, via: str, lockouts: list[Locked]
+) -> None:
+    shown = shown_username(username)
+    for detail in [f"invalid username/password ({via})", *(lock.detail for lock in lockouts)]:
         record(
             session,
             AuditEvent(
-                username=username,
+                username=shown,
                 operation=LOGIN,
                 resource_type="user",
-                resource=username,
+                resource=shown,
                 origin=origin,
                 success=False,
-                detail=f"invalid username/password ({via})",
+                detail=detail,
             ),
         )
-        await session.commit()
-        return None
-    failures.succeeded(username)
-    return user
+    await session.commit()
 
 
 def principal_of(user: User | None) -> Principal:
@@ -97,43 +189,313 @@ def principal_of(user: User | None) -> Principal:
 _DUMMY_HASH = "$2b$10$/I5MQZzVfqCJxNEsg4TWHeuuk30JdF4mvuXHa4g3etLHWTmiHAfQ2"
 
 
-class FailureLimiter:
-    """Slows down repeated failed logins for one name: each failure past 5 in 5 minutes
-    costs a growing delay (up to 5 s) before the answer."""
+# --------------------------------------------------------------------------- the lockout
 
-    def __init__(self, free: int = 5, window: float = 300.0) -> None:
-        self._free = free
-        self._window = window
-        self._failures: dict[str, list[float]] = {}
 
-    def _recent(self, key: str) -> list[float]:
-        now = time.monotonic()
-        recent = [t for t in self._failures.get(key, []) if now - t < self._window]
-        if recent:
-            self._failures[key] = recent
-        else:
-            self._failures.pop(key, None)
-        return recent
+@dataclass(frozen=True)
+class Locked:
+    """A lockout a failure started: of the account, or of the client's address."""
 
-    async def delay(self, key: str) -> None:
-        excess = len(self._recent(key)) - self._free
-        if excess > 0:
-            await asyncio.sleep(min(5.0, 0.25 * excess))
+    address: str | None  # None: the account
+    failures: int
+    seconds: int
 
-    def failed(self, key: str) -> None:
-        if len(self._failures) > 50_000:
-            # drop names whose failures are old; a flood of new names cannot reset the count
-            # of a name under attack, which stays while its failures are recent
-            for name in list(self._failures):
-                self._recent(name)
-            if len(self._failures) > 50_000:
-                # the names with the fewest failures go first: one-off noise, not a target
-                lightest = sorted(
-                    self._failures, key=lambda n: (len(self._failures[n]), self._failures[n][-1])
-                )
-                for name in lightest[: len(lightest) // 2]:
-                    del self._failures[name]
-        self._failures.setdefault(key, []).append(time.monotonic())
+    @property
+    def detail(self) -> str:
+        what = "locked out" if self.address is None else f"address {self.address} locked out"
+        return f"{what} for {self.seconds} s after {self.failures} failures"
 
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
+
+def address_key(address: str) -> str:
+    """What one client address counts as: itself, or its /64 for IPv6 (one host's share)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+# Each subject (KEYS[1] the account, KEYS[2] the address) is a hash: n = failures + attempts
+# in flight, f = failures, expiring with the window; KEYS[3] counts the failures of this
+# address on this account (what a success forgives). ARGV[1], ARGV[2]: the subjects' limits,
+# ARGV[3]: the window in ms. (``0 - k``, never ``-k``: Lua's -0 reaches Redis as "-0".)
+_LIBRARY = """
+local function full(key, limit)
+  local n = tonumber(redis.call('HGET', key, 'n') or '0')
+  if n < limit then return 0 end
+  local ttl = redis.call('PTTL', key)
+  if ttl < 1 then ttl = 1 end
+  return ttl
+end
+local function release(reserved, pardon)
+  local k = 0
+  if pardon then
+    k = tonumber(redis.call('GET', KEYS[3]) or '0')
+    if k > 0 then redis.call('DEL', KEYS[3]) end
+  end
+  if k + reserved == 0 then return end
+  for i = 1, 2 do
+    if redis.call('EXISTS', KEYS[i]) == 1 then
+      local f = redis.call('HINCRBY', KEYS[i], 'f', 0 - k)
+      local n = redis.call('HINCRBY', KEYS[i], 'n', 0 - (k + reserved))
+      if f < 0 then f = 0; redis.call('HSET', KEYS[i], 'f', 0) end
+      if n < f then n = f; redis.call('HSET', KEYS[i], 'n', f) end
+      if n <= 0 then redis.call('DEL', KEYS[i]) end
+    end
+  end
+end
+local limits = {tonumber(ARGV[1]), tonumber(ARGV[2])}
+"""
+# ARGV[4] '1': forgive (a verified password), when neither subject is locked
+_CHECK = (
+    _LIBRARY
+    + """
+for i = 1, 2 do
+  local ttl = full(KEYS[i], limits[i])
+  if ttl > 0 then return {i, ttl} end
+end
+if ARGV[4] == '1' then release(0, true) end
+return {0, 0}
+"""
+)
+_RESERVE = (
+    _LIBRARY
+    + """
+for i = 1, 2 do
+  local ttl = full(KEYS[i], limits[i])
+  if ttl > 0 then return {i, ttl} end
+end
+for i = 1, 2 do
+  redis.call('HINCRBY', KEYS[i], 'n', 1)
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+end
+return {0, 0}
+"""
+)
+# returns, per subject, the failures that locked it now (0: not locked by this one)
+_FAIL = (
+    _LIBRARY
+    + """
+local locked = {0, 0}
+for i = 1, 2 do
+  local f = redis.call('HINCRBY', KEYS[i], 'f', 1)
+  local n = tonumber(redis.call('HGET', KEYS[i], 'n') or '0')
+  if n < f then redis.call('HSET', KEYS[i], 'n', f) end
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+  if f == limits[i] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[3])
+    locked[i] = f
+  end
+end
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return locked
+"""
+)
+# ARGV[4] '1': forgive (a success), '0': an attempt that got no answer
+_RELEASE = _LIBRARY + "release(1, ARGV[4] == '1')\nreturn 0\n"
+
+REDIS_PREFIX = "harborlite:login:"
+
+
+@dataclass
+class _Tally:
+    attempts: int  # failures + attempts in flight
+    failures: int
+    until: float
+
+
+class Lockout:
+    """The failed-login counts of accounts and client addresses (``services.failures``).
+
+    ``redis``: a client shared by the replicas, or None for counts in this process only (and
+    while Redis fails: each call falls back to them and logs why)."""
+
+    def __init__(
+        self,
+        max_failures: int = 5,
+        lockout_seconds: int = 300,
+        max_failures_per_address: int = 20,
+        *,
+        redis: Redis | None = None,
+        max_entries: int = 100_000,
+        command_timeout: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.max_failures_per_address = max_failures_per_address
+        self.lockout_seconds = lockout_seconds
+        self.max_entries = max_entries
+        self.flights: dict[bytes, asyncio.Future[bool | None]] = {}  # see login()
+        self._clock = clock
+        self._timeout = command_timeout
+        self._tallies: dict[str, _Tally] = {}
+        self._pairs: dict[str, _Tally] = {}  # only .failures and .until are used
+        self._scripts: dict[str, AsyncScript] = {}
+        self._redis_failed_at = -1e9
+        if redis is not None:
+            for name, source in (
+                ("check", _CHECK),
+                ("reserve", _RESERVE),
+                ("fail", _FAIL),
+                ("release", _RELEASE),
+            ):
+                self._scripts[name] = redis.register_script(source)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, redis: Redis | None = None) -> Lockout:
+        return cls(
+            settings.login_max_failures,
+            settings.login_lockout_seconds,
+            settings.login_max_failures_per_address,
+            redis=redis,
+        )
+
+    # ------------------------------------------------------------------ the operations
+
+    async def locked(self, username: str, address: str) -> int | None:
+        """The seconds left of a lockout of the account or the address, or None."""
+        return _seconds(await self._run("check", username, address, "0"))
+
+    async def admitted(self, username: str, address: str) -> int | None:
+        """For a password already verified (the credential cache): the seconds left of a
+        lockout (refused, the right password too), or None, forgiving the failures this
+        address made on the account. The token service's cached path calls this."""
+        return _seconds(await self._run("check", username, address, "1"))
+
+    async def reserve(self, username: str, address: str) -> None:
+        """Count an attempt about to be checked, or raise LockedOut when none may be."""
+        retry = _seconds(await self._run("reserve", username, address, ""))
+        if retry is not None:
+            raise LockedOut(retry)
+
+    async def failed(self, username: str, address: str) -> list[Locked]:
+        """The reserved attempt failed; the lockouts it starts (for the audit log)."""
+        answer = await self._run("fail", username, address, "")
+        locks = []
+        if answer[0]:
+            locks.append(Locked(None, answer[0], self.lockout_seconds))
+        if answer[1]:
+            locks.append(Locked(address, answer[1], self.lockout_seconds))
+        for lock in locks:
+            log.warning("login %s (%s)", lock.detail, shown_username(username))
+        return locks
+
+    async def succeeded(self, username: str, address: str) -> None:
+        """The reserved attempt succeeded: forgive this address's failures on the account."""
+        await self._run("release", username, address, "1")
+
+    async def abandoned(self, username: str, address: str) -> None:
+        """The reserved attempt got no answer (an error): it does not count."""
+        await self._run("release", username, address, "0")
+
+    # ------------------------------------------------------------------ Redis or here
+
+    def _keys(self, username: str, address: str) -> list[str]:
+        account = hashlib.sha256(username.encode()).hexdigest()[:32]  # no password kept
+        where = address_key(address)
+        return [f"u:{account}", f"a:{where}", f"p:{account}:{where}"]
+
+    async def _run(self, name: str, username: str, address: str, flag: str) -> list[int]:
+        keys = self._keys(username, address)
+        script = self._scripts.get(name)
+        if script is not None:
+            args = [self.max_failures, self.max_failures_per_address, self.lockout_seconds * 1000]
+            try:
+                async with asyncio.timeout(self._timeout):
+                    answer = await script(
+                        keys=[REDIS_PREFIX + key for key in keys], args=[*args, flag]
+                    )
+                return [int(value) for value in answer] if isinstance(answer, list) else [0]
+            except (RedisError, OSError, TimeoutError) as error:
+                now = self._clock()
+                if now - self._redis_failed_at > 60:
+                    log.warning("login lockout counted in this process only: Redis: %s", error)
+                    self._redis_failed_at = now
+        return self._local(name, keys, flag)
+
+    def _local(self, name: str, keys: list[str], flag: str) -> list[int]:
+        """The scripts' twins over this process's dicts (no await: atomic here)."""
+        limits = (self.max_failures, self.max_failures_per_address)
+        if name in ("check", "reserve"):
+            for i in (0, 1):
+                tally = self._get(self._tallies, keys[i])
+                if tally is not None and tally.attempts >= limits[i]:
+                    return [i + 1, max(1, int((tally.until - self._clock()) * 1000))]
+            if name == "reserve":
+                for key in keys[:2]:
+                    self._get_or_new(self._tallies, key).attempts += 1
+            elif flag == "1":
+                self._release(keys, 0, pardon=True)
+            return [0, 0]
+        if name == "fail":
+            locked = [0, 0]
+            for i in (0, 1):
+                tally = self._get_or_new(self._tallies, keys[i])
+                tally.failures += 1
+                tally.attempts = max(tally.attempts, tally.failures)
+                if tally.failures == limits[i]:
+                    tally.until = self._clock() + self.lockout_seconds
+                    locked[i] = tally.failures
+            pair = self._get_or_new(self._pairs, keys[2])
+            pair.failures += 1
+            pair.until = self._clock() + self.lockout_seconds
+            return locked
+        self._release(keys, 1, pardon=flag == "1")
+        return [0]
+
+    def _release(self, keys: list[str], reserved: int, *, pardon: bool) -> None:
+        forgiven = 0
+        if pardon:
+            pair = self._get(self._pairs, keys[2])
+            if pair is not None:
+                forgiven = pair.failures
+                del self._pairs[keys[2]]
+        if forgiven + reserved == 0:
+            return
+        for key in keys[:2]:
+            tally = self._get(self._tallies, key)
+            if tally is None:
+                continue
+            tally.failures = max(0, tally.failures - forgiven)
+            tally.attempts = max(tally.failures, tally.attempts - forgiven - reserved)
+            if tally.attempts <= 0:
+                del self._tallies[key]
+
+    def _get(self, table: dict[str, _Tally], key: str) -> _Tally | None:
+        tally = table.get(key)
+        if tally is not None and tally.until <= self._clock():
+            del table[key]
+            return None
+        return tally
+
+    def _get_or_new(self, table: dict[str, _Tally], key: str) -> _Tally:
+        tally = self._get(table, key)
+        if tally is None:
+            now = self._clock()
+            if len(table) >= self.max_entries:
+                _make_room(table, now, self.max_entries)
+            tally = table[key] = _Tally(0, 0, now + self.lockout_seconds)
+        return tally
+
+
+def _make_room(table: dict[str, _Tally], now: float, limit: int) -> None:
+    """Drop what expired and, if that is not enough, the lighter half: a flood of new names
+    or addresses cannot push out one under attack, whose failures are the most."""
+    for key in [key for key, tally in table.items() if tally.until <= now]:
+        del table[key]
+    if len(table) >= limit:
+        lightest = sorted(table, key=lambda key: (table[key].failures, table[key].until))
+        for key in lightest[: len(lightest) // 2]:
+            del table[key]
+
+
+def _seconds(answer: list[int]) -> int | None:
+    """A script's {which, ms} as whole seconds left (rounded up), or None when not locked."""
+    if not answer or answer[0] == 0:
+        return None
+    return max(1, -(-answer[1] // 1000))

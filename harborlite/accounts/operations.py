@@ -23,6 +23,7 @@ from harborlite.accounts.passwords import (
 )
 from harborlite.audit.events import CREATE, DELETE, UPDATE, Actor, record
 from harborlite.auth.permissions import Principal
+from harborlite.auth.revocation import revoke
 from harborlite.db.errors import flush_unique
 from harborlite.db.models import User
 from harborlite.errors import BadRequest, Conflict, Forbidden
@@ -106,6 +107,7 @@ async def delete_user(
     username = user.username
     await queries.delete_user(session, user)
     record(session, by.event(DELETE, "user", username))
+    revoke(session, "user", username)
     credentials.forget(username)
 
 
@@ -134,6 +136,7 @@ async def set_password(
     await queries.set_password(session, user, await hash_password(new_password))
     detail = "password changed" if own else "password reset"
     record(session, by.event(UPDATE, "user", user.username, detail=detail))
+    revoke(session, "user", user.username)  # a stolen password's tokens die with it
     credentials.forget(user.username)
 
 
@@ -149,8 +152,34 @@ async def set_sysadmin(
     """Grant or take away system administrator rights; nobody drops their own."""
     if _is_self(principal, user) and not sysadmin:
         raise Forbidden("you cannot remove your own administrator rights")
+    was = user.sysadmin
     await queries.set_sysadmin(session, user, sysadmin)
     record(session, by.event(UPDATE, "user", user.username, detail=f"sysadmin={sysadmin}"))
+    if was and not sysadmin:
+        revoke(session, "user", user.username)
+    credentials.forget(user.username)
+
+
+async def set_disabled(
+    session: AsyncSession,
+    user: User,
+    disabled: bool,
+    *,
+    principal: Principal | None,
+    by: Actor,
+    credentials: CredentialCache,
+) -> None:
+    """Disable a user (refused everywhere as a wrong password would be, their tokens dead at
+    once) or enable them again; nobody disables themselves."""
+    if _is_self(principal, user) and disabled:
+        raise Forbidden("you cannot disable yourself")
+    if user.disabled == disabled:
+        return
+    await queries.set_disabled(session, user, disabled)
+    detail = "disabled" if disabled else "enabled"
+    record(session, by.event(UPDATE, "user", user.username, detail=detail))
+    if disabled:
+        revoke(session, "user", user.username)
     credentials.forget(user.username)
 
 

@@ -83,6 +83,12 @@ async def set_sysadmin(session: AsyncSession, user: User, sysadmin: bool) -> Non
     await session.flush()
 
 
+async def set_disabled(session: AsyncSession, user: User, disabled: bool) -> None:
+    user.disabled = disabled
+    user.update_time = utcnow()
+    await session.flush()
+
+
 async def delete_user(session: AsyncSession, user: User) -> None:
     await session.delete(user)
     await session.flush()

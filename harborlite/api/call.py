@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from harborlite.accounts.authentication import login, parse_basic, principal_of
+from harborlite.accounts.authentication import parse_basic
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts import tags as tag_rows
 from harborlite.audit.events import Actor, Origin
@@ -40,6 +40,7 @@ from harborlite.http.origin import origin_of as origin_of_scope
 from harborlite.http.session_auth import principal_in
 from harborlite.oci.reference import is_digest
 from harborlite.projects import queries as projects
+from harborlite.robots.authentication import sign_in
 from harborlite.services import Services, services_of
 
 
@@ -194,18 +195,19 @@ async def caller(request: Request, session: AsyncSession) -> Principal:
         return ANONYMOUS
     services = services_of(request)
     username, password = basic
-    user = await login(
+    signed = await sign_in(
         session,
         services.credentials,
         services.failures,
         username,
         password,
         origin_of(request),
+        prefix=services.settings.robot_name_prefix,
         via="API",
     )
-    if user is None:
+    if signed is None:
         raise Unauthorized("invalid username/password")
-    return principal_of(user)
+    return signed.principal
 
 
 @asynccontextmanager

@@ -2,7 +2,8 @@
 
 A :class:`~harborlite.errors.HarborliteError` is rendered with its status and code; Starlette's
 own ``HTTPException`` (no route, wrong method) in the same envelope; a database exception is
-translated (a unique key taken by a concurrent writer is a 409); anything else is a 500 whose
+translated (a unique key taken by a concurrent writer is a 409); a 429 (a login lockout) says
+when to come back in ``Retry-After``; anything else is a 500 whose
 details go to the log with the request id, never to the client.
 """
 
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from harborlite.db.errors import translated
-from harborlite.errors import HarborliteError, envelope
+from harborlite.errors import HarborliteError, TooManyRequests, envelope
 
 log = logging.getLogger("harborlite.api")
 
@@ -28,6 +29,7 @@ _HTTP_CODES = {
     409: "CONFLICT",
     412: "PRECONDITION",
     413: "PAYLOAD_TOO_LARGE",
+    429: "TOO_MANY_REQUESTS",
 }
 
 
@@ -35,6 +37,8 @@ def render(error: HarborliteError) -> Response:
     headers = {}
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="harborlite"'
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after)
     return JSONResponse(error.envelope(), status_code=error.status, headers=headers)
 
 

@@ -81,13 +81,30 @@ EXTENSION_PATHS: dict[str, dict[str, Any]] = {
 }
 
 # Fields harborlite adds to Harbor's definitions.
+_DISABLED = {
+    "disabled": {
+        "type": "boolean",
+        "description": "The user may not log in (set by system administrators with "
+        "PUT /users/{user_id})",
+    }
+}
 EXTENSION_FIELDS: dict[str, dict[str, Any]] = {
+    "UserResp": _DISABLED,
+    "UserProfile": _DISABLED,
     "AuditLog": {
         "client_ip": {"type": "string", "description": "Where the request came from"},
         "user_agent": {"type": "string", "description": "The client's User-Agent"},
         "success": {"type": "boolean", "description": "Whether the operation succeeded"},
         "detail": {"type": "string", "description": "Why it failed, or what changed"},
-    }
+    },
+    "Robot": {
+        "last_used": {
+            "type": "string",
+            "format": "date-time",
+            "x-nullable": True,
+            "description": "When the robot last logged in (at most once a minute), or null",
+        }
+    },
 }
 
 

@@ -5,7 +5,8 @@ policy that :func:`harborlite.auth.permissions.allowed` grants the caller; ``rel
 gives resources relative to the project (``repository``; the project itself is ``.``). Without
 a scope it lists the system-level permissions :func:`harborlite.auth.permissions.system_permissions`
 grants: everything for system administrators, project creation and reading global labels for
-other users (harborlite lets everyone create projects).
+other users (harborlite lets everyone create projects). A project the caller may not read is
+answered as a missing one (404): nobody learns that a private project exists.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from starlette.routing import Route
 from harborlite.api.call import api_call
 from harborlite.api.query import flag
 from harborlite.auth import permissions
-from harborlite.auth.permissions import Principal, ProjectAccess, allowed, policy_resources
-from harborlite.errors import BadRequest
+from harborlite.auth.permissions import Principal, ProjectAccess, allowed, can, policy_resources
+from harborlite.errors import BadRequest, NotFound
 
 
 def project_permissions(
@@ -57,6 +58,9 @@ async def current_permissions(request: Request) -> Response:
             if len(parts) != 2 or parts[0] != "project" or not parts[1]:
                 raise BadRequest(f"unsupported scope {scope!r}: use /project/{{id}} or /system")
             found = await call.find_project(parts[1])
+            if not can(call.principal, found.access, "project", "read"):
+                # a project the caller may not see answers as one that is not there
+                raise NotFound(f"project {parts[1]} not found")
             body = project_permissions(call.principal, found.access, relative)
     return JSONResponse(body)
 

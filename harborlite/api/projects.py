@@ -63,6 +63,7 @@ async def create_project(request: Request) -> Response:
             owner=await accounts.get_user(call.session, call.principal.user_id or 0),
             metadata=metadata,
             by=call.actor,
+            robot_id=call.principal.robot.robot_id if call.principal.robot else None,
         )
         by_name = request.headers.get("x-resource-name-in-location", "").lower() == "true"
         location = f"/api/v2.0/projects/{project.name if by_name else project.id}"
@@ -70,12 +71,18 @@ async def create_project(request: Request) -> Response:
 
 
 async def head_projects(request: Request) -> Response:
+    """200 when the name is taken, else 404. Anonymous callers learn it only of the projects
+    they may read (public ones): a private project answers them as a missing one does."""
     name = request.query_params.get("project_name")
     if not name:
         raise BadRequest("project_name is required")
     async with api_call(request) as call:
-        exists = await projects.get_project_by_name(call.session, name) is not None
-    return Response(status_code=200 if exists else 404)
+        project = await projects.get_project_by_name(call.session, name)
+        if project is not None and call.principal.anonymous:
+            access = await projects.project_access(call.session, call.principal, project)
+            if not can(call.principal, access, "project", "read"):
+                project = None
+    return Response(status_code=200 if project is not None else 404)
 
 
 async def list_projects(request: Request) -> Response:

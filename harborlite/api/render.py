@@ -24,6 +24,7 @@ def user_json(user: User) -> dict[str, Any]:
         "comment": user.comment,
         "sysadmin_flag": user.sysadmin,
         "admin_role_in_auth": False,
+        "disabled": user.disabled,
         "creation_time": iso(user.creation_time),
         "update_time": iso(user.update_time),
     }

@@ -18,6 +18,7 @@ from harborlite.api import (
     permissions,
     projects,
     repositories,
+    robots,
     search,
     system,
     tags,
@@ -43,6 +44,7 @@ def api_app() -> Starlette:
         *additions.ROUTES,
         *labels.ROUTES,
         *artifact_labels.ROUTES,
+        *robots.ROUTES,
         *search.ROUTES,
         *openapi.ROUTES,
     ]

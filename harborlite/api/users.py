@@ -1,4 +1,5 @@
-"""``/users``: accounts, passwords, the system-admin flag (rules in accounts.operations)."""
+"""``/users``: accounts, passwords, the system-admin flag, disabling (rules in
+accounts.operations)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from harborlite.api.call import ApiCall, api_call
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render import user_json
-from harborlite.auth.permissions import may_manage_user
+from harborlite.auth.permissions import may_manage_user, system_can
 from harborlite.db.models import User
 from harborlite.errors import BadRequest, Forbidden, NotFound
 
@@ -161,19 +162,37 @@ async def search_users(request: Request) -> Response:
 
 
 async def update_profile(request: Request) -> Response:
+    """Harbor's UserProfile (email, realname, comment) and harborlite's ``disabled``: a system
+    administrator disables or enables a user (nobody disables themselves)."""
     user_id = path_int(request, "user_id")
     async with api_call(request) as call:
         _manageable(call, user_id, "change other users' profiles")
         body = await json_body(request)
+        disabled = body.get("disabled")
+        if "disabled" in body:
+            if not isinstance(disabled, bool):
+                raise BadRequest("disabled must be a boolean")
+            if not system_can(call.principal, "user", "update"):
+                raise Forbidden("only system administrators may disable or enable users")
         user = await _user(call, user_id)
-        await operations.update_profile(
-            call.session,
-            user,
-            email=field_str(body, "email") if body.get("email") is not None else None,
-            realname=field_str(body, "realname") if "realname" in body else None,
-            comment=field_str(body, "comment") if "comment" in body else None,
-            by=call.actor,
-        )
+        if "disabled" not in body or body.keys() & {"email", "realname", "comment"}:
+            await operations.update_profile(
+                call.session,
+                user,
+                email=field_str(body, "email") if body.get("email") is not None else None,
+                realname=field_str(body, "realname") if "realname" in body else None,
+                comment=field_str(body, "comment") if "comment" in body else None,
+                by=call.actor,
+            )
+        if isinstance(disabled, bool):
+            await operations.set_disabled(
+                call.session,
+                user,
+                disabled,
+                principal=call.principal,
+                by=call.actor,
+                credentials=call.services.credentials,
+            )
     return Response(status_code=200)
 
 

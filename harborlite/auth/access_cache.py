@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from harborlite.auth.permissions import ProjectAccess
-from harborlite.db.models import Member, Project, User
+from harborlite.db.models import Member, Project, Robot, User
 
-WATCHED = (User, Project, Member)
+WATCHED = (User, Project, Member, Robot)
 MAX_ENTRIES = 10_000
 
 
@@ -29,9 +29,7 @@ class AccessCache:
         self.ttl = ttl
         self.epoch = 0
         self._users: dict[str, tuple[float, User]] = {}
-        self._access: dict[
-            tuple[int | None, frozenset[str]], tuple[float, dict[str, ProjectAccess]]
-        ] = {}
+        self._access: dict[tuple[str, frozenset[str]], tuple[float, dict[str, ProjectAccess]]] = {}
 
     def changed(self) -> None:
         """Users, projects or members changed: forget everything."""
@@ -52,26 +50,26 @@ class AccessCache:
             self._users.clear()
         self._users[user.username] = (time.monotonic() + self.ttl, user)
 
-    def access(
-        self, user_id: int | None, projects: frozenset[str]
-    ) -> dict[str, ProjectAccess] | None:
-        entry = self._access.get((user_id, projects))
+    def access(self, who: str, projects: frozenset[str]) -> dict[str, ProjectAccess] | None:
+        """``who`` is :attr:`Principal.key <harborlite.auth.permissions.Principal.key>`."""
+        entry = self._access.get((who, projects))
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
 
     def remember_access(
-        self, user_id: int | None, projects: frozenset[str], access: dict[str, ProjectAccess]
+        self, who: str, projects: frozenset[str], access: dict[str, ProjectAccess]
     ) -> None:
         if self.ttl <= 0:
             return
         if len(self._access) >= MAX_ENTRIES:
             self._access.clear()
-        self._access[(user_id, projects)] = (time.monotonic() + self.ttl, access)
+        self._access[(who, projects)] = (time.monotonic() + self.ttl, access)
 
-    def watch(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def watch(self, sessions: async_sessionmaker[AsyncSession]) -> type[Session]:
         """Give ``sessions`` a session class of its own whose commits of watched rows call
-        :meth:`changed` (the events stay with this app, not every Session in the process)."""
+        :meth:`changed` (the events stay with this app, not every Session in the process);
+        the class, for other listeners of this app's commits."""
 
         class TrackedSession(Session):
             pass
@@ -100,3 +98,4 @@ class AccessCache:
         event.listen(TrackedSession, "after_commit", after_commit)
         event.listen(TrackedSession, "after_soft_rollback", after_rollback)
         sessions.configure(sync_session_class=TrackedSession)
+        return TrackedSession

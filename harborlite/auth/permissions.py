@@ -13,6 +13,7 @@ are ``Literal`` types, so a misspelt one fails ``mypy --strict`` instead of sile
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal, get_args
@@ -38,7 +39,7 @@ Need = tuple[Resource, Action]
 """What a request needs in a project: a resource and an action on it."""
 
 SystemResource = Literal[
-    "audit-log", "project", "user", "statistic", "catalog", "label", "configuration"
+    "audit-log", "project", "user", "statistic", "catalog", "label", "configuration", "robot"
 ]
 SystemNeed = tuple[SystemResource, Action]
 
@@ -75,17 +76,41 @@ _ROLE_NAMES = {
 }
 
 
+ANY_PROJECT = "*"  # a robot permission's namespace for every project, present and future
+
+
+@dataclass(frozen=True)
+class RobotGrant:
+    """What a robot may do: exactly its permissions, by project name (or ``*``), and on the
+    system. A robot is never a member of a project and never a system administrator."""
+
+    robot_id: int
+    projects: Mapping[str, frozenset[Need]]
+    system: frozenset[SystemNeed] = frozenset()
+
+    def needs_in(self, project: str) -> frozenset[Need]:
+        return self.projects.get(project, frozenset()) | self.projects.get(ANY_PROJECT, frozenset())
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling. ``user_id is None`` means anonymous."""
+    """Who is calling: a user, a robot (``robot`` set, ``user_id`` None) or anonymous."""
 
     user_id: int | None
     username: str
     sysadmin: bool = False
+    robot: RobotGrant | None = None
 
     @property
     def anonymous(self) -> bool:
-        return self.user_id is None
+        return self.user_id is None and self.robot is None
+
+    @property
+    def key(self) -> str:
+        """Who this is, for caches: ``u:ID``, ``r:ID`` or ``anonymous``."""
+        if self.robot is not None:
+            return f"r:{self.robot.robot_id}"
+        return "anonymous" if self.user_id is None else f"u:{self.user_id}"
 
 
 ANONYMOUS = Principal(user_id=None, username="")
@@ -200,6 +225,8 @@ def allowed(
     """
     if project is None:
         return frozenset()
+    if principal.robot is not None:
+        return _robot_allowed(principal.robot, project, resource, actions)
     granted: set[Action] = set()
     for action in actions:
         roles = POLICY.get((resource, action))
@@ -212,6 +239,22 @@ def allowed(
         elif project.role is not None and not principal.anonymous and project.role in roles:
             granted.add(action)
     return frozenset(granted)
+
+
+def _robot_allowed(
+    robot: RobotGrant, project: ProjectAccess, resource: Resource, actions: frozenset[Action]
+) -> frozenset[Action]:
+    """A robot: what its permissions name in the project (push implies pull, as in Harbor),
+    and what anyone may do in a public project; nothing the policy does not know."""
+    needs = robot.needs_in(project.name)
+    if ("repository", "push") in needs:
+        needs = needs | {("repository", "pull")}
+    return frozenset(
+        action
+        for action in actions
+        if (resource, action) in POLICY
+        and ((resource, action) in needs or (project.public and (resource, action) in PUBLIC_READ))
+    )
 
 
 def can(
@@ -250,6 +293,11 @@ SYSTEM_POLICY: dict[SystemNeed, Audience] = {
     ("label", "delete"): "sysadmin",
     ("label", "list"): "signed-in",
     ("configuration", "read"): "sysadmin",
+    ("robot", "create"): "sysadmin",  # system robots; project robots are the project's
+    ("robot", "read"): "sysadmin",
+    ("robot", "list"): "sysadmin",
+    ("robot", "update"): "sysadmin",
+    ("robot", "delete"): "sysadmin",
 }
 
 
@@ -258,6 +306,8 @@ def system_can(principal: Principal, resource: SystemResource, action: Action) -
     audience = SYSTEM_POLICY.get((resource, action))
     if audience is None or principal.anonymous:
         return False
+    if principal.robot is not None:  # exactly its system permissions
+        return (resource, action) in principal.robot.system
     return audience == "signed-in" or principal.sysadmin
 
 

@@ -85,6 +85,8 @@ class Claims:
     access: tuple[Access, ...]
     expires_at: int
     token_id: str
+    issued_ms: int = 0  # when it was signed, in milliseconds (revocations compare it)
+    replica: str = ""  # the harborlite process that signed it
 
 
 class TokenSigner:
@@ -125,11 +127,22 @@ class TokenSigner:
         return cls(key, cert, issuer=issuer, service=service, expiration_seconds=expiration_seconds)
 
     def sign(
-        self, subject: str, access: list[Access], *, expiration_seconds: int | None = None
+        self,
+        subject: str,
+        access: list[Access],
+        *,
+        expiration_seconds: int | None = None,
+        replica: str = "",
+        not_after: int | None = None,
     ) -> tuple[str, int, int]:
-        """Return (token, expires_in, issued_at). Times are integers; ``aud`` a string."""
-        now = int(time.time())
+        """Return (token, expires_in, issued_at). Times are integers; ``aud`` a string. The
+        private claims ``iat_ms`` and ``rep`` (who signed it) are for revocation; the registry
+        ignores them. ``not_after`` (Unix seconds) shortens the token to end by then."""
+        now_ms = int(time.time() * 1000)
+        now = now_ms // 1000
         expires_in = max(60, expiration_seconds or self.expiration_seconds)
+        if not_after is not None:
+            expires_in = max(1, min(expires_in, not_after - now))
         claims = {
             "iss": self.issuer,
             "sub": subject,
@@ -139,6 +152,8 @@ class TokenSigner:
             "iat": now,
             "jti": secrets.token_hex(16),
             "access": [entry.claim() for entry in access],
+            "iat_ms": now_ms,
+            "rep": replica,
         }
         token = jwt.encode(
             claims, self._private_key, algorithm=self.algorithm, headers=self._headers
@@ -175,11 +190,17 @@ class TokenSigner:
             if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
                 raise TokenError("invalid token: malformed access claim")
             access.append(Access(kind, name, tuple(actions)))
+        issued = payload.get("iat_ms")
+        if not isinstance(issued, int):
+            iat = payload.get("iat")
+            issued = int(iat) * 1000 if isinstance(iat, int | float) else 0
         return Claims(
             subject=str(payload.get("sub") or ""),
             access=tuple(access),
             expires_at=int(payload["exp"]),
             token_id=str(payload.get("jti") or ""),
+            issued_ms=issued,
+            replica=str(payload.get("rep") or ""),
         )
 
 

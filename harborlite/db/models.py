@@ -218,3 +218,49 @@ class ArtifactLabel(Base):
     artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"))
     label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="CASCADE"), index=True)
     creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Robot(Base):
+    """A robot account (Harbor's robot v2): a machine identity with a secret and permissions.
+
+    ``name`` is the stored name: ``NAME`` for a system robot, ``PROJECT+NAME`` for a project
+    robot; it logs in as the robot prefix (``robot$``) followed by it. ``permissions`` holds
+    Harbor's list ``[{kind, namespace, access: [{resource, action, effect}]}]`` as given.
+    """
+
+    __tablename__ = "robots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    level: Mapped[str] = mapped_column(String(16))  # system or project
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    duration: Mapped[int] = mapped_column(Integer, default=-1)  # days; -1 never expires
+    expires_at: Mapped[int] = mapped_column(BigInteger, default=-1)  # Unix seconds; -1 never
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    permissions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    creator_type: Mapped[str] = mapped_column(String(16), default="local")  # local or robot
+    creator_ref: Mapped[int] = mapped_column(Integer, default=0)  # the creator's id
+    last_used: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Revocation(Base):
+    """A right taken away at ``at_ms``: registry tokens issued before it stop carrying it.
+
+    ``kind`` is ``user`` (``name`` a user name: deleted, disabled, password changed, demoted,
+    removed from a project or given a lower role), ``robot`` (a robot's login name), ``project``
+    (every token naming the project: deleted) or ``anonymous`` (anonymous tokens naming the
+    project: made private). Rows older than a token's lifetime are pruned.
+    """
+
+    __tablename__ = "revocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    at_ms: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -12,7 +12,7 @@ from harborlite.accounts import operations
 from harborlite.accounts import queries as accounts
 from harborlite.accounts.authentication import login as log_in
 from harborlite.audit.events import LOGIN, LOGOUT, Actor, record
-from harborlite.errors import HarborliteError
+from harborlite.errors import HarborliteError, LockedOut
 from harborlite.portal.call import origin_of, page_call
 from harborlite.portal.pages import (
     checked_form,
@@ -78,9 +78,20 @@ async def login(request: Request) -> Response:
     svc = services_of(request)
     where = origin_of(request)
     async with svc.sessions() as session:
-        user = await log_in(
-            session, svc.credentials, svc.failures, username, password, where, via="portal"
-        )
+        try:
+            user = await log_in(
+                session, svc.credentials, svc.failures, username, password, where, via="portal"
+            )
+        except LockedOut as locked:
+            plural = "s" if locked.minutes > 1 else ""
+            response = _login_page(
+                request,
+                status=429,
+                error=f"Too many failed logins: try again in {locked.minutes} minute{plural}.",
+                username=username,
+            )
+            response.headers["Retry-After"] = str(locked.retry_after)
+            return response
         if user is None:
             return _login_page(
                 request,

@@ -70,7 +70,8 @@ async def create_user(request: Request) -> Response:
 
 
 async def change_user(request: Request) -> Response:
-    """Set or unset the admin flag, reset the password, or delete: one form per action."""
+    """Set or unset the admin flag, disable or enable, reset the password, or delete: one form
+    per action."""
     action = request.path_params["action"]
     back = "/admin/users"
     async with page_call(request) as call:
@@ -79,7 +80,7 @@ async def change_user(request: Request) -> Response:
         user = await accounts.get_user(call.session, request.path_params["user_id"])
         if user is None:
             raise NotFound("That user does not exist any more.")
-        if action not in ("admin", "password", "delete"):
+        if action not in ("admin", "disable", "enable", "password", "delete"):
             raise NotFound("No such action.")
         username, viewer, credentials = user.username, call.viewer, call.services.credentials
         password = form.get("password")
@@ -97,6 +98,16 @@ async def change_user(request: Request) -> Response:
                     credentials=credentials,
                 )
                 notice = f"{username} is {'now' if flag else 'no longer'} a system administrator."
+            elif action in ("disable", "enable"):
+                await operations.set_disabled(
+                    call.session,
+                    user,
+                    action == "disable",
+                    principal=viewer.principal,
+                    by=call.actor,
+                    credentials=credentials,
+                )
+                notice = f"User {username} was {action}d."
             elif action == "password" and isinstance(password, str):
                 await operations.set_password(
                     call.session,

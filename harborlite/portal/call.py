@@ -43,6 +43,7 @@ class Abilities:
     delete_artifacts: bool
     delete_tags: bool
     edit_repository: bool
+    robots: bool
 
 
 def origin_of(request: Request) -> Origin:
@@ -83,6 +84,7 @@ class PageCall:
             delete_artifacts=self.may(access, ("artifact", "delete")),
             delete_tags=self.may(access, ("tag", "delete")),
             edit_repository=self.may(access, ("repository", "update")),
+            robots=self.may(access, ("robot", "list")),
         )
 
     def project_tab(

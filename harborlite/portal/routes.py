@@ -22,6 +22,7 @@ from harborlite.portal import (
     project_tabs,
     projects,
     repository_pages,
+    robot_pages,
 )
 from harborlite.portal.account_pages import login_redirect
 from harborlite.portal.activity import ActivityCache
@@ -101,6 +102,7 @@ def portal_app(config: PortalConfig) -> Starlette:
         *projects.ROUTES,
         *project_tabs.ROUTES,
         *members.ROUTES,
+        *robot_pages.ROUTES,
         *repository_pages.ROUTES,
         *admin_pages.ROUTES,
     ]

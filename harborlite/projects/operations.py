@@ -17,11 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from harborlite.accounts import queries as accounts
 from harborlite.audit.events import CREATE, DELETE, UPDATE, Actor, record
 from harborlite.auth.permissions import Principal, Role, may_drop_admin
+from harborlite.auth.revocation import revoke
 from harborlite.db.errors import flush_unique
 from harborlite.db.models import Member, Project, User, utcnow
 from harborlite.errors import BadRequest, Conflict, Forbidden, NotFound, PreconditionFailed
 from harborlite.projects import queries as projects
 from harborlite.projects.names import PROJECT_NAME_RULE, valid_project_name
+from harborlite.robots.grants import forget_project
+from harborlite.robots.operations import grant_created_project
 
 LAST_ADMIN = "the last project admin cannot be removed or demoted (a system administrator can)"
 
@@ -58,8 +61,10 @@ async def create_project(
     owner: User | None,
     by: Actor,
     metadata: dict[str, str] | None = None,
+    robot_id: int | None = None,
 ) -> Project:
-    """A new project; its owner (if any) becomes its first ProjectAdmin.
+    """A new project; its owner (if any) becomes its first ProjectAdmin, and a robot that
+    creates it (``robot_id``) gets what a ProjectAdmin may do in it (Harbor gives it nothing).
 
     BadRequest for a name Harbor would refuse, Conflict when the name is taken (also when a
     concurrent request takes it first: the database's unique key decides)."""
@@ -75,6 +80,8 @@ async def create_project(
     if owner is not None:
         projects.new_member(session, project.id, owner.id, Role.PROJECT_ADMIN)
         await session.flush()
+    if robot_id is not None:
+        await grant_created_project(session, robot_id, name)
     record(session, by.event(CREATE, "project", name, project_id=project.id))
     return project
 
@@ -98,6 +105,8 @@ async def delete_project(session: AsyncSession, project: Project, *, by: Actor) 
     name, project_id = project.name, project.id
     await projects.delete_project(session, project)
     record(session, by.event(DELETE, "project", name, project_id=project_id))
+    revoke(session, "project", name)  # no token naming it pulls from a namesake later
+    await forget_project(session, name)
 
 
 # --- settings (Harbor's project metadata) ------------------------------------------------------
@@ -142,14 +151,22 @@ async def update_metadata(
     session: AsyncSession, project: Project, metadata: dict[str, str], *, by: Actor
 ) -> None:
     """Set these metadata entries (``public`` is also the public flag), as ``PUT /projects``."""
+    _revoke_if_private(session, project, metadata.get("public"))
     await projects.set_metadata(session, project, metadata)
     _audit_settings(session, by, UPDATE, project, f"metadata {sorted(metadata)}")
 
 
 async def set_public(session: AsyncSession, project: Project, public: bool, *, by: Actor) -> None:
     """Make the project public (anyone may pull) or private (members only)."""
+    _revoke_if_private(session, project, "true" if public else "false")
     await projects.set_metadata(session, project, {"public": "true" if public else "false"})
     _audit_settings(session, by, UPDATE, project, f"public={public}")
+
+
+def _revoke_if_private(session: AsyncSession, project: Project, public: str | None) -> None:
+    """A public project made private: anonymous tokens stop pulling from it at once."""
+    if project.public and public is not None and public.lower() != "true":
+        revoke(session, "anonymous", project.name)
 
 
 async def add_settings(
@@ -217,8 +234,11 @@ async def set_member(
     member = await projects.find_member(session, project.id, user.id)
     if member is None:
         return await add_member(session, project, user, role, by=by)
+    lowered = _lower(Role(member.role_id), role)
     await projects.update_member(session, member, role)
     _audit_member(session, by, UPDATE, project, user, role)
+    if lowered:
+        revoke(session, "user", user.username)
     return member
 
 
@@ -236,10 +256,13 @@ async def change_member_role(
     if role != Role.PROJECT_ADMIN:
         await _keep_an_admin(session, principal, project, current)
     user = await _user_of(session, current)
+    lowered = _lower(Role(current.role_id), role)
     current.role_id = int(role)
     current.update_time = utcnow()
     await session.flush()
     _audit_member(session, by, UPDATE, project, user, role)
+    if lowered:  # the tokens the user holds carry the old role's rights
+        revoke(session, "user", user.username)
 
 
 async def remove_member(
@@ -251,6 +274,21 @@ async def remove_member(
     user = await _user_of(session, current)
     await projects.delete_member(session, current)
     _audit_member(session, by, DELETE, project, user, None)
+    revoke(session, "user", user.username)
+
+
+# Harbor's roles from the most to the least they may do
+_RANK = {
+    Role.PROJECT_ADMIN: 5,
+    Role.MAINTAINER: 4,
+    Role.DEVELOPER: 3,
+    Role.GUEST: 2,
+    Role.LIMITED_GUEST: 1,
+}
+
+
+def _lower(old: Role, new: Role) -> bool:
+    return _RANK[new] < _RANK[old]
 
 
 async def _holding_the_project(session: AsyncSession, project: Project, member: Member) -> Member:

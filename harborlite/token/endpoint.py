@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Send
 from starlette.types import Scope as AsgiScope
 
-from harborlite.accounts.authentication import login, parse_basic, principal_of
+from harborlite.accounts.authentication import parse_basic, principal_of
 from harborlite.accounts.passwords import password_stamp
 from harborlite.accounts.queries import get_user_by_name
 from harborlite.audit.events import LOGIN, Actor, AuditEvent, Origin, record
@@ -34,15 +34,17 @@ from harborlite.auth.permissions import (
     registry_actions,
     system_can,
 )
+from harborlite.auth.revocation import REPLICA
 from harborlite.auth.scopes import Access, Scope, ScopeError, parse_scopes
 from harborlite.auth.tokens import (
     TokenError,
     sign_refresh_token,
     verify_refresh_token,
 )
-from harborlite.db.models import User
-from harborlite.errors import envelope
+from harborlite.errors import LockedOut, envelope
 from harborlite.projects.queries import access_by_names
+from harborlite.robots.authentication import SignedIn as Caller
+from harborlite.robots.authentication import sign_in, stored_name
 from harborlite.services import Services, services_of
 
 log = logging.getLogger("harborlite.token")
@@ -65,11 +67,14 @@ class TokenRequest:
 
 
 class TokenRefused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # a lockout: seconds until logins are taken again
 
 
 class _LazySession:
@@ -172,7 +177,7 @@ def _login(username: str, origin: Origin) -> AuditEvent:
 
 async def _authenticate(
     services: Services, lazy: _LazySession, req: TokenRequest, origin: Origin
-) -> User | None:
+) -> Caller:
     if req.refresh_token is not None:
         try:
             username, stamp = verify_refresh_token(services.signer, req.refresh_token)
@@ -181,29 +186,39 @@ async def _authenticate(
         user = await get_user_by_name(lazy.get(), username)
         if user is None or user.disabled or password_stamp(user.password_hash) != stamp:
             raise TokenRefused(401, "UNAUTHORIZED", "refresh token is no longer valid")
-        return user
+        return Caller(principal_of(user), user=user)
     if req.username is None or req.password is None:
-        return None
+        return Caller(principal_of(None))
+    prefix = services.settings.robot_name_prefix
     cached = services.access.user(req.username)
     if (
         cached is not None
+        and stored_name(req.username, prefix) is None
         and services.credentials.lookup(req.username, req.password, cached.password_hash)
         == cached.id
-    ):
-        return cached  # verified moments ago, nothing changed since: no database, no hash
-    user = await login(
-        lazy.get(),
-        services.credentials,
-        services.failures,
-        req.username,
-        req.password,
-        origin,
-        via="token service",
-    )
-    if user is None:
+    ):  # verified moments ago, nothing changed since: no database, no hash
+        retry = await services.failures.admitted(req.username, origin.client_ip)
+        if retry is not None:  # a lockout holds for the right password too
+            raise _locked(LockedOut(retry))
+        return Caller(principal_of(cached), user=cached)
+    try:
+        caller = await sign_in(
+            lazy.get(),
+            services.credentials,
+            services.failures,
+            req.username,
+            req.password,
+            origin,
+            prefix=prefix,
+            via="token service",
+        )
+    except LockedOut as locked:
+        raise _locked(locked) from None
+    if caller is None:
         raise TokenRefused(401, "UNAUTHORIZED", "invalid username/password")
-    services.access.remember_user(user)
-    return user
+    if caller.user is not None:
+        services.access.remember_user(caller.user)
+    return caller
 
 
 async def _grant(
@@ -211,10 +226,10 @@ async def _grant(
 ) -> list[Access]:
     """What was asked ∩ what the caller may do. Unknown projects give empty actions."""
     projects = frozenset(s.name.split("/", 1)[0] for s in scopes if s.type == "repository")
-    access_map = services.access.access(principal.user_id, projects)
+    access_map = services.access.access(principal.key, projects)
     if access_map is None:
         access_map = await access_by_names(lazy.get(), principal, set(projects))
-        services.access.remember_access(principal.user_id, projects, access_map)
+        services.access.remember_access(principal.key, projects, access_map)
     granted: list[Access] = []
     for scope in scopes:
         if scope.type == "repository":
@@ -248,8 +263,14 @@ async def _answer(
     await send({"type": "http.response.body", "body": payload})
 
 
+def _locked(locked: LockedOut) -> TokenRefused:
+    return TokenRefused(429, locked.code, locked.message, locked.retry_after)
+
+
 async def _refuse(send: Send, error: TokenRefused) -> None:
     extra = [(b"www-authenticate", b'Basic realm="harborlite"')] if error.status == 401 else []
+    if error.retry_after is not None:
+        extra.append((b"retry-after", str(error.retry_after).encode()))
     await _answer(send, error.status, envelope(error.code, error.message), extra)
 
 
@@ -272,27 +293,37 @@ async def token_app(scope: AsgiScope, receive: Receive, send: Send) -> None:
                 "BAD_REQUEST",
                 f"unknown service {req.service!r}: this is {services.settings.token_service!r}",
             )
-        user = await _authenticate(services, lazy, req, origin)
-        if user is None and not req.scopes:
+        # what other replicas took away is known before anything cached is trusted
+        await services.revocations.catch_up(services.sessions)
+        caller = await _authenticate(services, lazy, req, origin)
+        principal = caller.principal
+        if principal.anonymous and not req.scopes:
             raise TokenRefused(401, "UNAUTHORIZED", "authentication required")
-        principal = principal_of(user)
         access = await _grant(services, lazy, principal, req.scopes)
-        if user is not None and not req.scopes and req.refresh_token is None:
+        if not principal.anonymous and not req.scopes and req.refresh_token is None:
             session = lazy.get()
-            record(session, _login(user.username, origin))
+            record(session, _login(principal.username, origin))
             await session.commit()
     except TokenRefused as error:
         await _refuse(send, error)
         return
     finally:
         await lazy.close()
-    token, expires_in, issued_at = services.signer.sign(principal.username, access)
+    robot = caller.robot
+    token, expires_in, issued_at = services.signer.sign(
+        principal.username,
+        access,
+        replica=REPLICA,
+        # a robot's token ends when the robot does
+        not_after=robot.expires_at if robot is not None and robot.expires_at != -1 else None,
+    )
     answer: dict[str, object] = {
         "token": token,
         "access_token": token,
         "expires_in": expires_in,
         "issued_at": datetime.fromtimestamp(issued_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    user = caller.user
     if req.offline and user is not None:
         answer["refresh_token"] = sign_refresh_token(
             services.signer, user.username, password_stamp(user.password_hash)

@@ -94,6 +94,14 @@ class RegistryGateway:
             access_logged(scope, 401, started, "", "refused", f"invalid token: {error.args[0]}")
             return
 
+        revoked = services.revocations.refused(claims, route.project if route.name else None)
+        if revoked is not None:  # a right it carries was taken away: ask the token service again
+            await send_unauthorized(
+                send, settings, wanted_scope, revoked, error="invalid_token", head=head
+            )
+            access_logged(scope, 401, started, claims.subject, "refused", revoked)
+            return
+
         # 2. authorize: the token's access must cover this method on this repository
         if route.kind is Kind.BASE:
             await self._base(send, head)

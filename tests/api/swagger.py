@@ -83,6 +83,9 @@ def validate(value: Any, schema: Any, where: str = "$", name: str = "") -> list[
     if isinstance(schema, dict) and "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[1]
     schema = resolve(schema)
+    if not name:  # a definition reached already resolved: its name, for its extension fields
+        definitions = document().get("definitions", {})
+        name = next((key for key, node in definitions.items() if node is schema), "")
     if schema.get("type") == "object" and not schema.get("properties"):
         if schema.get("additionalProperties") is None:
             return []  # interface{}: any value

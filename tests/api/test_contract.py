@@ -26,6 +26,7 @@ class Setting:
     member_id: int
     index_digest: str
     label_id: int
+    robot_id: int
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,26 @@ def setting(harborlite: Harborlite) -> Iterator[Setting]:
     )
     assert label.status_code == 201, label.text
     label_id = int(label.headers["Location"].rsplit("/", 1)[1])
+    for level in ("project", "system"):
+        robot = harborlite.api(
+            "POST",
+            "/robots",
+            auth=harborlite.admin,
+            json={
+                "name": harborlite.unique("contract").replace("-", "."),
+                "level": level,
+                "duration": 30,
+                "permissions": [
+                    {
+                        "kind": "project",
+                        "namespace": project,
+                        "access": [{"resource": "repository", "action": "pull"}],
+                    }
+                ],
+            },
+        )
+        assert robot.status_code == 201, robot.text
+    robot_id = int(robot.json()["id"])
     attached = harborlite.api(
         "POST",
         f"/projects/{project}/repositories/app/artifacts/v1/labels",
@@ -63,7 +84,15 @@ def setting(harborlite: Harborlite) -> Iterator[Setting]:
     )
     assert attached.status_code == 200, attached.text
     yield Setting(
-        harborlite, project, project_id, user_id, username, member_id, index.digest, label_id
+        harborlite,
+        project,
+        project_id,
+        user_id,
+        username,
+        member_id,
+        index.digest,
+        label_id,
+        robot_id,
     )
 
 
@@ -196,6 +225,13 @@ GETS: list[tuple[str, str, dict[str, str], str, int]] = [
     ("/labels", "/labels", {"scope": "p"}, ADMIN, 400),
     ("/labels/{label_id}", "/labels/{label_id}", {}, USER, 200),
     ("/labels/{label_id}", "/labels/999999", {}, ADMIN, 404),
+    ("/robots", "/robots", {}, ADMIN, 200),
+    ("/robots", "/robots", {"q": "Level=project,ProjectID={project_id}"}, USER, 200),
+    ("/robots", "/robots", {"q": "Level=project"}, ADMIN, 400),
+    ("/robots", "/robots", {"q": "Level=project,ProjectID=999999"}, ADMIN, 404),
+    ("/robots/{robot_id}", "/robots/{robot_id}", {}, USER, 403),
+    ("/robots/{robot_id}", "/robots/{robot_id}", {}, ANON, 401),
+    ("/robots/{robot_id}", "/robots/999999", {}, ADMIN, 404),
     ("/users", "/users", {}, ADMIN, 200),
     ("/users", "/users", {}, USER, 403),
     ("/users/current", "/users/current", {}, USER, 200),
@@ -245,6 +281,17 @@ def test_get_answers_match_the_swagger(
         if "X-Total-Count" in response_headers("GET", template, status):
             assert int(response.headers["X-Total-Count"]) >= len(body)
     assert response.headers["X-Request-Id"]
+
+
+def test_a_robot_matches_the_swagger_with_harborlites_last_used(setting: Setting) -> None:
+    """Validated against its ``$ref``, which names the definition harborlite extends."""
+    response = setting.server.api("GET", f"/robots/{setting.robot_id}", auth=setting.server.admin)
+    assert response.status_code == 200, response.text
+    assert response_schema("GET", "/robots/{robot_id}", 200) is not None
+    robot = response.json()
+    assert validate(robot, {"$ref": "#/definitions/Robot"}) == []
+    assert "last_used" in robot
+    assert validate({**robot, "other": 1}, {"$ref": "#/definitions/Robot"}) != []
 
 
 def test_writes_match_the_swagger(setting: Setting) -> None:
@@ -384,6 +431,65 @@ def test_writes_match_the_swagger(setting: Setting) -> None:
         404,
     )
     check("DELETE", "/labels/{label_id}", server.api("DELETE", label_path, auth=admin), 200)
+    robot_body: dict[str, Any] = {
+        "name": "cw",
+        "level": "project",
+        "duration": -1,
+        "permissions": [
+            {
+                "kind": "project",
+                "namespace": name,
+                "access": [{"resource": "repository", "action": "push"}],
+            }
+        ],
+    }
+    robot = server.api("POST", "/robots", auth=admin, json=robot_body)
+    check("POST", "/robots", robot, 201)
+    robot_path = robot.headers["Location"].removeprefix("/api/v2.0")
+    check(
+        "POST",
+        "/robots",
+        server.api("POST", "/robots", auth=admin, json={**robot_body, "name": "Bad"}),
+        400,
+    )
+    check(
+        "POST",
+        "/robots",
+        server.api(
+            "POST",
+            "/robots",
+            auth=(setting.username, PASSWORD),
+            json={**robot_body, "level": "system"},
+        ),
+        403,
+    )
+    robot_json = server.api("GET", robot_path, auth=admin).json()
+    check(
+        "PUT",
+        "/robots/{robot_id}",
+        server.api("PUT", robot_path, auth=admin, json={**robot_json, "description": "d"}),
+        200,
+    )
+    check(
+        "PUT",
+        "/robots/{robot_id}",
+        server.api("PUT", robot_path, auth=admin, json={**robot_json, "level": "system"}),
+        400,
+    )
+    check(
+        "PATCH",
+        "/robots/{robot_id}",
+        server.api("PATCH", robot_path, auth=admin, json={"secret": ""}),
+        200,
+    )
+    check(
+        "PATCH",
+        "/robots/{robot_id}",
+        server.api("PATCH", robot_path, auth=admin, json={"secret": "weak"}),
+        400,
+    )
+    check("DELETE", "/robots/{robot_id}", server.api("DELETE", robot_path, auth=admin), 200)
+    check("DELETE", "/robots/{robot_id}", server.api("DELETE", robot_path, auth=admin), 404)
     artifacts = "/projects/{project_name}/repositories/{repository_name}/artifacts"
     copy_to = f"/projects/{setting.project}/repositories/copied/artifacts"
     copied = server.api("POST", copy_to, params={"from": f"{setting.project}/app:v1"}, auth=admin)

@@ -6,12 +6,15 @@ import pytest
 
 from harborlite.auth.permissions import (
     ANONYMOUS,
+    ANY_PROJECT,
     Principal,
     ProjectAccess,
+    RobotGrant,
     Role,
     allowed,
     can,
     registry_actions,
+    system_can,
 )
 
 ADMIN = Principal(1, "admin", sysadmin=True)
@@ -130,3 +133,29 @@ def test_role_parse(text: str, role: Role) -> None:
 def test_role_parse_refuses_unknown() -> None:
     with pytest.raises(ValueError):
         Role.parse("owner")
+
+
+def test_a_robot_may_do_exactly_what_its_permissions_name() -> None:
+    grant = RobotGrant(
+        robot_id=7,
+        projects={"team": frozenset({("repository", "push"), ("artifact", "read")})},
+        system=frozenset({("project", "create")}),
+    )
+    robot = Principal(user_id=None, username="robot$ci", robot=grant)
+    assert not robot.anonymous and robot.key == "r:7"
+    team = ProjectAccess(project_id=1, name="team", public=False, role=None)
+    other = ProjectAccess(project_id=2, name="other", public=False, role=None)
+    public = ProjectAccess(project_id=3, name="open", public=True, role=None)
+    # push implies pull, as in Harbor; nothing it was not given
+    assert registry_actions(robot, team) == {"pull", "push"}
+    assert can(robot, team, "artifact", "read")
+    assert not can(robot, team, "artifact", "delete")
+    assert not can(robot, team, "member", "create")
+    assert registry_actions(robot, other) == frozenset()
+    assert registry_actions(robot, public) == {"pull"}  # what anyone may
+    assert system_can(robot, "project", "create")
+    assert not system_can(robot, "project", "list")  # signed-in users may; this robot may not
+    assert not system_can(robot, "user", "list")
+    everywhere = RobotGrant(robot_id=8, projects={ANY_PROJECT: frozenset({("repository", "pull")})})
+    fleet = Principal(user_id=None, username="robot$fleet", robot=everywhere)
+    assert registry_actions(fleet, other) == {"pull"}
