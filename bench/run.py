@@ -124,6 +124,9 @@ CASES += [
         c.Target("max", 50, "<= 50 ms"),
     ),
     c.Case("api_artifacts_rate", "API: page of 100 of N artifacts, 1 conn", "req/s", False),
+    c.Case("gc_blobs_per_s", "GC throughput, N unreferenced blobs", "blobs/s", False),
+    c.Case("gc_run_s", "GC run over N unreferenced blobs, API start to Success", "s", False),
+    c.Case("gc_list_ms", "GC baseline: listing the N blobs in storage", "ms", False),
 ]
 
 
@@ -152,8 +155,10 @@ def parse_args() -> argparse.Namespace:
         "--pulls", type=int, help="skopeo pulls of the big image per side and round (default 3)"
     )
     parser.add_argument("--artifacts", type=int, help="artifacts to list (default 10000)")
+    parser.add_argument("--gc-blobs", type=int, help="blobs to collect (default 10000)")
     parser.add_argument(
-        "--only", help="comma-separated case groups: blob,manifest,skopeo,token,api (default all)"
+        "--only",
+        help="comma-separated case groups: blob,manifest,skopeo,token,api,gc (default all)",
     )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temp folder)")
@@ -165,8 +170,9 @@ def parse_args() -> argparse.Namespace:
     args.duration = args.duration or (0.5 if smoke else 4.0)
     args.pulls = args.pulls or (1 if smoke else 3)
     args.artifacts = args.artifacts or (200 if smoke else 10_000)
+    args.gc_blobs = args.gc_blobs or (300 if smoke else 10_000)
     args.out = args.out or (ROOT / "bench" / "results" / ("smoke" if smoke else ""))
-    args.groups = set((args.only or "blob,manifest,skopeo,token,api").split(","))
+    args.groups = set((args.only or "blob,manifest,skopeo,token,api,gc").split(","))
     return args
 
 
@@ -369,6 +375,34 @@ def portal(world: World, args: argparse.Namespace, rec: Recorder) -> list[dict[s
     return rows
 
 
+def gc(world: World, args: argparse.Namespace, rec: Recorder) -> None:
+    """bench/gc_bench.py: one collection of N planted blobs; the registry has no online GC,
+    so the listing of the same blobs is the baseline."""
+    module = _load(ROOT / "bench" / "gc_bench.py", "gc_bench")
+    answer = module.measure(world, args.gc_blobs)
+    rec.add("gc_blobs_per_s", "harborlite", answer["blobs_per_s"])
+    rec.add("gc_run_s", "harborlite", answer["run_s"])
+    rec.add("gc_list_ms", "harborlite", answer["list_s"] * 1000)
+    dry_run = answer["registry_dry_run_s"]
+    rec.notes.append(
+        f"GC: {answer['swept']} blobs of {module.BLOB_BYTES} B swept by {answer['workers']} "
+        f"worker(s) in {answer['run_s']:.1f} s ({answer['blobs_per_s']:,.0f}/s; "
+        f"{answer['sweep_blobs_per_s']:,.0f}/s without the fixed {answer['fence_delay_s']:g} s "
+        f"fence delay), {answer['database']}; listing the {answer['listed']} blobs of the store "
+        f"takes {answer['list_s'] * 1000:.0f} ms"
+        + (
+            f"; the registry's offline garbage-collect --dry-run over it {dry_run * 1000:,.0f} ms"
+            if dry_run is not None
+            else ""
+        )
+    )
+    print(
+        f"{'gc':28s} {'harborlite':10s} {answer['blobs_per_s']:10.0f} blobs/s "
+        f"({answer['run_s']:.1f} s; listing {answer['list_s'] * 1000:.0f} ms)",
+        flush=True,
+    )
+
+
 def main() -> int:
     args = parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="harborlite-bench-"))
@@ -408,6 +442,8 @@ def main() -> int:
                 extra_rows = portal(world, args, rec)
             except Exception as error:
                 rec.notes.append(f"portal pages failed: {error!r}"[:500])
+        if "gc" in args.groups:
+            measured(rec, "GC", lambda: gc(world, args, rec))
         rec.add("rss_peak", "harborlite", c.peak_rss_mib(pid))
     finally:
         stop_world(world)

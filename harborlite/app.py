@@ -23,8 +23,11 @@ from harborlite.http.guard import GuardMiddleware
 from harborlite.http.request_id import RequestIdMiddleware
 from harborlite.http.session_auth import PortalSessionMiddleware
 from harborlite.http.zero_copy import ZeroCopyHook
+from harborlite.jobs.handlers import job_handlers
+from harborlite.jobs.runner import JobRunner
 from harborlite.portal.config import load_portal_config
 from harborlite.portal.routes import portal_app
+from harborlite.quotas.usage import RegistryWrites
 from harborlite.runtime import load_signer, open_database, open_registry, open_upstream
 from harborlite.services import Services
 from harborlite.settings import Settings
@@ -87,6 +90,8 @@ def create_app(settings: Settings) -> ZeroCopyHook:
             upstream = await stack.enter_async_context(open_upstream(registry.url, signer))
             manifests = ManifestCache()
             upstream.manifest_listeners.append(manifests.registry_wrote)
+            # quota usage forgets a manifest the registry deleted
+            upstream.manifest_listeners.append(RegistryWrites(database.sessions).registry_wrote)
             manifest_sync = None
             if settings.redis_url:  # invalidation across replicas
                 manifest_sync = ManifestCacheSync(settings.redis_url, manifests)
@@ -102,6 +107,7 @@ def create_app(settings: Settings) -> ZeroCopyHook:
             pulls = PullRecorder(database.sessions)
             pulls.start()
             stack.push_async_callback(pulls.stop)
+            jobs = JobRunner(database.sessions, job_handlers(settings, upstream))
             services = Services(
                 settings=settings,
                 engine=database.engine,
@@ -111,6 +117,7 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 access=access,
                 revocations=revocations,
                 failures=Lockout.from_settings(settings, redis=login_redis),
+                jobs=jobs,
                 upstream=upstream,
                 pulls=pulls,
                 supervisor=registry.supervisor,
@@ -118,6 +125,8 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 manifest_sync=manifest_sync,
                 storage_root=settings.registry_storage_root,
             )
+            jobs.start()
+            stack.push_async_callback(jobs.stop)  # before the database closes
             log.info("harborlite is ready at %s (registry %s)", settings.external_url, registry.url)
             yield {"services": services}
 

@@ -248,6 +248,36 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_reindex(settings))
 
 
+async def _quota_recount(settings: Settings, names: list[str]) -> int:
+    from harborlite.quotas.recount import projects_named, recount
+    from harborlite.quotas.usage import upload_window
+
+    async with (
+        open_database(settings, first_start=False) as database,
+        open_registry(settings, purpose="quota recount") as registry,
+        open_upstream(registry.url, load_signer(settings, expiration_seconds=300)) as upstream,
+    ):
+        try:
+            async with database.sessions() as session:
+                targets = await projects_named(session, names)
+        except HarborliteError as error:
+            print(f"error: {error.message}", file=sys.stderr)
+            return 2
+        window = upload_window(settings.gc_time_window_minutes)
+        for name, project_id in targets.items():
+            async with database.sessions() as session:
+                result = await recount(
+                    session, upstream, settings.registry_storage_root, project_id, window=window
+                )
+                await session.commit()
+            print(result.summary(name))
+    return 0
+
+
+def cmd_quota_recount(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_quota_recount(settings, list(args.projects)))
+
+
 def cmd_registry_config(settings: Settings, args: argparse.Namespace) -> int:
     import yaml
 
@@ -318,6 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "reindex", help="rebuild the artifact index from the registry's content"
     ).set_defaults(func=cmd_reindex)
+    quota = sub.add_parser("quota", help="project storage quotas").add_subparsers(
+        dest="action", required=True
+    )
+    recount_parser = quota.add_parser(
+        "recount", help="count the projects' usage again from the registry (no name: all)"
+    )
+    recount_parser.add_argument("projects", nargs="*")
+    recount_parser.set_defaults(func=cmd_quota_recount)
     sub.add_parser(
         "registry-config",
         help="print the registry config to use with HARBORLITE_REGISTRY_URL (an external registry)",

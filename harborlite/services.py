@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from harborlite.artifacts.pulls import PullRecorder
     from harborlite.cache.invalidation import ManifestCacheSync
     from harborlite.cache.manifests import ManifestCache
+    from harborlite.jobs.runner import JobRunner
     from harborlite.upstream.client import Upstream
     from harborlite.upstream.supervisor import RegistrySupervisor
 
@@ -41,6 +42,7 @@ class Services:
     revocations: Revocations = field(default_factory=Revocations)
     started_at: float = field(default_factory=time.time)
     storage_root: Path | None = None  # the registry's filesystem storage, if readable
+    jobs: JobRunner | None = None  # the background job runner
 
 
 def services_of(request_or_scope: Any) -> Services:

@@ -54,6 +54,7 @@ class Settings:
     session_idle_minutes: int = 60
     external_registry_storage: Path | None = None
     robot_name_prefix: str = "robot$"  # Harbor's default; `$` needs quoting in shells
+    gc_time_window_minutes: int = 120  # a blob younger than this is never collected
     # failed logins: this many for one account within the lockout window lock it for the
     # window; more (across accounts) from one client address lock that address
     login_max_failures: int = 5
@@ -184,6 +185,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         session_idle_minutes=_int(env, "HARBORLITE_SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
         external_registry_storage=external_storage,
         robot_name_prefix=_robot_prefix(env),
+        gc_time_window_minutes=_int(env, "HARBORLITE_GC_TIME_WINDOW_MINUTES", 120, 0, 60 * 24 * 30),
         login_max_failures=_int(env, "HARBORLITE_LOGIN_MAX_FAILURES", 5, 1, 1000),
         login_max_failures_per_address=_int(
             env, "HARBORLITE_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, 1, 100_000

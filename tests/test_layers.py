@@ -30,6 +30,11 @@ DOMAINS = (
     "sessions",
     "auth",
     "robots",
+    "immutability",
+    "quotas",
+    "retention",
+    "jobs",
+    "gc",
 )
 
 

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from harborlite.api.quotas import EXTENSION_PATHS as QUOTA_PATHS
 from harborlite.services import services_of
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
@@ -79,6 +80,7 @@ EXTENSION_PATHS: dict[str, dict[str, Any]] = {
         }
     },
 }
+EXTENSION_PATHS.update(QUOTA_PATHS)  # /quotas/{id}/recount, /projects/{p}/uploads
 
 # Fields harborlite adds to Harbor's definitions.
 _DISABLED = {

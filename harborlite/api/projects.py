@@ -14,12 +14,13 @@ from harborlite.api.call import api_call
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, flag, parse_sort, q_of
 from harborlite.api.render import project_json
-from harborlite.artifacts import repositories as repository_rows
 from harborlite.auth.permissions import Role, can
 from harborlite.db.models import Project
 from harborlite.errors import BadRequest
 from harborlite.projects import operations
 from harborlite.projects import queries as projects
+from harborlite.quotas import operations as quotas
+from harborlite.quotas.usage import upload_window
 
 FIELDS = {
     "project_id": Field(Project.id, "int"),
@@ -56,6 +57,7 @@ async def create_project(request: Request) -> Response:
         public = metadata.get("public", "").lower() == "true"
         if isinstance(body.get("public"), bool) and "public" not in metadata:
             public = bool(body["public"])
+        limit = quotas.requested_limit(body.get("storage_limit"), sysadmin=call.principal.sysadmin)
         project = await operations.create_project(
             call.session,
             name=name,
@@ -65,6 +67,7 @@ async def create_project(request: Request) -> Response:
             by=call.actor,
             robot_id=call.principal.robot.robot_id if call.principal.robot else None,
         )
+        await quotas.create_project_quota(call.session, project.id, limit)
         by_name = request.headers.get("x-resource-name-in-location", "").lower() == "true"
         location = f"/api/v2.0/projects/{project.name if by_name else project.id}"
     return Response(status_code=201, headers={"Location": location})
@@ -171,8 +174,9 @@ async def project_summary(request: Request) -> Response:
             for role, key in SUMMARY_ROLE_KEYS.items():
                 summary[key] = members.get(role, 0)
         if can(call.principal, access, "quota", "read"):
-            used = await repository_rows.storage_used(session, project.id)
-            summary["quota"] = {"hard": {"storage": -1}, "used": {"storage": used}}
+            window = upload_window(call.services.settings.gc_time_window_minutes)
+            quota, used = await quotas.project_quota(session, project.id, window=window)
+            summary["quota"] = {"hard": {"storage": quota.hard_storage}, "used": {"storage": used}}
     return JSONResponse(summary)
 
 

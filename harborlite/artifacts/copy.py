@@ -29,6 +29,7 @@ from harborlite.artifacts.queries import PushedManifest
 from harborlite.audit.events import CREATE, Actor, record
 from harborlite.db.models import Artifact, Project, Repository
 from harborlite.errors import BadRequest, HarborliteError, RegistryRefused
+from harborlite.immutability import operations as immutability
 from harborlite.oci.fields import ManifestError
 from harborlite.oci.manifest import Descriptor, parse_manifest
 from harborlite.oci.reference import valid_repository_name
@@ -111,6 +112,8 @@ async def copy_artifact(
         if existing is not None
         else set()
     )
+    # an immutable tag of the target is not moved by a copy either (412)
+    await immutability.refuse_retag(session, project.id, target, {t: root.digest for t in tags})
     await session.commit()  # the reads are done: no connection is held while the registry works
     written: list[Copied] = []
     try:

@@ -25,6 +25,7 @@ from harborlite.audit.events import CREATE, DELETE, UPDATE, Actor, record
 from harborlite.db.errors import flush_unique
 from harborlite.db.models import Artifact, Repository, Tag
 from harborlite.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from harborlite.immutability import operations as immutability
 from harborlite.oci.reference import valid_tag
 from harborlite.upstream import storage
 from harborlite.upstream.calls import delete_manifest, get_manifest, put_manifest
@@ -100,6 +101,7 @@ async def remove_tag(
     if tag is None or (of is not None and tag.artifact_id != of.id):
         where = f"{repository.name}@{of.digest}" if of is not None else repository.name
         raise NotFound(f"tag {name} not found on {where}")
+    await immutability.refuse_tag_removal(session, repository, name)  # 412 when protected
     await storage.remove_tag(upstream, storage_root, repository.name, name)
     await tag_rows.delete_tag(session, repository, name)
     record(
@@ -167,6 +169,7 @@ async def delete_artifact(
             f"the artifact {repository.name}@{root.digest} is referenced by an index; "
             "delete the index first"
         )
+    await immutability.refuse_artifact_deletion(session, repository, root)  # 412 when protected
     doomed = await deletion_set(session, root)
     for artifact in doomed:
         await delete_manifest(upstream, repository.name, artifact.digest)
@@ -197,6 +200,8 @@ async def delete_repository(
     storage (when harborlite has it), then the repository and its artifacts from the index.
     Returns how many artifacts it held."""
     everything = await artifacts.artifacts_of_repository(session, repository.id)
+    for artifact in everything:  # nothing goes while one holds an immutable tag (412)
+        await immutability.refuse_artifact_deletion(session, repository, artifact)
     for artifact in everything:
         await delete_manifest(upstream, repository.name, artifact.digest)
     name, project_id = repository.name, repository.project_id

@@ -39,7 +39,15 @@ Need = tuple[Resource, Action]
 """What a request needs in a project: a resource and an action on it."""
 
 SystemResource = Literal[
-    "audit-log", "project", "user", "statistic", "catalog", "label", "configuration", "robot"
+    "audit-log",
+    "project",
+    "user",
+    "statistic",
+    "catalog",
+    "label",
+    "configuration",
+    "robot",
+    "garbage-collection",
 ]
 SystemNeed = tuple[SystemResource, Action]
 
@@ -298,6 +306,9 @@ SYSTEM_POLICY: dict[SystemNeed, Audience] = {
     ("robot", "list"): "sysadmin",
     ("robot", "update"): "sysadmin",
     ("robot", "delete"): "sysadmin",
+    ("garbage-collection", "read"): "sysadmin",
+    ("garbage-collection", "create"): "sysadmin",  # run now, schedule
+    ("garbage-collection", "stop"): "sysadmin",
 }
 
 

@@ -264,3 +264,59 @@ class Revocation(Base):
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(255))
     at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class JobSchedule(Base):
+    """When a background job of one kind (and one ``ref``: ``system``, a policy id) runs:
+    Harbor's ``Hourly``, ``Daily``, ``Weekly``, ``Custom`` (a 6-field cron, seconds first) or
+    ``None``; ``next_run`` is claimed by one replica (compare-and-set), which fires it."""
+
+    __tablename__ = "job_schedules"
+    __table_args__ = (UniqueConstraint("kind", "ref", name="uq_job_schedules_kind_ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(64), default="system")
+    schedule_type: Mapped[str] = mapped_column(String(16), default="None")
+    cron: Mapped[str] = mapped_column(String(64), default="")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    next_run: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JobExecution(Base):
+    """One run of a background job: claimed by one replica, its log kept here."""
+
+    __tablename__ = "job_executions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    ref: Mapped[str] = mapped_column(String(64), default="system")
+    trigger: Mapped[str] = mapped_column(String(16), default="MANUAL")  # MANUAL or SCHEDULE
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="Pending", index=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
+    owner: Mapped[str] = mapped_column(String(32), default="")  # the replica running it
+    heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    log: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GcCandidate(Base):
+    """A blob a garbage collection means to delete. ``delete``: marked, and a client touching
+    it (a ``HEAD``, a mount, an upload, a manifest naming it) takes it back (the row goes);
+    ``deleting``: being removed, so ``HEAD`` answers 404 and a manifest naming it is refused."""
+
+    __tablename__ = "gc_candidates"
+
+    digest: Mapped[str] = mapped_column(String(80), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="delete")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    execution_id: Mapped[int] = mapped_column(Integer, index=True)

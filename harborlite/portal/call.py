@@ -44,6 +44,7 @@ class Abilities:
     delete_tags: bool
     edit_repository: bool
     robots: bool
+    policy: bool  # the Policy tab: immutability rules, or retention
 
 
 def origin_of(request: Request) -> Origin:
@@ -85,6 +86,8 @@ class PageCall:
             delete_tags=self.may(access, ("tag", "delete")),
             edit_repository=self.may(access, ("repository", "update")),
             robots=self.may(access, ("robot", "list")),
+            policy=self.may(access, ("immutable-tag", "list"))
+            or self.may(access, ("tag-retention", "read")),
         )
 
     def project_tab(

@@ -12,6 +12,7 @@ from harborlite.portal import queries
 from harborlite.portal.call import page_call
 from harborlite.portal.pages import checked_form, page_number, redirect
 from harborlite.portal.paging import Pager
+from harborlite.portal.quota_pages import quota_bar
 from harborlite.projects import operations
 from harborlite.projects import queries as projects
 
@@ -34,6 +35,7 @@ async def repositories_tab(request: Request) -> Response:
             rows=rows,
             search=search,
             pager=Pager(request, page, PAGE_SIZE, total),
+            quota=await quota_bar(call.session, call.services, project.id),
         )
 
 

@@ -18,10 +18,14 @@ from harborlite.portal import (
     account_pages,
     admin_pages,
     dashboard,
+    gc_pages,
     members,
+    policy_pages,
     project_tabs,
     projects,
+    quota_pages,
     repository_pages,
+    retention_pages,
     robot_pages,
 )
 from harborlite.portal.account_pages import login_redirect
@@ -103,8 +107,12 @@ def portal_app(config: PortalConfig) -> Starlette:
         *project_tabs.ROUTES,
         *members.ROUTES,
         *robot_pages.ROUTES,
+        *policy_pages.ROUTES,
+        *retention_pages.ROUTES,
         *repository_pages.ROUTES,
         *admin_pages.ROUTES,
+        *quota_pages.ROUTES,
+        *gc_pages.ROUTES,
     ]
     app = Starlette(
         routes=routes,

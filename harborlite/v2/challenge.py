@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import Send
@@ -11,6 +12,16 @@ from harborlite.errors import envelope_bytes
 from harborlite.settings import Settings
 
 API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A ``/v2/`` request harborlite refuses before the registry sees it (a policy says no)."""
+
+    status: int
+    code: str
+    message: str
+    detail: Any = None
 
 
 def challenge_header(settings: Settings, scope: str | None, error: str | None = None) -> bytes:

@@ -11,6 +11,7 @@ its module: :mod:`~harborlite.v2.bearer` (the token and what it covers),
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 
@@ -23,14 +24,15 @@ from harborlite.auth.tokens import Claims, TokenError
 from harborlite.cache.shared import SharedLookup
 from harborlite.http.origin import header, origin_of
 from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
-from harborlite.oci.reference import valid_repository_name
+from harborlite.oci.reference import is_digest, valid_repository_name
 from harborlite.services import Services, services_of
+from harborlite.v2 import gc_fence, immutable_tags, quota_guard
 from harborlite.v2.access_log import access_logged
 from harborlite.v2.bearer import VerifiedTokens, challenge_actions, covers, scope_text
 from harborlite.v2.blobs import serve_blob_from_storage
 from harborlite.v2.cached_manifests import CachedManifests, accept_values
 from harborlite.v2.catalog import serve_catalog
-from harborlite.v2.challenge import API_VERSION, send_error, send_unauthorized
+from harborlite.v2.challenge import API_VERSION, Refusal, send_error, send_unauthorized
 from harborlite.v2.forward import (
     BodyTooLarge,
     ClientGone,
@@ -121,18 +123,30 @@ class RegistryGateway:
             return
 
         # 3. serve: from storage, from the manifest cache, else from the registry
-        if route.kind is Kind.BLOB and method in ("GET", "HEAD"):
-            blob_status = await serve_blob_from_storage(services, scope, receive, send, route)
-            if blob_status is not None:
-                access_logged(scope, blob_status, started, claims.subject, "storage")
-                return
-        shared = None
-        if route.kind is Kind.MANIFEST and method in ("GET", "HEAD"):
-            served, shared = await self.manifests.answer(services, scope, send, route, claims)
-            if served is not None:
-                access_logged(scope, 200, started, claims.subject, served)
-                return
-        status = await self._forward(services, scope, receive, send, route, claims, shared)
+        try:
+            if route.kind is Kind.BLOB and method in ("GET", "HEAD"):
+                _check(await gc_fence.refused_blob(services, route))
+                blob_status = await serve_blob_from_storage(services, scope, receive, send, route)
+                if blob_status is not None:
+                    access_logged(scope, blob_status, started, claims.subject, "storage")
+                    return
+            shared = None
+            if route.kind is Kind.MANIFEST and method in ("GET", "HEAD"):
+                served, shared = await self.manifests.answer(services, scope, send, route, claims)
+                if served is not None:
+                    access_logged(scope, 200, started, claims.subject, served)
+                    return
+            if route.kind is Kind.UPLOAD and method in ("POST", "PATCH", "PUT"):
+                _check(await quota_guard.refused_upload(services, scope, route))
+                _check(await gc_fence.refused_upload(services, scope, route))
+            status = await self._forward(services, scope, receive, send, route, claims, shared)
+        except PolicyRefused as refused:  # a project policy (quota, immutability), or the GC
+            answer = refused.refusal
+            await send_error(
+                send, answer.status, answer.code, answer.message, detail=answer.detail, head=head
+            )
+            access_logged(scope, answer.status, started, claims.subject, "refused", answer.message)
+            return
         access_logged(scope, status, started, claims.subject, "proxy")
 
     async def _base(self, send: Send, head: bool) -> None:
@@ -256,12 +270,23 @@ class RegistryGateway:
                 return 400
             except ClientGone:
                 return 499
+            if not is_digest(route.reference):
+                body_digest = "sha256:" + hashlib.sha256(body).hexdigest()
+                _check(await immutable_tags.refused_manifest_push(services, route, body_digest))
+            _check(await gc_fence.refused_manifest(services, body))
+            # last: it records the manifest as it checks it, so nothing refuses after it
+            _check(await quota_guard.refused_manifest_push(services, route, body))
+        elif manifest and method == "DELETE":
+            _check(await immutable_tags.refused_manifest_delete(services, route))
         learn = manifest and method in ("GET", "HEAD")
         generation = services.manifests.generation(route.name)  # before the registry is asked
         try:
             async with registry_answer(services, scope, receive, body) as response:
                 status = response.status
                 digest = response.headers.get("Docker-Content-Digest")
+                if manifest and method == "PUT":
+                    assert body is not None
+                    await quota_guard.manifest_answered(services, route, body, status)
                 if manifest and method == "PUT" and status == 201:
                     assert body is not None
                     try:
@@ -275,6 +300,8 @@ class RegistryGateway:
                         await index_delete(services, scope, route, claims)
                     except Exception as error:  # told to the client in the registry's envelope
                         return await index_failed(scope, send, route, error)
+                elif route.kind is Kind.UPLOAD and method in ("POST", "PUT"):
+                    await quota_guard.uploaded(services, scope, route, status, response.raw_headers)
                 elif manifest and method == "GET" and status == 200:
                     pull = Pull(claims.subject, route.name, route.reference, origin_of(scope))
                     services.pulls.add(pull)
@@ -298,12 +325,25 @@ class RegistryGateway:
                     )
                 return status
         except RegistryUnreachable:
+            if manifest and method == "PUT" and body is not None:
+                await quota_guard.manifest_answered(services, route, body, 503)
             await send_error(
                 send, 503, "UNAVAILABLE", "the registry behind harborlite is unavailable"
             )
             return 503
         except ClientGone:
             return 499
+
+
+class PolicyRefused(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def _check(refusal: Refusal | None) -> None:
+    if refusal is not None:
+        raise PolicyRefused(refusal)
 
 
 def challenge_scope(route: Route, actions: tuple[str, ...]) -> str:

@@ -1,0 +1,1 @@
+"""Garbage collection: the bytes of what no artifact references leave the disk, online."""

@@ -1,0 +1,29 @@
+"""Which function runs each kind of background job: composed here, with what each needs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harborlite.gc.job import GC, run_gc
+from harborlite.jobs.runner import Handler, JobContext
+from harborlite.retention.job import run_retention
+from harborlite.retention.operations import RETENTION
+from harborlite.settings import Settings
+
+if TYPE_CHECKING:
+    from harborlite.upstream.client import Upstream
+
+
+def job_handlers(settings: Settings, upstream: Upstream) -> dict[str, Handler]:
+    """Every job kind this process can run (a kind another replica knows but this one does
+    not stays pending for that one)."""
+    window = settings.gc_time_window_minutes * 60.0
+
+    async def gc(context: JobContext) -> None:
+        await run_gc(context, upstream, settings.registry_storage_root, window)
+
+    async def retention(context: JobContext) -> None:
+        await run_retention(context, upstream)
+
+    handlers: dict[str, Handler] = {GC: gc, RETENTION: retention}
+    return handlers
