@@ -9,7 +9,7 @@ VENV_STAMP := $(VENV)/.installed
 # pytest-xdist workers: most tests wait on real servers and clients, so two share two cores well
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck bench bench-smoke system-packages venv clean
+.PHONY: run test lint typecheck bench bench-smoke fuzz soak system-packages venv clean
 
 run: system-packages venv
 	$(VENV)/bin/harborlite serve
@@ -29,6 +29,14 @@ bench: system-packages venv
 
 bench-smoke: system-packages venv
 	$(PY) bench/run.py --smoke
+
+# the fuzz suites of `make test` with many more examples
+fuzz: system-packages venv
+	HARBORLITE_FUZZ_EXAMPLES=200 $(PY) -m pytest -q tests/fuzz -k "not soak" $(PYTEST_ARGS)
+
+# 50 clients pushing and pulling for 10 minutes, then 500 pullers, beside the bare registry
+soak: system-packages venv
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 system-packages: $(APT_STAMP)
 

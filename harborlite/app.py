@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 
 import redis.asyncio
@@ -19,6 +20,7 @@ from harborlite.auth.access_cache import AccessCache
 from harborlite.auth.revocation import Revocations
 from harborlite.cache.invalidation import ManifestCacheSync
 from harborlite.cache.manifests import ManifestCache
+from harborlite.http.body_rate import BodyRateMiddleware
 from harborlite.http.guard import GuardMiddleware
 from harborlite.http.request_id import RequestIdMiddleware
 from harborlite.http.session_auth import PortalSessionMiddleware
@@ -32,6 +34,7 @@ from harborlite.runtime import load_signer, open_database, open_registry, open_u
 from harborlite.services import Services
 from harborlite.settings import Settings
 from harborlite.token.endpoint import token_app
+from harborlite.v2.budget import BudgetedGateway, ProxyBudget
 from harborlite.v2.gateway import RegistryGateway
 
 log = logging.getLogger("harborlite")
@@ -57,7 +60,10 @@ class Dispatcher:
 
 
 def create_app(settings: Settings) -> ZeroCopyHook:
-    """The whole app, with sendfile(2) for blob downloads when the server is uvicorn."""
+    """The whole app, with sendfile(2) for blob downloads when the server is uvicorn.
+
+    The connection budget's other parts are the server's (:mod:`harborlite.http.connections`,
+    given to uvicorn by ``harborlite serve``) and the upstream client's (two pools)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
@@ -130,11 +136,12 @@ def create_app(settings: Settings) -> ZeroCopyHook:
             log.info("harborlite is ready at %s (registry %s)", settings.external_url, registry.url)
             yield {"services": services}
 
-    gateway = RegistryGateway()
+    # requests proxied to the registry at once, per user and per address (429 past it)
+    gateway = BudgetedGateway(RegistryGateway(), ProxyBudget.from_settings(settings))
     portal = load_portal_config(settings)
     routes = [
-        Mount("/v2", app=gateway),
-        Mount("/api/v2.0", app=api_app()),
+        _whole_paths(Mount("/v2", app=gateway)),
+        _whole_paths(Mount("/api/v2.0", app=api_app())),
         Mount("/", app=portal_app(portal)),  # the web portal takes every other path
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -143,4 +150,16 @@ def create_app(settings: Settings) -> ZeroCopyHook:
     )
     app.add_middleware(GuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    return ZeroCopyHook(Dispatcher(app, RequestIdMiddleware(GuardMiddleware(token_app))))
+    dispatcher = Dispatcher(app, RequestIdMiddleware(GuardMiddleware(token_app)))
+    # trickling request bodies are cut off (inside the hook: it needs uvicorn's own send)
+    rated = BodyRateMiddleware(
+        dispatcher, settings.min_body_rate, float(settings.body_rate_window_seconds)
+    )
+    return ZeroCopyHook(rated)
+
+
+def _whole_paths(mount: Mount) -> Mount:
+    """Starlette's mount pattern (``.*``) stops at a newline: a path holding ``%0A`` would fall
+    through to the portal's 404 page instead of reaching its surface and its envelope."""
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    return mount

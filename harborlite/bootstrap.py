@@ -13,14 +13,19 @@ from harborlite.accounts import queries as accounts
 from harborlite.accounts.passwords import hash_password
 from harborlite.audit.events import CREATE, AuditEvent, record
 from harborlite.auth.tokens import generate_key_pair
+from harborlite.datadir import secure_data_dir
+from harborlite.gc.storage import writable
 from harborlite.projects import queries as projects
 from harborlite.settings import Settings
+from harborlite.uploads.purge import ensure_hourly
 
 log = logging.getLogger("harborlite")
 
 
 def prepare_data_dir(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """The data folder private (:mod:`harborlite.datadir`: the umask, the refusal of a folder
+    others can write, older files tightened), then the signing key in it."""
+    secure_data_dir(settings.data_dir)
     if not settings.key_path.exists() or not settings.cert_path.exists():
         log.info("generating the token signing key in %s", settings.data_dir)
         generate_key_pair(settings.key_path, settings.cert_path, "harborlite-token-signer")
@@ -39,7 +44,9 @@ def _random_password() -> str:
 
 
 async def ensure_initial_state(session: AsyncSession, settings: Settings) -> str | None:
-    """Create ``admin`` and ``library`` when missing. Returns a generated admin password."""
+    """Create ``admin`` and ``library`` when missing, and schedule the purge of abandoned
+    uploads when harborlite can write the registry's storage. Returns a generated admin
+    password."""
     generated = None
     admin = await accounts.get_user_by_name(session, "admin")
     if admin is None:
@@ -63,5 +70,8 @@ async def ensure_initial_state(session: AsyncSession, settings: Settings) -> str
     if await projects.get_project_by_name(session, "library") is None:
         await projects.create_project(session, name="library", public=True, owner=admin)
         record(session, AuditEvent("system", CREATE, "project", "library"))
+    # abandoned uploads purged hourly, where harborlite has the registry's storage
+    if settings.embedded_registry or writable(settings.registry_storage_root):
+        await ensure_hourly(session)
     await session.commit()
     return generated

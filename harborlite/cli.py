@@ -71,7 +71,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from harborlite.app import create_app
+    from harborlite.datadir import secure_data_dir
+    from harborlite.http.connections import protocol_for
 
+    secure_data_dir(settings.data_dir)  # umask 077; refuses a folder others can write
     host = settings.external_host
     print(
         f"harborlite {__version__} starting on {settings.host}:{settings.port}\n"
@@ -89,12 +92,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        # httptools with a header timeout, a head size limit and a connection limit (503)
+        http=protocol_for(settings),
         lifespan="on",
         log_level="warning" if settings.log_level == "info" else settings.log_level,
         access_log=False,
         server_header=False,
-        timeout_keep_alive=30,
+        timeout_keep_alive=settings.idle_timeout_seconds,
         h11_max_incomplete_event_size=64 * 1024,
     )
     logsafe.install()  # on the handlers uvicorn's Config just made too
@@ -241,7 +245,8 @@ async def _reindex(settings: Settings) -> int:
             print(f"reindex failed: {error.message}")
             return 1
     print(report.summary())
-    return 0
+    # 3: the rest is indexed, but what the summary lists as skipped is not
+    return 3 if report.skipped else 0
 
 
 def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:

@@ -60,6 +60,22 @@ class Settings:
     login_max_failures: int = 5
     login_max_failures_per_address: int = 20
     login_lockout_seconds: int = 300
+    # the connection budget (the slow-client defences): connections held open at once (more
+    # get 503 + Retry-After), seconds a client may take to send its request head, seconds an
+    # idle keep-alive connection stays open
+    max_connections: int = 1024
+    header_timeout_seconds: int = 15
+    idle_timeout_seconds: int = 30
+    # requests proxied to the registry at once per user and per client address, and uploads
+    # (blob POST/PATCH/PUT) among them; more get 429 + Retry-After
+    max_proxied_per_client: int = 64
+    max_uploads_per_client: int = 32
+    # a request body delivering fewer bytes per second than this, averaged over the window, is
+    # cut off (0 turns the check off)
+    min_body_rate: int = 1024
+    body_rate_window_seconds: int = 30
+    # unfinished uploads (the registry's _uploads) older than this are purged by a job
+    upload_purge_hours: int = 24
 
     @property
     def registry_storage_root(self) -> Path | None:
@@ -191,6 +207,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "HARBORLITE_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, 1, 100_000
         ),
         login_lockout_seconds=_int(env, "HARBORLITE_LOGIN_LOCKOUT_SECONDS", 300, 1, 86400),
+        max_connections=_int(env, "HARBORLITE_MAX_CONNECTIONS", 1024, 16, 1_000_000),
+        header_timeout_seconds=_int(env, "HARBORLITE_HEADER_TIMEOUT_SECONDS", 15, 1, 3600),
+        idle_timeout_seconds=_int(env, "HARBORLITE_IDLE_TIMEOUT_SECONDS", 30, 1, 3600),
+        max_proxied_per_client=_int(env, "HARBORLITE_MAX_PROXIED_PER_CLIENT", 64, 1, 100_000),
+        max_uploads_per_client=_int(env, "HARBORLITE_MAX_UPLOADS_PER_CLIENT", 32, 1, 100_000),
+        min_body_rate=_int(env, "HARBORLITE_MIN_BODY_RATE", 1024, 0, 1 << 30),
+        body_rate_window_seconds=_int(env, "HARBORLITE_BODY_RATE_WINDOW_SECONDS", 30, 1, 3600),
+        upload_purge_hours=_int(env, "HARBORLITE_UPLOAD_PURGE_HOURS", 24, 1, 24 * 365),
     )
 
 

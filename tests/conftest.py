@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Harborlite, cleanup, screenshot_dir, start_harborlite
+from tests.harness import Harborlite, own_harborlite, screenshot_dir
 from tests.support.docker import DockerCli, Dockerd
 from tests.support.processes import PostgresServer
 
@@ -85,21 +85,13 @@ def postgres() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def harborlite_postgresql(postgres: PostgresServer) -> Iterator[Harborlite]:
     """harborlite with its embedded registry, on PostgreSQL."""
-    server = start_harborlite(postgres.create_database("harborlite_e2e"))
-    try:
-        yield server
-    finally:
-        cleanup(server)
+    yield from own_harborlite(database_url=postgres.create_database("harborlite_e2e"))
 
 
 @pytest.fixture(scope="session")
 def harborlite_sqlite() -> Iterator[Harborlite]:
     """harborlite with its embedded registry, on SQLite (the default database)."""
-    server = start_harborlite()
-    try:
-        yield server
-    finally:
-        cleanup(server)
+    yield from own_harborlite()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,9 @@ def start_harborlite(
         env["HARBORLITE_DATABASE_URL"] = database_url
     env.update(extra_env or {})
     log_path = data_dir / "harborlite.log"
-    with log_path.open("ab") as log:
+    # private, as harborlite makes every file of its data folder (it would tighten it, warning)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(log_fd, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "harborlite", "serve"],
             env=env,
@@ -171,6 +174,16 @@ def start_harborlite(
 def cleanup(server: Harborlite) -> None:
     server.stop()
     shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+def own_harborlite(**options: Any) -> Iterator[Harborlite]:
+    """A server of its own for a fixture (``yield from own_harborlite()``), stopped and its
+    data folder removed afterwards; ``options`` go to :func:`start_harborlite`."""
+    server = start_harborlite(**options)
+    try:
+        yield server
+    finally:
+        cleanup(server)
 
 
 def screenshot_dir() -> Path:

@@ -35,6 +35,7 @@ DOMAINS = (
     "retention",
     "jobs",
     "gc",
+    "uploads",
 )
 
 

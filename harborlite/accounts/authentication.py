@@ -73,10 +73,11 @@ async def _verify(user: User | None, cache: CredentialCache, username: str, pass
         # spend about the same time as a real check, so names cannot be probed by timing
         await verify_password(password, _DUMMY_HASH)
         return False
-    if cache.lookup(username, password, user.password_hash) == user.id:
+    # keyed by the stored name: ``Admin`` and ``admin`` are one user, forgotten as one
+    if cache.lookup(user.username, password, user.password_hash) == user.id:
         return True
     if await verify_password(password, user.password_hash):
-        cache.remember(username, password, user.id, user.password_hash)
+        cache.remember(user.username, password, user.id, user.password_hash)
         return True
     return False
 
@@ -109,7 +110,7 @@ async def login(
     digest = hashlib.sha256(f"{username}\0{password}".encode()).digest()
     while (running := failures.flights.get(digest)) is not None:
         if await asyncio.shield(running) is False:  # this name and password just failed
-            retry = await failures.locked(username, origin.client_ip)
+            retry = await failures.locked(username.lower(), origin.client_ip)
             if retry is not None:
                 raise LockedOut(retry)
             await _refused(session, username, origin, via, [])
@@ -136,26 +137,27 @@ async def _login(
     via: str,
 ) -> User | None:
     address = origin.client_ip
+    account = username.lower()  # names are one case-insensitively: so are their lockouts
     user = await get_user_by_name(session, username)
     if (
         user is not None
         and not user.disabled
-        and credentials.lookup(username, password, user.password_hash) == user.id
+        and credentials.lookup(user.username, password, user.password_hash) == user.id
     ):  # verified moments ago: no hash, so no reservation, but a lockout holds
-        retry = await failures.admitted(username, address)
+        retry = await failures.admitted(account, address)
         if retry is not None:
             raise LockedOut(retry)
         return user
-    await failures.reserve(username, address)
+    await failures.reserve(account, address)
     try:
         right = await _verify(user, credentials, username, password)
     except BaseException:
-        await failures.abandoned(username, address)
+        await failures.abandoned(account, address)
         raise
     if right:
-        await failures.succeeded(username, address)
+        await failures.succeeded(account, address)
         return user
-    await _refused(session, username, origin, via, await failures.failed(username, address))
+    await _refused(session, username, origin, via, await failures.failed(account, address))
     return None
 
 

@@ -70,13 +70,17 @@ async def create_user(
     """A new user, after the name, password and e-mail rules; 409 for a taken name or e-mail.
 
     Two callers creating one name at the same moment: the database's unique key decides and
-    the loser gets the same 409 as a caller that came later. E-mail addresses have no unique
-    key, so two creates racing with one address can both succeed."""
+    the loser gets the same 409 as a caller that came later. Names are one whatever their case
+    (``Admin`` is taken once ``admin`` exists), as the index on ``lower(username)`` says. E-mail
+    addresses have no unique key, so two creates racing with one address can both succeed."""
     check_username(username)
     check_password(password)
     check_email(email)
     taken = f"user {username} already exists"
-    if await queries.get_user_by_name(session, username) is not None:
+    existing = await queries.get_user_by_name(session, username)
+    if existing is not None:
+        if existing.username != username:  # the same name in another case
+            raise Conflict(f"{taken} as {existing.username}: user names ignore case")
         raise Conflict(taken)
     await _email_free(session, email)
     user = User(

@@ -16,7 +16,11 @@ async def get_user(session: AsyncSession, user_id: int) -> User | None:
 
 
 async def get_user_by_name(session: AsyncSession, username: str) -> User | None:
-    result = await session.execute(select(User).where(User.username == username))
+    """The user named ``username`` in any case (``ADMIN`` finds ``admin``): names are unique
+    case-insensitively (the index on ``lower(username)``), the stored one keeps its case."""
+    result = await session.execute(
+        select(User).where(func.lower(User.username) == username.lower())
+    )
     return result.scalar_one_or_none()
 
 

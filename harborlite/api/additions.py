@@ -9,7 +9,6 @@ swagger): the raw JSON documents, read from the registry.
 from __future__ import annotations
 
 import io
-import json
 import tarfile
 from typing import Any
 
@@ -24,6 +23,7 @@ from harborlite.db.models import Artifact
 from harborlite.errors import NotFound
 from harborlite.oci.config import build_history, parse_image_config
 from harborlite.oci.fields import ManifestError
+from harborlite.oci.json_reader import UnreadableJson, read_json
 from harborlite.oci.manifest import ManifestInfo, parse_manifest
 from harborlite.upstream.calls import get_blob, get_manifest
 from harborlite.upstream.client import Upstream
@@ -139,8 +139,8 @@ async def get_config_document(request: Request) -> Response:
         raise NotFound(f"{artifact.digest} has no config")
     data = await get_blob(upstream, repository, info.config.digest)
     try:
-        json.loads(data or b"{}")
-    except ValueError:
+        read_json(data or b"{}", "config", max_bytes=None)
+    except UnreadableJson:  # not JSON, or nested past the limit: served as bytes
         return Response(data, media_type="application/octet-stream")
     return Response(data, media_type="application/json")
 

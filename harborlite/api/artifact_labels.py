@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from harborlite.api.body import json_body, path_int
 from harborlite.api.call import api_call
+from harborlite.api.query import MAX_INT
 from harborlite.audit.events import CREATE, DELETE, record
 from harborlite.errors import BadRequest, Conflict, NotFound
 from harborlite.labels import queries as labels
@@ -26,7 +27,8 @@ async def add_label(request: Request) -> Response:
         label_id = (await json_body(request)).get("id")
         if isinstance(label_id, bool) or not isinstance(label_id, int) or label_id <= 0:
             raise BadRequest('the label\'s id is required: {"id": N}')
-        label = await labels.get_label(call.session, label_id)
+        # an id past the database's integer columns names no label
+        label = await labels.get_label(call.session, label_id) if label_id <= MAX_INT else None
         if label is None:
             raise NotFound(f"label {label_id} not found")
         if label.scope == PROJECT and label.project_id != found.project.id:

@@ -8,8 +8,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from harborlite.errors import BadRequest
+from harborlite.errors import BadRequest, NotFound
 
+MAX_ID = 2**31 - 1  # the database's integer keys: larger ones are simply not there
 MAX_JSON_DEPTH = 32  # Harbor's bodies nest 3 levels; json.loads itself gives up near 1000
 
 
@@ -84,4 +85,6 @@ def path_int(request: Request, key: str) -> int:
         raise BadRequest(f"{key} must be a whole number, got {raw!r}") from None
     if value <= 0:
         raise BadRequest(f"{key} must be positive")
+    if value > MAX_ID:  # no row has it (and PostgreSQL would refuse to compare it)
+        raise NotFound(f"nothing has the {key} {value}")
     return value

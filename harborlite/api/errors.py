@@ -5,6 +5,10 @@ own ``HTTPException`` (no route, wrong method) in the same envelope; a database 
 translated (a unique key taken by a concurrent writer is a 409); a 429 (a login lockout) says
 when to come back in ``Retry-After``; anything else is a 500 whose
 details go to the log with the request id, never to the client.
+
+A 401 asks for Basic credentials (``WWW-Authenticate: Basic``) only from clients that are not
+browsers: a browser would prompt for them and then send them with every request to harborlite,
+a cross-site page's too. The portal signs in through its own form.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from harborlite.db.errors import translated
 from harborlite.errors import HarborliteError, TooManyRequests, envelope
+from harborlite.http.origin import from_browser
 
 log = logging.getLogger("harborlite.api")
 
@@ -33,9 +38,9 @@ _HTTP_CODES = {
 }
 
 
-def render(error: HarborliteError) -> Response:
+def render(error: HarborliteError, request: Request | None = None) -> Response:
     headers = {}
-    if error.status == 401:
+    if error.status == 401 and (request is None or not from_browser(request.scope)):
         headers["WWW-Authenticate"] = 'Basic realm="harborlite"'
     if isinstance(error, TooManyRequests):
         headers["Retry-After"] = str(error.retry_after)
@@ -44,7 +49,7 @@ def render(error: HarborliteError) -> Response:
 
 async def harborlite_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HarborliteError)
-    return render(exc)
+    return render(exc, request)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -58,7 +63,7 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     known = translated(exc)
     if known is not None:
         log.warning("%s %s: %s (%s)", request.method, request.url.path, known.message, exc)
-        return render(known)
+        return render(known, request)
     request_id = request.headers.get("x-request-id", "-")
     log.exception(
         "internal error on %s %s (request %s)",

@@ -57,7 +57,7 @@ EXTENSION_PATHS: dict[str, dict[str, Any]] = {
             "parameters": _PATH_PARAMS,
             "produces": ["application/vnd.oci.image.manifest.v1+json"],
             "responses": {
-                "200": {"description": "The manifest bytes", "schema": {"type": "string"}},
+                "200": {"description": "The manifest bytes", "schema": {"type": "object"}},
                 "401": {"$ref": "#/responses/401"},
                 "403": {"$ref": "#/responses/403"},
                 "404": {"$ref": "#/responses/404"},
@@ -110,6 +110,46 @@ EXTENSION_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+# What harborlite answers beyond what Harbor's swagger says, as Harbor's own server does: a
+# malformed parameter is a 400, a resource named in the path that does not exist a 404, a write
+# whose body is not JSON a 415, a GC that is running (or not) a 412; an error is JSON whatever
+# the operation produces; an addition is the JSON Harbor stores, not a JSON string.
+ERROR_RESPONSES = {
+    "400": "#/responses/400",
+    "404": "#/responses/404",
+    "412": "#/responses/412",
+    "415": "#/responses/415",
+}
+_ADDITIONS = (
+    "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions"
+)
+OPERATION_RESPONSES: dict[tuple[str, str], list[str]] = {
+    ("put", "/system/gc/schedule"): ["412"],
+    ("put", "/system/gc/{gc_id}"): ["412"],
+}
+ANY_JSON_BODY = {("get", _ADDITIONS + "/{addition}"), ("get", _ADDITIONS + "/vulnerabilities")}
+
+
+def with_error_responses(method: str, path: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """``operation`` as harborlite answers it (see ``ERROR_RESPONSES``)."""
+    result = copy.deepcopy(operation)
+    responses = result.setdefault("responses", {})
+    statuses = ["400", *OPERATION_RESPONSES.get((method, path), [])]
+    if "{" in path:
+        statuses.append("404")
+    if method in ("post", "put", "patch"):
+        statuses.append("415")
+    for status in statuses:
+        responses.setdefault(status, {"$ref": ERROR_RESPONSES[status]})
+    if (method, path) in ANY_JSON_BODY:
+        responses["200"] = {**responses["200"], "schema": {}}
+    produces = result.get("produces")
+    if produces and "application/json" not in produces:
+        result["produces"] = [*produces, "application/json"]
+    result["responses"] = dict(sorted(responses.items()))
+    return result
+
+
 def route_operations(routes: Iterable[BaseRoute]) -> set[tuple[str, str]]:
     """(method, path) of every route; the HEAD Starlette adds to a GET route is left out."""
     operations: set[tuple[str, str]] = set()
@@ -154,7 +194,7 @@ def build(swagger: dict[str, Any], operations: set[tuple[str, str]]) -> dict[str
         source = EXTENSION_PATHS.get(path) or swagger["paths"].get(path)
         if source is None or method not in source:
             raise KeyError(f"{method.upper()} {path} is neither in Harbor's swagger nor ours")
-        paths.setdefault(path, {})[method] = copy.deepcopy(source[method])
+        paths.setdefault(path, {})[method] = with_error_responses(method, path, source[method])
         if "parameters" in source:
             paths[path]["parameters"] = copy.deepcopy(source["parameters"])
     sections: dict[str, dict[str, Any]] = {"definitions": {}, "parameters": {}, "responses": {}}
@@ -169,6 +209,9 @@ def build(swagger: dict[str, Any], operations: set[tuple[str, str]]) -> dict[str
         node = copy.deepcopy(swagger[section][name])
         sections[section][name] = node
         pending |= _references(node)
+    # go-swagger reads {type: object} as interface{}: Harbor's extra_attrs holds strings too
+    if "ExtraAttrs" in sections["definitions"]:
+        sections["definitions"]["ExtraAttrs"]["additionalProperties"] = {}
     for name, fields in EXTENSION_FIELDS.items():
         if name in sections["definitions"]:
             sections["definitions"][name].setdefault("properties", {}).update(fields)

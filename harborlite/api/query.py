@@ -46,6 +46,10 @@ class Field:
     type: FieldType = "str"
 
 
+# the largest value of the database's integer columns (32-bit on PostgreSQL)
+MAX_INT = 2**31 - 1
+
+
 def _unquote(value: str) -> str:
     value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
@@ -81,6 +85,8 @@ def _split_top_level(text: str) -> list[str]:
 def parse_q(text: str | None) -> list[Term]:
     if not text:
         return []
+    if "\x00" in text:  # no name holds one, and PostgreSQL refuses it in a text parameter
+        raise BadRequest("q must not contain a NUL character")
     parts = _split_top_level(text)
     if len(parts) > MAX_Q_TERMS:
         raise BadRequest(f"q has {len(parts)} terms: at most {MAX_Q_TERMS} terms are taken")
@@ -131,9 +137,12 @@ def parse_time(value: str, key: str) -> datetime:
 def convert(value: str, field: Field, key: str) -> object:
     if field.type == "int":
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise BadRequest(f"{key} must be a whole number, got {value!r}") from None
+        if not -MAX_INT <= number <= MAX_INT:  # the database's integer columns hold no more
+            raise BadRequest(f"{key} must be between {-MAX_INT} and {MAX_INT}, got {value}")
+        return number
     if field.type == "bool":
         if value.lower() in ("true", "1"):
             return True

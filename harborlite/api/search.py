@@ -22,6 +22,8 @@ async def search(request: Request) -> Response:
     fragment = request.query_params.get("q")
     if fragment is None:
         raise BadRequest("q is required")
+    if "\x00" in fragment:  # no name holds one, and PostgreSQL refuses it in a text parameter
+        raise BadRequest("q must not contain a NUL character")
     async with api_call(request) as call:
         session, principal = call.session, call.principal
         found = await projects.search_projects(session, principal, fragment, SEARCH_LIMIT)

@@ -103,6 +103,10 @@ async def copy_artifact(
     repository ``target`` (a full name) of ``project``; returns the digest copied.
 
     The caller has checked pull on the source and push on the target."""
+    if target == project.name:  # the REST API could not address it, nor may a push make it
+        raise BadRequest(
+            f"repository name {target!r} is only a project name: copy to {target}/<name>"
+        )
     if not valid_repository_name(target) or not target.startswith(f"{project.name}/"):
         raise BadRequest(f"invalid repository name {target!r}")
     tags = [tag.name for tag in await tag_rows.tags_of(session, root.id)]

@@ -1,8 +1,14 @@
-"""``harborlite reindex``: rebuild the artifact index from what the registry really holds."""
+"""``harborlite reindex``: rebuild the artifact index from what the registry really holds.
+
+What it cannot read is skipped and reported, never a reason to stop: a manifest that is not
+JSON harborlite reads (too deep, too large, not JSON; the registry may hold one pushed around
+harborlite, or before the gateway refused them) is left out of the index with a warning, and
+a repository named exactly like its project (which the REST API cannot address, and a push
+through harborlite can no longer create) is neither indexed nor removed from the index.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +19,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts.describe import describe_manifest
 from harborlite.db.models import Artifact, Repository, Tag
+from harborlite.oci.json_reader import UnreadableJson, read_object
+from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
 from harborlite.projects import queries as projects
 from harborlite.upstream.calls import ACCEPT, catalog
 from harborlite.upstream.client import Upstream
 from harborlite.upstream.storage import repository_folder
 
 log = logging.getLogger("harborlite.reindex")
+
+
+@dataclass
+class Skipped:
+    """Something of the registry's the index does not hold, and why."""
+
+    name: str  # the repository
+    digest: str  # the manifest ("" for a whole repository)
+    reason: str
+    tags: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        what = f"{self.name}@{self.digest}" if self.digest else self.name
+        tags = f" (tags: {', '.join(self.tags)})" if self.tags else ""
+        return f"{what}{tags}: {self.reason}"
 
 
 @dataclass
@@ -29,6 +52,16 @@ class ReindexReport:
     removed_artifacts: int = 0
     removed_repositories: int = 0
     created_projects: list[str] = field(default_factory=list)
+    skipped: dict[tuple[str, str], Skipped] = field(default_factory=dict)
+
+    def skip(self, name: str, digest: str, reason: str, tag: str | None = None) -> None:
+        """Report what cannot be indexed (once per manifest, with the tags naming it)."""
+        skipped = self.skipped.get((name, digest))
+        if skipped is None:
+            skipped = self.skipped[(name, digest)] = Skipped(name, digest, reason)
+            log.warning("skipped %s", skipped)
+        if tag is not None and tag not in skipped.tags:
+            skipped.tags.append(tag)
 
     def summary(self) -> str:
         text = (
@@ -38,6 +71,9 @@ class ReindexReport:
         )
         if self.created_projects:
             text += f"; created missing projects: {', '.join(self.created_projects)}"
+        if self.skipped:
+            text += f"\nskipped {len(self.skipped)} it cannot index:"
+            text += "".join(f"\n  {skipped}" for skipped in self.skipped.values())
         return text
 
 
@@ -57,6 +93,7 @@ def _untagged_digests(storage_root: Path | None, repository: str) -> list[str]:
 async def _index_reference(
     upstream: Upstream,
     session: AsyncSession,
+    report: ReindexReport,
     project_id: int,
     name: str,
     reference: str,
@@ -69,6 +106,11 @@ async def _index_reference(
         log.warning("%s:%s answered %s; skipped", name, reference, status)
         return None
     digest = headers.get("Docker-Content-Digest") or reference
+    try:  # what the gateway would have refused at push is not indexed either
+        read_object(body, "manifest", max_bytes=MAX_MANIFEST_BYTES)
+    except UnreadableJson as error:
+        report.skip(name, digest, str(error), tag)
+        return None
     pushed = await describe_manifest(
         upstream, session, name, body, headers.get("Content-Type"), digest
     )
@@ -94,6 +136,10 @@ async def reindex(
     names = await catalog(upstream)
     seen_repositories: set[str] = set()
     for name in names:
+        if "/" not in name:  # the REST API could not address it: left as the index has it
+            report.skip(name, "", "named like its project, which the REST API cannot address")
+            seen_repositories.add(name)
+            continue
         project_name = name.split("/", 1)[0]
         project = await projects.get_project_by_name(session, project_name)
         if project is None:
@@ -102,15 +148,21 @@ async def reindex(
             )
             report.created_projects.append(project_name)
         status, _, body = await upstream.fetch("GET", name, f"/v2/{name}/tags/list", ("pull",))
-        tags = (json.loads(body).get("tags") or []) if status == 200 else []
+        try:
+            listed = read_object(body, "tag list", max_bytes=None) if status == 200 else {}
+        except UnreadableJson as error:
+            report.skip(name, "", str(error))
+            seen_repositories.add(name)
+            continue
+        tags = [str(tag) for tag in listed.get("tags") or []]
         digests: set[str] = set()
         tag_names: set[str] = set()
         # children of indexes first would be ideal; untagged digests include them
         for digest in _untagged_digests(storage_root, name):
-            if await _index_reference(upstream, session, project.id, name, digest, None):
+            if await _index_reference(upstream, session, report, project.id, name, digest, None):
                 digests.add(digest)
         for tag in sorted(tags):
-            tagged = await _index_reference(upstream, session, project.id, name, tag, tag)
+            tagged = await _index_reference(upstream, session, report, project.id, name, tag, tag)
             if tagged:
                 digests.add(tagged)
                 tag_names.add(tag)

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from harborlite.oci.reference import valid_repository_name
+
 _TYPE = re.compile(r"^([a-z0-9]+)(?:\(([a-z0-9]+)\))?$")
 
 
@@ -25,6 +27,13 @@ class Scope:
     def __str__(self) -> str:
         kind = f"{self.type}({self.resource_class})" if self.resource_class else self.type
         return f"{kind}:{self.name}:{','.join(self.actions)}"
+
+    @property
+    def names_valid_repository(self) -> bool:
+        """A ``repository`` scope whose name the registry would accept (distribution's name
+        grammar, at most 255 characters). Nothing is granted on any other name: a token must
+        not carry rights on ``team/../secret/app``, whatever a registry would make of it."""
+        return self.type == "repository" and valid_repository_name(self.name)
 
 
 @dataclass(frozen=True)

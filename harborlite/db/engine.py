@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,7 +33,27 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
+    return engine
+
+
+# SQLSTATE "sqlclient unable to establish sqlconnection": what a server that is down means
+UNREACHABLE_SQLSTATE = "08001"
+
+
+def _connect_or_unreachable(dialect: Dialect, record: Any, cargs: Any, cparams: Any) -> Any:
+    """Open a connection as the dialect would; a server that refuses or does not answer
+    (asyncpg raises the socket's OSError or a TimeoutError, which SQLAlchemy lets through
+    untranslated) becomes the driver's OperationalError with SQLSTATE 08001, so it reaches
+    :mod:`harborlite.db.errors` as every other database error does."""
+    dbapi: Any = dialect.loaded_dbapi
+    try:
+        return dbapi.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as error:
+        unreachable = dbapi.OperationalError(f"cannot reach the database: {error}")
+        unreachable.sqlstate = unreachable.pgcode = UNREACHABLE_SQLSTATE
+        raise unreachable from error
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.errors import Conflict, HarborliteError, UpstreamUnavailable
@@ -54,8 +54,10 @@ def is_busy(error: BaseException) -> bool:
     code = _sqlite_code(error)
     if code is not None:
         return isinstance(error, OperationalError) and (code & 0xFF) in _SQLITE_BUSY
+    # a connection the server dropped (a restart, a failover) is invalidated, whether the
+    # driver calls it an OperationalError or an InterfaceError (asyncpg's "connection was closed")
     return _pg_code(error).startswith(_PG_TRY_AGAIN) or (
-        error.connection_invalidated and isinstance(error, OperationalError)
+        error.connection_invalidated and isinstance(error, (OperationalError, InterfaceError))
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -64,6 +65,10 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# user names are unique whatever their case: ``Admin`` and ``admin`` are one name
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
 class Project(Base):

@@ -14,7 +14,6 @@ so the sweep removes the data folder itself (``RemoveBlob`` does the same).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -22,8 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from harborlite.oci.json_reader import UnreadableJson, read_json
+
 V2 = Path("docker/registry/v2")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
+# digests written in a manifest GC cannot parse: every blob it may name is kept
+_DIGEST_TEXT = re.compile(rb"sha(?:256|384|512):[a-f0-9]{64,128}")
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,13 @@ def referenced(storage_root: Path) -> set[str]:
         if path is None:
             continue
         try:
-            document = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue  # gone meanwhile, or not JSON: names nothing
-        marked.update(named_by(document))
+            data = path.read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        try:
+            marked.update(named_by(read_json(data, "manifest", max_bytes=None)))
+        except UnreadableJson:  # unreadable (too deep, not JSON): keep every blob it may name
+            marked.update(found.decode() for found in _DIGEST_TEXT.findall(data))
     return marked
 
 

@@ -16,6 +16,7 @@ import logging
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from harborlite.db.errors import translated
 from harborlite.errors import PayloadTooLarge, envelope, envelope_bytes
 
 log = logging.getLogger("harborlite")
@@ -96,7 +97,20 @@ class GuardMiddleware:
         except PayloadTooLarge as refused:  # no surface rendered it (the token service)
             if not started:
                 await _answer(scope, receive, send, refused)
-        except Exception:
+        except Exception as error:
+            known = translated(error)  # a database that is down: 503, never a 500
+            if known is not None:
+                log.warning(
+                    "%s %s (request %s): %s",
+                    scope["method"],
+                    scope["path"],
+                    request_id,
+                    known.message,
+                    exc_info=error,
+                )
+                if not started:
+                    await _send_error(scope, receive, send, known.status, known.code, known.message)
+                return
             log.exception(
                 "unhandled error on %s %s (request %s)", scope["method"], scope["path"], request_id
             )

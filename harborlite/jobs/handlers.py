@@ -9,6 +9,7 @@ from harborlite.jobs.runner import Handler, JobContext
 from harborlite.retention.job import run_retention
 from harborlite.retention.operations import RETENTION
 from harborlite.settings import Settings
+from harborlite.uploads.purge import UPLOAD_PURGE, run_upload_purge
 
 if TYPE_CHECKING:
     from harborlite.upstream.client import Upstream
@@ -25,5 +26,12 @@ def job_handlers(settings: Settings, upstream: Upstream) -> dict[str, Handler]:
     async def retention(context: JobContext) -> None:
         await run_retention(context, upstream)
 
-    handlers: dict[str, Handler] = {GC: gc, RETENTION: retention}
+    async def upload_purge(context: JobContext) -> None:
+        await run_upload_purge(context, settings.registry_storage_root, settings.upload_purge_hours)
+
+    handlers: dict[str, Handler] = {
+        GC: gc,
+        RETENTION: retention,
+        UPLOAD_PURGE: upload_purge,
+    }
     return handlers

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harborlite.oci.fields import ManifestError, _load_object, _optional_str
+from harborlite.oci.fields import ManifestError, _optional_str
+from harborlite.oci.json_reader import read_object
 
 # Fields of the OCI ImageConfig that Harbor echoes in extra_attrs["config"] (Go omitempty).
 _OCI_CONTAINER_CONFIG_KEYS = (
@@ -68,7 +69,7 @@ def parse_image_config(data: bytes) -> ImageConfigInfo:
     """Read a docker/OCI image config blob; an empty blob gives an empty config."""
     if not data.strip():
         return ImageConfigInfo(None, None, None, None, {}, ())
-    body = _load_object(data, "image config")
+    body = read_object(data, "image config", max_bytes=None)  # as large as the fetch allows
     container = body.get("config")
     if container is not None and not isinstance(container, dict):
         raise ManifestError("image config 'config' must be an object")
@@ -93,7 +94,7 @@ def parse_chart_config(data: bytes) -> dict[str, Any]:
     """A Helm chart config; Harbor returns it whole as the chart's ``extra_attrs``."""
     if not data.strip():
         return {}
-    body = _load_object(data, "chart config")
+    body = read_object(data, "chart config", max_bytes=None)
     for key in ("name", "version", "apiVersion"):
         if key in body and not isinstance(body[key], str):
             raise ManifestError(f"chart config '{key}' must be a string")

@@ -1,8 +1,8 @@
-"""Reading JSON documents strictly: one error type, field checks with precise messages."""
+"""Checking JSON documents strictly: one error type, field checks with precise messages (the
+documents themselves are read by :mod:`~harborlite.oci.json_reader`)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -10,22 +10,6 @@ _T = TypeVar("_T")
 
 class ManifestError(ValueError):
     """A manifest, config or reference that cannot be accepted; the message says why."""
-
-
-def _load_object(data: bytes, what: str) -> dict[str, Any]:
-    try:
-        body = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{what} is not UTF-8: {exc}") from exc
-    except ValueError as exc:
-        raise ManifestError(f"{what} is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise ManifestError(f"{what} must be a JSON object")
-    return body
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _field(body: dict[str, Any], key: str, kind: type[_T], what: str) -> _T:

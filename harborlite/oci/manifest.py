@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harborlite.oci.fields import ManifestError, _field, _load_object, _optional_str
+from harborlite.oci.fields import ManifestError, _field, _optional_str
+from harborlite.oci.json_reader import read_json, read_object
 from harborlite.oci.mediatypes import (
     ARTIFACT_TYPE_ANNOTATION,
     CNAB_CONFIG,
@@ -128,11 +128,7 @@ class ManifestInfo:
 
 def parse_manifest(data: bytes, content_type: str | None) -> ManifestInfo:
     """Validate a manifest body pushed or pulled with ``content_type`` and describe it."""
-    if len(data) > MAX_MANIFEST_BYTES:
-        raise ManifestError(
-            f"manifest is {len(data)} bytes, more than the limit of {MAX_MANIFEST_BYTES}"
-        )
-    body = _load_object(data, "manifest")
+    body = read_object(data, "manifest", max_bytes=MAX_MANIFEST_BYTES)
     media_type = _effective_media_type(body, content_type)
     if media_type in SCHEMA1_MEDIA_TYPES:
         return _parse_schema1(data, body, media_type)
@@ -294,7 +290,7 @@ def _schema1_payload(data: bytes, body: dict[str, Any]) -> bytes:
         raise ManifestError("schema1 manifest has no usable signature")
     try:
         protected = signatures[0]["protected"]
-        header = json.loads(_b64url(protected))
+        header: Any = read_json(_b64url(protected), "schema1 protected header", max_bytes=None)
         length = header["formatLength"]
         tail = _b64url(header["formatTail"])
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:

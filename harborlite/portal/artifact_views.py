@@ -12,6 +12,7 @@ from harborlite.db.models import Artifact, Tag
 from harborlite.errors import HarborliteError
 from harborlite.oci.config import build_history, parse_image_config
 from harborlite.oci.fields import ManifestError
+from harborlite.oci.json_reader import UnreadableJson, read_json
 from harborlite.oci.manifest import Descriptor, parse_manifest
 from harborlite.oci.mediatypes import (
     DOCKER_IMAGE_CONFIG,
@@ -145,6 +146,6 @@ async def read_details(upstream: Upstream, repository: str, artifact: Artifact) 
 
 def _pretty(body: bytes) -> str:
     try:
-        return json.dumps(json.loads(body), indent=2, sort_keys=False)
-    except ValueError:
+        return json.dumps(read_json(body, "manifest", max_bytes=None), indent=2, sort_keys=False)
+    except UnreadableJson:
         return body.decode("utf-8", "replace")

@@ -224,15 +224,20 @@ async def _authenticate(
 async def _grant(
     services: Services, lazy: _LazySession, principal: Principal, scopes: list[Scope]
 ) -> list[Access]:
-    """What was asked ∩ what the caller may do. Unknown projects give empty actions."""
-    projects = frozenset(s.name.split("/", 1)[0] for s in scopes if s.type == "repository")
+    """What was asked ∩ what the caller may do. Unknown projects, and repository names the
+    registry would reject, give empty actions."""
+    projects = frozenset(s.name.split("/", 1)[0] for s in scopes if s.names_valid_repository)
     access_map = services.access.access(principal.key, projects)
     if access_map is None:
         access_map = await access_by_names(lazy.get(), principal, set(projects))
         services.access.remember_access(principal.key, projects, access_map)
     granted: list[Access] = []
     for scope in scopes:
-        if scope.type == "repository":
+        if scope.type == "repository" and not scope.names_valid_repository:
+            # as a denied scope: no actions (the other scopes of the request still count)
+            log.info("scope %r names no valid repository: nothing granted on it", str(scope))
+            granted.append(Access("repository", scope.name, ()))
+        elif scope.type == "repository":
             project = access_map.get(scope.name.split("/", 1)[0])
             may = registry_actions(principal, project)
             if "*" in scope.actions and may == frozenset(REGISTRY_ACTIONS):

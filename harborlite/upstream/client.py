@@ -1,4 +1,12 @@
-"""The upstream registry client: one aiohttp session per process, opened in the lifespan.
+"""The upstream registry client: two aiohttp sessions per process, opened in the lifespan.
+
+The ``/v2/`` proxy has a pool of its own (:attr:`Upstream.proxy_session`), so clients, slow
+or many, can never take the connections harborlite's own calls need (:attr:`Upstream.session`:
+manifests, tag lists, tagging, reindex, GC, health). The proxy's pool has no bound of its
+own: each proxied request holds a client connection, so the connection limit
+(``HARBORLITE_MAX_CONNECTIONS``) and the per-client budget (:mod:`harborlite.v2.budget`)
+bound it, and a queue for a pooled connection (which a slow client could make endless) never
+forms.
 
 harborlite's own calls (:meth:`Upstream.fetch`, and the calls of :mod:`harborlite.upstream.calls`)
 give up after :data:`OWN_CALLS`, read whole answers up to a limit (refusing larger ones with
@@ -26,6 +34,8 @@ ANSWER_LIMIT = 4 * 1024 * 1024
 # harborlite's own small calls (manifests, tag lists, untag) give up after this long: a
 # registry that accepts connections but never answers must not hold an API request forever
 OWN_CALLS = aiohttp.ClientTimeout(total=30, sock_connect=10)
+# connections harborlite's own calls keep to the registry at most (no client reaches them)
+OWN_POOL = 64
 
 _MANIFEST_PATH = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
 
@@ -54,34 +64,36 @@ async def _manifest_written(listeners: list[ManifestWriteListener], params: Any)
 class Upstream:
     """Talks to the registry: the proxy's transport, and harborlite's own calls."""
 
-    def __init__(self, base_url: str, signer: TokenSigner, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        signer: TokenSigner,
+        session: aiohttp.ClientSession,
+        proxy_session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.signer = signer
-        self.session = session
+        self.session = session  # harborlite's own calls
+        self.proxy_session = proxy_session or session  # the /v2/ proxy's
         self.manifest_listeners: list[ManifestWriteListener] = []
 
     @classmethod
-    def open(cls, base_url: str, signer: TokenSigner) -> Upstream:
-        connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=60, ttl_dns_cache=300)
+    def open(cls, base_url: str, signer: TokenSigner, *, own_pool: int = OWN_POOL) -> Upstream:
         listeners: list[ManifestWriteListener] = []
-        trace = aiohttp.TraceConfig()
+        trace = aiohttp.TraceConfig()  # both pools' manifest writes reach the listeners
         trace.on_request_end.append(
             lambda session, context, params: _manifest_written(listeners, params)
         )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            read_bufsize=CHUNK,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-            trace_configs=[trace],
-        )
-        upstream = cls(base_url, signer, session)
+        own = _session(own_pool, trace)
+        proxy = _session(0, trace)  # 0: no bound (see the module's docstring)
+        upstream = cls(base_url, signer, own, proxy)
         upstream.manifest_listeners = listeners
         return upstream
 
     async def close(self) -> None:
         await self.session.close()
+        if self.proxy_session is not self.session:
+            await self.proxy_session.close()
 
     def own_authorization(self, repository: str, actions: tuple[str, ...]) -> str:
         """A short-lived token harborlite signs itself, with exactly the scope it needs."""
@@ -109,6 +121,18 @@ class Upstream:
             ) as response:
                 body = await read_body(response, limit, path) if method != "HEAD" else b""
                 return response.status, dict(response.headers), body
+
+
+def _session(limit: int, trace: aiohttp.TraceConfig) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=60, ttl_dns_cache=300)
+    return aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=False,
+        read_bufsize=CHUNK,
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+        trace_configs=[trace],
+    )
 
 
 @contextmanager

@@ -50,7 +50,7 @@ def registry_config(
             "maintenance": {
                 "uploadpurging": {
                     "enabled": True,
-                    "age": "168h",
+                    "age": f"{settings.upload_purge_hours}h",
                     "interval": "24h",
                     "dryrun": False,
                 }

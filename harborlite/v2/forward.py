@@ -20,6 +20,8 @@ from yarl import URL
 from harborlite.http.origin import header
 from harborlite.services import Services
 from harborlite.upstream.client import CHUNK
+from harborlite.v2.budget import proxied
+from harborlite.v2.registry_errors import REGISTRY_ERROR_LIMIT, told_error
 
 log = logging.getLogger("harborlite.access")
 
@@ -108,7 +110,10 @@ async def registry_answer(
     """Send the request to the registry (``body`` when it was read already, else the client's
     body streamed through) and give its answer, released after the block.
 
-    Raises :class:`RegistryUnreachable` or :class:`ClientGone` before the block runs."""
+    The request goes through the proxy's own connection pool (harborlite's own calls have
+    another) and counts against its client's budget (:mod:`harborlite.v2.budget`) while it
+    is with the registry. Raises :class:`~harborlite.v2.budget.OverBudget` (nothing was sent),
+    :class:`RegistryUnreachable` or :class:`ClientGone` before the block runs."""
     method: str = scope["method"]
     data: bytes | AsyncIterator[bytes] | None = body
     if body is None and method in ("PUT", "PATCH", "POST") and has_body(scope):
@@ -118,24 +123,27 @@ async def registry_answer(
     query = scope.get("query_string", b"")
     if query:
         url += "?" + query.decode("latin-1")
-    response_cm = services.upstream.session.request(
-        method,
-        URL(url, encoded=True),
-        headers=_request_headers(services, scope, drop_length=body is not None),
-        data=data,
-        allow_redirects=False,
-        auto_decompress=False,
-    )
-    try:
-        response = await response_cm.__aenter__()
-    except (aiohttp.ClientError, OSError) as error:
-        log.error("registry unreachable for %s %s: %s", method, scope["path"], error)
-        raise RegistryUnreachable(str(error)) from error
-    try:
-        yield response
-    finally:
-        response.release()
-        await response_cm.__aexit__(None, None, None)
+    with proxied(scope, body):
+        response_cm = services.upstream.proxy_session.request(
+            method,
+            URL(url, encoded=True),
+            headers=_request_headers(services, scope, drop_length=body is not None),
+            data=data,
+            allow_redirects=False,
+            auto_decompress=False,
+        )
+        try:
+            response = await response_cm.__aenter__()
+        except (aiohttp.ClientError, OSError) as error:
+            if isinstance(error.__cause__, ClientGone):  # the client left (or was cut off)
+                raise ClientGone() from error
+            log.error("registry unreachable for %s %s: %s", method, scope["path"], error)
+            raise RegistryUnreachable(str(error)) from error
+        try:
+            yield response
+        finally:
+            response.release()
+            await response_cm.__aexit__(None, None, None)
 
 
 def response_headers(
@@ -159,7 +167,19 @@ async def send_answer(
     services: Services, send: Send, response: aiohttp.ClientResponse, *, head: bool, keep: int = 0
 ) -> bytes | None:
     """Stream the registry's answer to the client. With ``keep``, also return its body when it
-    is at most ``keep`` bytes (None when larger, or for a HEAD)."""
+    is at most ``keep`` bytes (None when larger, or for a HEAD). A small 5xx is read whole and
+    told in harborlite's words (:func:`~harborlite.v2.registry_errors.told_error`)."""
+    length = response.content_length
+    if response.status >= 500 and not head and length is not None:
+        if length <= REGISTRY_ERROR_LIMIT:
+            status, told = told_error(response.status, await response.content.read())
+            headers = [
+                (key, str(len(told)).encode() if key == b"content-length" else value)
+                for key, value in response_headers(services, response)
+            ]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": told})
+            return None
     await send(
         {
             "type": "http.response.start",

@@ -23,6 +23,7 @@ from harborlite.audit.events import PUSH, Actor
 from harborlite.auth.tokens import Claims, TokenError
 from harborlite.cache.shared import SharedLookup
 from harborlite.http.origin import header, origin_of
+from harborlite.oci.json_reader import UnreadableJson, read_object
 from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
 from harborlite.oci.reference import is_digest, valid_repository_name
 from harborlite.services import Services, services_of
@@ -42,7 +43,7 @@ from harborlite.v2.forward import (
     send_answer,
 )
 from harborlite.v2.push_index import index_delete, index_failed, index_push
-from harborlite.v2.routes import Kind, Route, parse_route, required_actions
+from harborlite.v2.routes import Kind, Route, parse_route, required_actions, stores_content
 
 log = logging.getLogger("harborlite.v2")
 
@@ -72,6 +73,16 @@ class RegistryGateway:
                 send, 400, "NAME_INVALID", f"invalid repository name {route.name!r}", head=head
             )
             access_logged(scope, 400, started, "", "refused", "invalid repository name")
+            return
+        if route.named_like_project and stores_content(route, method):
+            message = (
+                f"repository name {route.name!r} is only a project name: push to "
+                f"{route.name}/<name> (a repository lives inside a project)"
+            )
+            await send_error(
+                send, 400, "NAME_INVALID", message, detail={"name": route.name}, head=head
+            )
+            access_logged(scope, 400, started, "", "refused", "repository named like its project")
             return
         settings = services.settings
 
@@ -270,6 +281,11 @@ class RegistryGateway:
                 return 400
             except ClientGone:
                 return 499
+            try:  # before anything else reads it, and before the registry sees it
+                read_object(body, "manifest", max_bytes=MAX_MANIFEST_BYTES)
+            except UnreadableJson as error:
+                await send_error(send, 400, "MANIFEST_INVALID", str(error))
+                return 400
             if not is_digest(route.reference):
                 body_digest = "sha256:" + hashlib.sha256(body).hexdigest()
                 _check(await immutable_tags.refused_manifest_push(services, route, body_digest))

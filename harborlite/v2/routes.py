@@ -41,6 +41,13 @@ class Route:
     def project(self) -> str:
         return self.name.split("/", 1)[0]
 
+    @property
+    def named_like_project(self) -> bool:
+        """A one-component name (``/v2/team/...``): the repository would be named exactly like
+        its project, which Harbor's REST API cannot address (``/projects/team/repositories/``
+        needs a name after the project's)."""
+        return bool(self.name) and "/" not in self.name
+
 
 def parse_route(path: str, query_string: bytes = b"") -> Route | None:
     if path in ("/v2", "/v2/"):
@@ -65,6 +72,12 @@ def parse_route(path: str, query_string: bytes = b"") -> Route | None:
     if match.group("blob") is not None:
         return Route(Kind.BLOB, name, match.group("blob"))
     return Route(Kind.REFERRERS, name, match.group("referrers"))
+
+
+def stores_content(route: Route, method: str) -> bool:
+    """Whether the request is part of a push: an upload (any step of it) or a manifest PUT.
+    Those create a repository; reads and deletes only touch one that exists."""
+    return route.kind is Kind.UPLOAD or (route.kind is Kind.MANIFEST and method == "PUT")
 
 
 def required_actions(route: Route, method: str) -> tuple[str, ...]:

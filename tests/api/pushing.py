@@ -28,6 +28,21 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def image_manifest(config: bytes, *layers: bytes) -> bytes:
+    """An OCI image manifest naming ``config`` and ``layers``."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": digest_of(config), "size": len(config)},
+            "layers": [
+                {"mediaType": OCI_LAYER, "digest": digest_of(layer), "size": len(layer)}
+                for layer in layers
+            ],
+        }
+    ).encode()
+
+
 @dataclass(frozen=True)
 class Pushed:
     repository: str

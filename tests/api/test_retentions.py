@@ -149,7 +149,14 @@ def test_create_read_update_delete_and_every_refusal(team: Team) -> None:
         refused = server.api("POST", "/retentions", auth=admin, json=body)
         assert refused.status_code == 400, (message, refused.text)
         assert message in error_of(refused), refused.text
-    assert server.api("POST", "/retentions", auth=admin, content=b"[]").status_code == 400
+    not_an_object = server.api(
+        "POST",
+        "/retentions",
+        auth=admin,
+        content=b"[]",
+        headers={"Content-Type": "application/json"},
+    )
+    assert not_an_object.status_code == 400
 
     policy_id = create(server, policy(pid, cron="0 0 2 * * *"), auth=team.users["developer"])
     metadata = server.api("GET", f"/projects/{pid}/metadatas/retention_id", auth=admin)

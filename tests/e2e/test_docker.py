@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from tests.api.pushing import Pusher
 from tests.e2e.conftest import PASSWORD, Team
 from tests.harness import Harborlite
 from tests.support.docker import DockerCli, Dockerd
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.both_databases
 
@@ -36,18 +35,6 @@ _LAYER_LINE = re.compile(r"^([0-9a-f]{12}): (.+)$")
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def wait_for(found: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """``found()`` once it is truthy (logs and pull audits are written just after the answer)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = found()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not seen in {timeout:.0f} s: {what}")
-        time.sleep(0.1)
 
 
 def build(docker: DockerCli, tmp_path: Path, name: str, seed: int, **kw: Any) -> str:
@@ -103,7 +90,7 @@ def refusal_logged(
     """The access-log lines of a refused request: method, path, status, user and a reason."""
     pattern = rf"\b(?:{method}) {re.escape(path)} {status} .*\buser={re.escape(user)} .*\breason=\S"
     return list(
-        wait_for(
+        eventually(
             lambda: access_lines(harborlite, pattern),
             f"a {method} {path} {status} line for {user} with reason= in {harborlite.log_path}",
         )
@@ -214,7 +201,7 @@ def test_private_project_new_developer_pushes_and_pulls(
     assert docker.repo_digest(ref, f"{harborlite.host}/{project}/app") == digest
     pushes = [e for e in audit(harborlite, username=user, operation="push") if e["success"]]
     assert [e["resource"] for e in pushes] == [f"{project}/app:v1"]
-    wait_for(
+    eventually(
         lambda: [e for e in audit(harborlite, username=user, operation="pull") if e["success"]],
         f"a pull audited for {user}",
     )
@@ -252,7 +239,7 @@ def test_guest_pulls_and_is_refused_a_push(
     refusal_logged(
         harborlite, "POST", f"/v2/{team.project}/{name}-by-guest/blobs/uploads/", 401, guest_name
     )
-    denied = wait_for(
+    denied = eventually(
         lambda: failures(harborlite, "push", username=guest_name),
         f"a failed push audited for {guest_name}",
     )
@@ -287,12 +274,12 @@ def test_non_member_and_anonymous_are_refused_a_pull(
     manifest = f"/v2/{repository}/manifests/v1"
     refusal_logged(harborlite, "HEAD|GET", manifest, 401, team.users["outsider"])
     refusal_logged(harborlite, "HEAD|GET", manifest, 401, "anonymous")
-    outsider_failures = wait_for(
+    outsider_failures = eventually(
         lambda: failures(harborlite, "pull", username=team.users["outsider"]),
         "a failed pull audited for the outsider",
     )
     assert {e["resource"] for e in outsider_failures} == {f"{repository}:v1"}
-    anonymous_failures = wait_for(
+    anonymous_failures = eventually(
         lambda: failures(harborlite, "pull", resource=f"{repository}:v1"),
         "failed pulls audited for the repository",
     )
@@ -318,7 +305,7 @@ def test_anonymous_pull_of_a_public_project_after_logout(
     assert f"Digest: {digest}" in docker.pull(ref).stdout.splitlines()
     assert docker.image_id(ref) == image_id
     # it was anonymous: harborlite served the manifest to no user
-    wait_for(
+    eventually(
         lambda: access_lines(
             harborlite,
             rf"(?:HEAD|GET) /v2/{re.escape(repository)}/manifests/\S+ 200 .*user=anonymous ",
@@ -335,7 +322,7 @@ def test_wrong_password_refused_at_login(harborlite: Harborlite, docker: DockerC
         "unauthorized: invalid username/password\n"
     )
     assert docker.config().get("auths", {}) == {}
-    failed = wait_for(
+    failed = eventually(
         lambda: [
             e for e in audit(harborlite, username=user, operation="login") if not e["success"]
         ],
@@ -371,7 +358,7 @@ def test_missing_project_pull_says_not_found_and_push_says_create_it(
     refusal_logged(harborlite, "HEAD|GET", f"/v2/{repository}/manifests/v1", 404, developer)
     refusal_logged(harborlite, "POST", f"/v2/{repository}/blobs/uploads/", 404, developer)
     for operation in ("pull", "push"):
-        denied = wait_for(
+        denied = eventually(
             lambda: failures(harborlite, operation, username=developer),  # noqa: B023
             f"a failed {operation} audited for {developer}",
         )
@@ -492,7 +479,7 @@ def test_refused_cross_project_mount_falls_back_to_upload(
     lines = refusal_logged(harborlite, "POST", f"/v2/{project_a}/r/blobs/uploads/", 401, user)
     assert len(lines) == len(LAYERS), lines  # one mount tried per layer, each refused
     assert all(f"{project_b}/r" in line.partition("reason=")[2] for line in lines), lines
-    denied = wait_for(
+    denied = eventually(
         lambda: [e for e in audit(harborlite, username=user) if e["success"] is False],
         f"a failed entry audited for {user}",
     )

@@ -619,3 +619,47 @@ class Containerd(_Server):
         self.process.stop()
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Pids of the live children of process `pid` (every thread's), from /proc."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+        except OSError:
+            continue
+    return sorted(set(found))
+
+
+def command_line(pid: int) -> list[str]:
+    """The argv of process `pid` (empty when it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def stop_postgres(server: PostgresServer) -> None:
+    """Shut `server` down (a fast shutdown) and keep its data for `start_postgres`."""
+    server.process.stop()
+
+
+def start_postgres(server: PostgresServer) -> None:
+    """Start a `server` that `stop_postgres` shut down again: same data folder, same port."""
+    old = server.process
+    server.process = ManagedProcess(
+        "postgres",
+        old.argv,
+        old.log_path,
+        cwd=server.workdir,
+        user=POSTGRES_OS_USER,
+        env=_postgres_env(),
+        stop_signal=signal.SIGINT,
+    )
+    server.process.wait_until(server._ready)

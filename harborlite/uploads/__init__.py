@@ -1,0 +1,1 @@
+"""Uploads the registry keeps: purging the abandoned ones."""

@@ -1,0 +1,1 @@
+"""Hostile input, faults and names: the defences of issue 15."""
