@@ -16,6 +16,7 @@ from harborlite.accounts.authentication import Lockout
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.api.routes import api_app
 from harborlite.artifacts.pulls import PullRecorder
+from harborlite.audit.timing import time_audit_writes
 from harborlite.auth.access_cache import AccessCache
 from harborlite.auth.revocation import Revocations
 from harborlite.cache.invalidation import ManifestCacheSync
@@ -27,12 +28,16 @@ from harborlite.http.session_auth import PortalSessionMiddleware
 from harborlite.http.zero_copy import ZeroCopyHook
 from harborlite.jobs.handlers import job_handlers
 from harborlite.jobs.runner import JobRunner
+from harborlite.observability.endpoint import metrics_app
+from harborlite.observability.metrics import Metrics
+from harborlite.observability.requests import METRICS_PATH, ObservedRequests
 from harborlite.portal.config import load_portal_config
 from harborlite.portal.routes import portal_app
 from harborlite.quotas.usage import RegistryWrites
 from harborlite.runtime import load_signer, open_database, open_registry, open_upstream
 from harborlite.services import Services
 from harborlite.settings import Settings
+from harborlite.storage.configured import registry_storage
 from harborlite.token.endpoint import token_app
 from harborlite.v2.budget import BudgetedGateway, ProxyBudget
 from harborlite.v2.gateway import RegistryGateway
@@ -45,16 +50,20 @@ TOKEN_PATH = "/service/token"
 
 class Dispatcher:
     """The top of the app: ``/service/token``, asked once per pull and push, goes to its lean
-    app behind only the request id and the guard; everything else (and the lifespan) goes to
-    Starlette with its router and the portal's session middleware."""
+    app behind only the guard, and ``/metrics`` (scraped, never a portal page: no session, no
+    catch-all) to its own; everything else (and the lifespan) goes to Starlette with its router
+    and the portal's session middleware."""
 
-    def __init__(self, main: Starlette, token: ASGIApp) -> None:
+    def __init__(self, main: Starlette, token: ASGIApp, metrics: ASGIApp) -> None:
         self.main = main
         self.token = token
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == TOKEN_PATH:
             await self.token(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == METRICS_PATH:
+            await self.metrics(scope, receive, send)
         else:
             await self.main(scope, receive, send)
 
@@ -63,7 +72,11 @@ def create_app(settings: Settings) -> ZeroCopyHook:
     """The whole app, with sendfile(2) for blob downloads when the server is uvicorn.
 
     The connection budget's other parts are the server's (:mod:`harborlite.http.connections`,
-    given to uvicorn by ``harborlite serve``) and the upstream client's (two pools)."""
+    given to uvicorn by ``harborlite serve``) and the upstream client's (two pools).
+
+    Every request is counted and timed (:mod:`harborlite.observability.requests`) in this app's
+    own metrics registry, served at ``/metrics``."""
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
@@ -78,6 +91,7 @@ def create_app(settings: Settings) -> ZeroCopyHook:
             access = AccessCache()
             # a commit touching users, projects, members or robots clears it
             tracked = access.watch(database.sessions)
+            time_audit_writes(tracked, metrics.audit_written)
             revocations = Revocations(settings.token_expiration_minutes * 60)
             revocations.watch(tracked)  # this process's revocations apply at commit
             revocations.on_change.append(access.changed)  # and other replicas' when read
@@ -95,6 +109,7 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 )
             upstream = await stack.enter_async_context(open_upstream(registry.url, signer))
             manifests = ManifestCache()
+            metrics.watch_manifest_cache(manifests)
             upstream.manifest_listeners.append(manifests.registry_wrote)
             # quota usage forgets a manifest the registry deleted
             upstream.manifest_listeners.append(RegistryWrites(database.sessions).registry_wrote)
@@ -113,7 +128,9 @@ def create_app(settings: Settings) -> ZeroCopyHook:
             pulls = PullRecorder(database.sessions)
             pulls.start()
             stack.push_async_callback(pulls.stop)
-            jobs = JobRunner(database.sessions, job_handlers(settings, upstream))
+            jobs = JobRunner(
+                database.sessions, job_handlers(settings, upstream), finished=metrics.job_finished
+            )
             services = Services(
                 settings=settings,
                 engine=database.engine,
@@ -122,7 +139,9 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 credentials=CredentialCache(settings.credential_cache_seconds),
                 access=access,
                 revocations=revocations,
-                failures=Lockout.from_settings(settings, redis=login_redis),
+                failures=Lockout.from_settings(
+                    settings, redis=login_redis, sessions=database.sessions
+                ),
                 jobs=jobs,
                 upstream=upstream,
                 pulls=pulls,
@@ -130,6 +149,8 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 manifests=manifests,
                 manifest_sync=manifest_sync,
                 storage_root=settings.registry_storage_root,
+                storage=registry_storage(settings),
+                metrics=metrics,
             )
             jobs.start()
             stack.push_async_callback(jobs.stop)  # before the database closes
@@ -149,11 +170,12 @@ def create_app(settings: Settings) -> ZeroCopyHook:
         PortalSessionMiddleware, idle_minutes=portal.idle_minutes, max_hours=portal.max_hours
     )
     app.add_middleware(GuardMiddleware)
-    app.add_middleware(RequestIdMiddleware)
-    dispatcher = Dispatcher(app, RequestIdMiddleware(GuardMiddleware(token_app)))
+    dispatcher = Dispatcher(app, GuardMiddleware(token_app), GuardMiddleware(metrics_app))
+    # the request id first (every log line and metric below sees it), then counted and timed
+    observed = RequestIdMiddleware(ObservedRequests(dispatcher, metrics))
     # trickling request bodies are cut off (inside the hook: it needs uvicorn's own send)
     rated = BodyRateMiddleware(
-        dispatcher, settings.min_body_rate, float(settings.body_rate_window_seconds)
+        observed, settings.min_body_rate, float(settings.body_rate_window_seconds)
     )
     return ZeroCopyHook(rated)
 

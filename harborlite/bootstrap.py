@@ -17,6 +17,7 @@ from harborlite.datadir import secure_data_dir
 from harborlite.gc.storage import writable
 from harborlite.projects import queries as projects
 from harborlite.settings import Settings
+from harborlite.storage.configured import registry_storage
 from harborlite.uploads.purge import ensure_hourly
 
 log = logging.getLogger("harborlite")
@@ -71,7 +72,7 @@ async def ensure_initial_state(session: AsyncSession, settings: Settings) -> str
         await projects.create_project(session, name="library", public=True, owner=admin)
         record(session, AuditEvent("system", CREATE, "project", "library"))
     # abandoned uploads purged hourly, where harborlite has the registry's storage
-    if settings.embedded_registry or writable(settings.registry_storage_root):
+    if settings.embedded_registry or writable(registry_storage(settings)):
         await ensure_hourly(session)
     await session.commit()
     return generated

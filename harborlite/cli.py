@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +26,10 @@ from harborlite.projects import operations as projects
 from harborlite.projects import queries as project_queries
 from harborlite.runtime import load_signer, open_database, open_registry, open_upstream
 from harborlite.settings import Settings, SettingsError, load_settings
+from harborlite.tls import authority, trust
+from harborlite.tls.authority import AuthorityError, TlsFiles
+from harborlite.tls.context import ServedCertificate, TlsError
+from harborlite.tls.trust import DEFAULT_HTTPS_PORT, Endpoint
 
 DESCRIPTION = """\
 harborlite: a private container registry with Harbor's core in one process.
@@ -33,14 +39,21 @@ data folder defaults to ./data. Every subcommand reads the same settings.
 """
 
 
-def configure_logging(level: str) -> None:
-    """One line per record on standard error, its message escaped (:mod:`harborlite.logsafe`):
-    a client's text cannot start a line of its own."""
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """One line per record on standard error, its message escaped and credentials scrubbed
+    (:mod:`harborlite.logsafe`): a client's text cannot start a line of its own. With
+    ``log_format="json"`` each line is a JSON object
+    (:mod:`harborlite.observability.json_logs`), uvicorn's too (``logsafe.install``)."""
     logging.basicConfig(
         level=getattr(logging, level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if log_format == "json":
+        from harborlite.observability.json_logs import JsonFormatter
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(logsafe.SafeFormatter(JsonFormatter()))
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logsafe.install()
 
@@ -67,6 +80,17 @@ def _stopped(signum: int, frame: object) -> None:
     raise Stopped
 
 
+def _served_certificate(settings: Settings) -> ServedCertificate | None:
+    """The TLS context of ``HARBORLITE_TLS_CERT``/``_KEY`` (None: plain HTTP); a pair that
+    cannot be served ends the start with one line naming the file."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    try:
+        return ServedCertificate(settings.tls_cert, settings.tls_key)
+    except TlsError as error:
+        raise SystemExit(f"harborlite: refusing to start: HARBORLITE_TLS_CERT: {error}") from None
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -75,14 +99,19 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from harborlite.http.connections import protocol_for
 
     secure_data_dir(settings.data_dir)  # umask 077; refuses a folder others can write
+    served = _served_certificate(settings)  # before the banner: a bad file fails the start
     host = settings.external_host
+    login = f"--tls-verify=false {host}"
+    if settings.external_url.startswith("https://"):
+        login = f"--cert-dir DIR {host}  (DIR holding the CA: `harborlite tls show`)"
     print(
-        f"harborlite {__version__} starting on {settings.host}:{settings.port}\n"
+        f"harborlite {__version__} starting on {settings.host}:{settings.port}"
+        f"{' (HTTPS)' if served else ''}\n"
         f"  external URL: {settings.external_url}\n"
         f"  data folder:  {settings.data_dir}\n"
         f"  database:     {settings.database_url.split('://')[0]}\n"
         f"  registry:     {settings.registry_url or 'embedded (started by harborlite)'}\n"
-        f"  log in:       skopeo login --tls-verify=false {host} -u admin\n"
+        f"  log in:       skopeo login -u admin {login}\n"
         f"                (password: HARBORLITE_ADMIN_PASSWORD, or the file "
         f"{settings.admin_password_file} on first start)",
         flush=True,
@@ -100,6 +129,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         server_header=False,
         timeout_keep_alive=settings.idle_timeout_seconds,
         h11_max_incomplete_event_size=64 * 1024,
+        # X-Forwarded-For / -Proto believed from HARBORLITE_TRUSTED_PROXIES only: uvicorn's
+        # default believes 127.0.0.1, so any local client would choose its audited address
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
+        # our context, whose certificate SIGHUP reloads (uvicorn's would be fixed at start)
+        ssl_context_factory=(lambda config, default: served.context) if served else None,
     )
     logsafe.install()  # on the handlers uvicorn's Config just made too
     server = uvicorn.Server(config)
@@ -108,12 +143,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     # stopped), then raises the signal again once it has put the handler it found back: a
     # KeyboardInterrupt, or Stopped from the handler below. Both end here, in one line, exit 0
     previous = signal.signal(signal.SIGTERM, _stopped)
+    restore_sighup = served.reload_on_sighup() if served else None
     try:
         server.run()
     except (KeyboardInterrupt, Stopped):
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if restore_sighup is not None:
+            restore_sighup()
     if server.started:
         print("harborlite stopped", flush=True)
     return 0 if server.started else 1
@@ -232,6 +270,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _reindex(settings: Settings) -> int:
     from harborlite.artifacts.reindex import reindex
+    from harborlite.storage.configured import registry_storage
 
     async with (
         open_database(settings, first_start=False) as database,
@@ -240,7 +279,7 @@ async def _reindex(settings: Settings) -> int:
         database.sessions() as session,
     ):
         try:
-            report = await reindex(upstream, session, settings.registry_storage_root)
+            report = await reindex(upstream, session, registry_storage(settings))
         except HarborliteError as error:
             print(f"reindex failed: {error.message}")
             return 1
@@ -256,6 +295,7 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
 async def _quota_recount(settings: Settings, names: list[str]) -> int:
     from harborlite.quotas.recount import projects_named, recount
     from harborlite.quotas.usage import upload_window
+    from harborlite.storage.configured import registry_storage
 
     async with (
         open_database(settings, first_start=False) as database,
@@ -272,7 +312,7 @@ async def _quota_recount(settings: Settings, names: list[str]) -> int:
         for name, project_id in targets.items():
             async with database.sessions() as session:
                 result = await recount(
-                    session, upstream, settings.registry_storage_root, project_id, window=window
+                    session, upstream, registry_storage(settings), project_id, window=window
                 )
                 await session.commit()
             print(result.summary(name))
@@ -297,7 +337,95 @@ def cmd_registry_config(settings: Settings, args: argparse.Namespace) -> int:
         http_secret="CHANGE-ME",
     )
     print(f"# trust this certificate as rootcertbundle: {settings.cert_path}")
+    if settings.storage == "s3":
+        print(
+            f"# storage: the S3 bucket {settings.s3_bucket}; blob GETs redirect to presigned "
+            "URLs, so clients must reach the bucket's endpoint"
+        )
+        if settings.s3_secret_key:
+            print("# this holds the S3 secret key: keep the file private (chmod 600)")
+        print("# start the registry without AWS_CA_BUNDLE in its environment")
     print(yaml.safe_dump(config, sort_keys=False), end="")
+    return 0
+
+
+def _tls_endpoint(settings: Settings, host: str) -> Endpoint:
+    """``host`` with the port clients use: the external URL's (443 when it names none)."""
+    parts = urlsplit(settings.external_url)
+    return Endpoint(host.strip("[]"), parts.port or DEFAULT_HTTPS_PORT)
+
+
+def cmd_tls_init(settings: Settings, args: argparse.Namespace) -> int:
+    """``tls init HOST...``: a private CA and a server certificate, and where clients want it."""
+    from harborlite.datadir import secure_data_dir
+
+    secure_data_dir(settings.data_dir)
+    files = TlsFiles.of(settings.data_dir)
+    hosts: list[str] = list(args.hosts)
+    try:
+        if args.renew:
+            authority.issue_server_certificate(files, hosts)
+        else:
+            authority.create_authority(files, hosts, force=args.force)
+    except AuthorityError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    made = "a server certificate" if args.renew else "a private CA and a server certificate"
+    print(f"created {made} for {', '.join(hosts)} in {files.folder}")
+    print()
+    print("\n".join(trust.settings_lines(files.server_cert, files.server_key)))
+    if not args.renew:
+        print()
+        print(
+            "\n".join(trust.client_instructions(_tls_endpoint(settings, hosts[0]), files.ca_cert))
+        )
+    return 0
+
+
+def cmd_tls_renew(settings: Settings, args: argparse.Namespace) -> int:
+    """``tls renew [HOST...]``: a new server certificate from the same CA (clients keep
+    trusting it); the names of the current one when none are given."""
+    files = TlsFiles.of(settings.data_dir)
+    if not args.hosts:
+        try:
+            args.hosts = authority.server_hosts(files.server_cert)
+        except (OSError, ValueError):
+            print(
+                f"error: no server certificate in {files.folder}: name the hosts", file=sys.stderr
+            )
+            return 1
+    args.renew = True
+    return cmd_tls_init(settings, args)
+
+
+def cmd_tls_show(settings: Settings, args: argparse.Namespace) -> int:
+    """``tls show``: the CA in PEM (to hand to clients) and the fingerprints and expiry of the
+    CA and server certificates."""
+    files = TlsFiles.of(settings.data_dir)
+    shown: list[tuple[str, Path]] = []
+    if files.ca_cert.exists():
+        shown.append(("CA certificate", files.ca_cert))
+    if files.server_cert.exists():
+        shown.append(("server certificate", files.server_cert))
+    if settings.tls_cert is not None and settings.tls_cert != files.server_cert.resolve():
+        shown.append(("served certificate (HARBORLITE_TLS_CERT)", settings.tls_cert))
+    if not shown:
+        print(
+            f"error: no certificate in {files.folder} and HARBORLITE_TLS_CERT is not set: "
+            "run `harborlite tls init HOST`",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        facts = [(label, authority.describe(path)) for label, path in shown]
+    except AuthorityError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if files.ca_cert.exists():
+        print(files.ca_cert.read_text().strip())
+        print()
+    for label, fact in facts:
+        print("\n".join(fact.lines(label)))
     return 0
 
 
@@ -361,6 +489,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recount_parser.add_argument("projects", nargs="*")
     recount_parser.set_defaults(func=cmd_quota_recount)
+    tls = sub.add_parser("tls", help="HTTPS with a private CA").add_subparsers(
+        dest="action", required=True
+    )
+    tinit = tls.add_parser(
+        "init", help="create a private CA and a server certificate for HOST... (data folder)"
+    )
+    tinit.add_argument("hosts", nargs="+", metavar="HOST", help="DNS names or IP addresses")
+    tinit.add_argument(
+        "--force", action="store_true", help="replace an existing CA and certificate"
+    )
+    tinit.set_defaults(func=cmd_tls_init, renew=False)
+    trenew = tls.add_parser(
+        "renew", help="a new server certificate from the same CA (then SIGHUP harborlite)"
+    )
+    trenew.add_argument("hosts", nargs="*", metavar="HOST", help="default: the current names")
+    trenew.set_defaults(func=cmd_tls_renew, force=False)
+    tls.add_parser(
+        "show", help="print the CA, and the fingerprints and expiry of the certificates"
+    ).set_defaults(func=cmd_tls_show)
     sub.add_parser(
         "registry-config",
         help="print the registry config to use with HARBORLITE_REGISTRY_URL (an external registry)",
@@ -375,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"harborlite: bad setting: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     result: int = args.func(settings, args)
     return result
 

@@ -14,6 +14,7 @@ from harborlite.accounts.passwords import CredentialCache
 from harborlite.auth.access_cache import AccessCache
 from harborlite.auth.revocation import Revocations
 from harborlite.auth.tokens import TokenSigner
+from harborlite.observability.metrics import Metrics
 from harborlite.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from harborlite.cache.invalidation import ManifestCacheSync
     from harborlite.cache.manifests import ManifestCache
     from harborlite.jobs.runner import JobRunner
+    from harborlite.storage.store import RegistryStorage
     from harborlite.upstream.client import Upstream
     from harborlite.upstream.supervisor import RegistrySupervisor
 
@@ -42,7 +44,9 @@ class Services:
     revocations: Revocations = field(default_factory=Revocations)
     started_at: float = field(default_factory=time.time)
     storage_root: Path | None = None  # the registry's filesystem storage, if readable
+    storage: RegistryStorage | None = None  # the registry's storage (folder or S3), if reachable
     jobs: JobRunner | None = None  # the background job runner
+    metrics: Metrics = field(default_factory=Metrics)  # /metrics: the app's own registry
 
 
 def services_of(request_or_scope: Any) -> Services:

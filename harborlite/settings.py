@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -76,11 +77,26 @@ class Settings:
     body_rate_window_seconds: int = 30
     # unfinished uploads (the registry's _uploads) older than this are purged by a job
     upload_purge_hours: int = 24
+    # HTTPS served directly (both or neither); the certificate is read again on SIGHUP
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # addresses (or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed
+    trusted_proxies: tuple[str, ...] = ()
+    # where the embedded registry (or the external one, for registry-config) keeps blobs
+    storage: str = "filesystem"
+    s3_bucket: str = ""
+    s3_region: str = ""
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: Secret | None = None
+    log_format: str = "text"  # or "json": one JSON object per line
 
     @property
     def registry_storage_root(self) -> Path | None:
         """The registry's filesystem storage as harborlite reads it: its own child's, or the
         external registry's when ``HARBORLITE_REGISTRY_STORAGE`` names it (None: unknown)."""
+        if self.storage == "s3":
+            return None  # the registry keeps blobs in S3 (harborlite.storage.s3)
         if self.embedded_registry:
             return self.registry_storage_dir
         return self.external_registry_storage
@@ -147,9 +163,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     host = env.get("HARBORLITE_HOST") or "127.0.0.1"
     port = _int(env, "HARBORLITE_PORT", 8080, 1, 65535)
     external = _url(env, "HARBORLITE_EXTERNAL_URL", ("http", "https"))
+    tls_cert, tls_key = _tls(env)
     if external is None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        external = f"http://{shown}:{port}"
+        external = f"{'https' if tls_cert else 'http'}://{shown}:{port}"
     database_url = env.get("HARBORLITE_DATABASE_URL") or ""
     if not database_url:
         database_url = f"sqlite+aiosqlite:///{data_dir / 'harborlite.db'}"
@@ -178,6 +195,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             raise SettingsError(
                 f"HARBORLITE_REGISTRY_STORAGE must be an absolute path, got {storage_raw!r}"
             )
+    storage = (env.get("HARBORLITE_STORAGE") or "filesystem").lower()
+    if storage not in ("filesystem", "s3"):
+        raise SettingsError(f"HARBORLITE_STORAGE must be filesystem or s3, got {storage!r}")
+    s3_bucket = env.get("HARBORLITE_S3_BUCKET") or ""
+    if storage == "s3" and not s3_bucket:
+        raise SettingsError("HARBORLITE_STORAGE=s3 needs HARBORLITE_S3_BUCKET")
+    s3_access = env.get("HARBORLITE_S3_ACCESS_KEY") or None
+    s3_secret = env.get("HARBORLITE_S3_SECRET_KEY") or None
+    if (s3_access is None) != (s3_secret is None):
+        raise SettingsError(
+            "set both HARBORLITE_S3_ACCESS_KEY and HARBORLITE_S3_SECRET_KEY, or neither (the "
+            "usual AWS credential chain)"
+        )
+    log_format = (env.get("HARBORLITE_LOG_FORMAT") or "text").lower()
+    if log_format not in ("text", "json"):
+        raise SettingsError(f"HARBORLITE_LOG_FORMAT must be text or json, got {log_format!r}")
     log_level = (env.get("HARBORLITE_LOG_LEVEL") or "info").lower()
     if log_level not in ("debug", "info", "warning", "error"):
         raise SettingsError(
@@ -215,6 +248,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         min_body_rate=_int(env, "HARBORLITE_MIN_BODY_RATE", 1024, 0, 1 << 30),
         body_rate_window_seconds=_int(env, "HARBORLITE_BODY_RATE_WINDOW_SECONDS", 30, 1, 3600),
         upload_purge_hours=_int(env, "HARBORLITE_UPLOAD_PURGE_HOURS", 24, 1, 24 * 365),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        trusted_proxies=_trusted_proxies(env),
+        storage=storage,
+        s3_bucket=s3_bucket,
+        s3_region=env.get("HARBORLITE_S3_REGION") or "us-east-1",
+        s3_endpoint=_url(env, "HARBORLITE_S3_ENDPOINT", ("http", "https")),
+        s3_access_key=s3_access,
+        s3_secret_key=Secret(s3_secret) if s3_secret else None,
+        log_format=log_format,
     )
 
 
@@ -228,3 +271,34 @@ def _robot_prefix(env: Mapping[str, str]) -> str:
             f"or a + (got {prefix!r})"
         )
     return prefix
+
+
+def _tls(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    """``HARBORLITE_TLS_CERT`` and ``HARBORLITE_TLS_KEY``: both files, or neither."""
+    cert_raw = env.get("HARBORLITE_TLS_CERT") or ""
+    key_raw = env.get("HARBORLITE_TLS_KEY") or ""
+    if not cert_raw and not key_raw:
+        return None, None
+    if not cert_raw or not key_raw:
+        raise SettingsError("set both HARBORLITE_TLS_CERT and HARBORLITE_TLS_KEY, or neither")
+    cert, key = Path(cert_raw).expanduser(), Path(key_raw).expanduser()
+    for name, path in (("HARBORLITE_TLS_CERT", cert), ("HARBORLITE_TLS_KEY", key)):
+        if not path.is_file():
+            raise SettingsError(f"{name} names {path}, which is not a file")
+    return cert.resolve(), key.resolve()
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``HARBORLITE_TRUSTED_PROXIES``: comma-separated addresses or networks (CIDR)."""
+    raw = env.get("HARBORLITE_TRUSTED_PROXIES") or ""
+    found: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"HARBORLITE_TRUSTED_PROXIES must list addresses or networks, got {item!r}"
+            ) from None
+    return tuple(found)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -35,13 +36,19 @@ class Harborlite:
     process: subprocess.Popen[bytes]
     admin_password: str = ADMIN_PASSWORD
     _counter: list[int] = field(default_factory=lambda: [0])
+    ca: Path | None = None  # served over HTTPS with a certificate this CA signed
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an httpx client is given to verify this server (True: plain HTTP)."""
+        return trusting(self.ca) if self.ca is not None else True
 
     @property
     def admin(self) -> tuple[str, str]:
         return ("admin", self.admin_password)
 
     def client(self, auth: tuple[str, str] | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=auth, timeout=30)
+        return httpx.Client(base_url=self.url, auth=auth, timeout=30, verify=self.verify)
 
     def api(
         self, method: str, path: str, *, auth: tuple[str, str] | None = None, **kwargs: Any
@@ -116,17 +123,27 @@ class Harborlite:
         return int(self.process.returncode or 0)
 
 
+def trusting(ca: Path) -> ssl.SSLContext:
+    """A client context that trusts ``ca`` only (not the system's CAs)."""
+    return ssl.create_default_context(cafile=str(ca))
+
+
 def start_harborlite(
     database_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     data_dir: Path | None = None,
+    ca: Path | None = None,
+    address: str = "127.0.0.1",
 ) -> Harborlite:
+    """``ca``: the server is given ``HARBORLITE_TLS_CERT``/``_KEY`` in ``extra_env`` and is
+    reached over HTTPS, verified against ``ca``; ``address``: where it listens and is reached
+    (``HARBORLITE_HOST``)."""
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="harborlite-test-"))
     port = int((extra_env or {}).get("HARBORLITE_PORT") or free_port())
     env = {
         **os.environ,
         "HARBORLITE_DATA_DIR": str(data_dir),
-        "HARBORLITE_HOST": "127.0.0.1",
+        "HARBORLITE_HOST": address,
         "HARBORLITE_PORT": str(port),
         "HARBORLITE_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "HARBORLITE_LOG_LEVEL": "info",
@@ -148,20 +165,22 @@ def start_harborlite(
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
+    shown = f"[{address}]" if ":" in address else address
     server = Harborlite(
-        url=f"http://127.0.0.1:{port}",
-        host=f"127.0.0.1:{port}",
+        url=f"{'https' if ca else 'http'}://{shown}:{port}",
+        host=f"{shown}:{port}",
         data_dir=data_dir,
         log_path=log_path,
         database_url=database_url or "sqlite",
         process=process,
+        ca=ca,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"harborlite exited with {process.returncode}:\n{server.log()}")
         try:
-            health = httpx.get(f"{server.url}/api/v2.0/health", timeout=2)
+            health = httpx.get(f"{server.url}/api/v2.0/health", timeout=2, verify=server.verify)
             if health.status_code == 200 and health.json()["status"] == "healthy":
                 return server
         except httpx.HTTPError:

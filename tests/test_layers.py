@@ -36,6 +36,8 @@ DOMAINS = (
     "jobs",
     "gc",
     "uploads",
+    "storage",
+    "tls",
 )
 
 

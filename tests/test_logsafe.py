@@ -134,3 +134,65 @@ def test_the_server_log_cannot_be_forged(harborlite: Harborlite) -> None:
     assert "/v2/x\\rFORGED" in text, text
     assert "(not a user name, " in text
     assert not any(line.startswith("FORGED") for line in text.splitlines()), text
+
+
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJlLWJ5dGVz"
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        (f"token {JWT} refused", "token *** refused"),
+        ("Authorization: Bearer abcdefgh12345678", "Authorization: ***"),
+        ("Authorization: Basic YWRtaW46SGFyYm9yMTIzNDU=", "Authorization: ***"),
+        ("sent Basic YWRtaW46SGFyYm9yMTIzNDU= upstream", "sent Basic *** upstream"),
+        ("form password=Harbor12345&username=admin", "form password=***&username=admin"),
+        ('{"secret_key": "wJalrXUtnFEMI"}', '{"secret_key": "***"}'),
+        ("refresh_token=abc.def.ghi", "refresh_token=***"),
+        (
+            "cannot connect to postgresql+asyncpg://harbor:s3cr3t@db:5432/harbor",
+            "cannot connect to postgresql+asyncpg://harbor:***@db:5432/harbor",
+        ),
+        ("X-Amz-Signature=0123abcd&X-Amz-Date=1", "X-Amz-Signature=***&X-Amz-Date=1"),
+        # what is no credential stays as it was
+        ("GET /v2/library/app/manifests/v1 200 1.2ms user=admin", None),
+        ("created user admin with password Xy12 (saved in /data/admin_password)", None),
+        ("http://127.0.0.1:5000/v2/ answered 401", None),
+    ],
+)
+def test_scrub_hides_what_looks_like_a_credential(line: str, shown: str | None) -> None:
+    assert logsafe.scrub(line) == (line if shown is None else shown)
+
+
+def test_a_credential_in_a_message_or_a_traceback_is_scrubbed(
+    stream: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, out = stream
+    try:
+        raise RuntimeError(f"upstream said no to Bearer {JWT}")
+    except RuntimeError:
+        logger.exception("token %s failed", JWT)
+    text = out.getvalue()
+    assert JWT not in text and JWT.split(".")[1] not in text
+    assert text.startswith("ERROR harborlite.test-logsafe: token *** failed\nTraceback")
+
+
+def test_the_text_format_is_unchanged_by_default() -> None:
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        for handler in before:
+            root.removeHandler(handler)
+        configure_logging("info")
+        out = io.StringIO()
+        for handler in root.handlers:
+            handler.setStream(out)  # type: ignore[attr-defined]
+        logging.getLogger("harborlite.test-text").warning("plain %s", "words")
+        line = out.getvalue().rstrip("\n")
+        assert line.endswith(" WARNING harborlite.test-text: plain words"), line
+        assert not line.startswith("{")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in before:
+            root.addHandler(handler)

@@ -9,7 +9,15 @@ address) is refused with :class:`~harborlite.errors.LockedOut`, the right passwo
 the window ends. A success forgives the failures its own address made on the account (a person
 mistyping, then getting it right), never those made from elsewhere. With Redis the counts are
 shared by every replica (a hash per account and per address, changed by Lua scripts, with the
-window as their expiry); without it, or while Redis fails, they live in bounded dicts here.
+window as their expiry); without it they live in bounded dicts here.
+
+While a configured Redis fails, the lockout **fails closed**, never open: it counts the
+failures of the window from the audit log (:mod:`harborlite.accounts.failed_logins`), which
+every replica writes before it refuses, plus the attempts in flight here, so the replicas
+still share one count (each may let its own in-flight attempts through: at most ``max_failures``
+per replica at once). A login that cannot be counted at all (the database away too) is
+refused as locked out for a few seconds. Redis is tried again every ``retry_seconds``; its
+counts take over again as soon as it answers.
 """
 
 from __future__ import annotations
@@ -23,11 +31,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from harborlite.accounts.failed_logins import failures_in_window, seconds_until
 from harborlite.accounts.names import valid_username
 from harborlite.accounts.passwords import CredentialCache, verify_password
 from harborlite.accounts.queries import get_user_by_name
@@ -302,6 +312,7 @@ return locked
 _RELEASE = _LIBRARY + "release(1, ARGV[4] == '1')\nreturn 0\n"
 
 REDIS_PREFIX = "harborlite:login:"
+UNCOUNTED_RETRY_MS = 5000  # a login that cannot be counted at all: refused, retry after this
 
 
 @dataclass
@@ -314,8 +325,9 @@ class _Tally:
 class Lockout:
     """The failed-login counts of accounts and client addresses (``services.failures``).
 
-    ``redis``: a client shared by the replicas, or None for counts in this process only (and
-    while Redis fails: each call falls back to them and logs why)."""
+    ``redis``: a client shared by the replicas, or None for counts in this process only.
+    ``sessions``: the database, to count from the audit log while Redis fails (without it, a
+    failing Redis leaves the counts of this process only, and a log line says so)."""
 
     def __init__(
         self,
@@ -324,8 +336,10 @@ class Lockout:
         max_failures_per_address: int = 20,
         *,
         redis: Redis | None = None,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
         max_entries: int = 100_000,
         command_timeout: float = 1.0,
+        retry_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_failures = max_failures
@@ -339,6 +353,9 @@ class Lockout:
         self._pairs: dict[str, _Tally] = {}  # only .failures and .until are used
         self._scripts: dict[str, AsyncScript] = {}
         self._redis_failed_at = -1e9
+        self._sessions = sessions
+        self._retry = retry_seconds
+        self._redis_down_until = -1e9  # while Redis failed moments ago, it is not asked
         if redis is not None:
             for name, source in (
                 ("check", _CHECK),
@@ -349,13 +366,24 @@ class Lockout:
                 self._scripts[name] = redis.register_script(source)
 
     @classmethod
-    def from_settings(cls, settings: Settings, redis: Redis | None = None) -> Lockout:
+    def from_settings(
+        cls,
+        settings: Settings,
+        redis: Redis | None = None,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> Lockout:
         return cls(
             settings.login_max_failures,
             settings.login_lockout_seconds,
             settings.login_max_failures_per_address,
             redis=redis,
+            sessions=sessions,
         )
+
+    @property
+    def shared(self) -> bool:
+        """Whether the counts are the replicas' (Redis answering), not this process's."""
+        return bool(self._scripts) and self._clock() >= self._redis_down_until
 
     # ------------------------------------------------------------------ the operations
 
@@ -405,7 +433,9 @@ class Lockout:
     async def _run(self, name: str, username: str, address: str, flag: str) -> list[int]:
         keys = self._keys(username, address)
         script = self._scripts.get(name)
-        if script is not None:
+        if script is None:
+            return self._local(name, keys, flag)
+        if self._clock() >= self._redis_down_until:
             args = [self.max_failures, self.max_failures_per_address, self.lockout_seconds * 1000]
             try:
                 async with asyncio.timeout(self._timeout):
@@ -415,9 +445,45 @@ class Lockout:
                 return [int(value) for value in answer] if isinstance(answer, list) else [0]
             except (RedisError, OSError, TimeoutError) as error:
                 now = self._clock()
+                self._redis_down_until = now + self._retry
                 if now - self._redis_failed_at > 60:
-                    log.warning("login lockout counted in this process only: Redis: %s", error)
+                    where = (
+                        "in this process only" if self._sessions is None else "from the audit log"
+                    )
+                    log.warning("login lockout counted %s: Redis: %s", where, error)
                     self._redis_failed_at = now
+        if self._sessions is None or name not in ("check", "reserve"):
+            return self._local(name, keys, flag)
+        return await self._from_audit(name, keys, flag, username, address)
+
+    async def _from_audit(
+        self, name: str, keys: list[str], flag: str, username: str, address: str
+    ) -> list[int]:
+        """``check`` or ``reserve`` while Redis fails: the window's failures from the audit
+        log (every replica's), with this process's own failures not yet committed and its
+        attempts in flight; then this process's count as usual (the reservation)."""
+        assert self._sessions is not None
+        limits = (self.max_failures, self.max_failures_per_address)
+        try:
+            async with self._sessions() as session:
+                counted = await failures_in_window(
+                    session, username, address, limits, timedelta(seconds=self.lockout_seconds)
+                )
+        except Exception as error:  # fail closed: a login that cannot be counted is refused
+            log.error(
+                "login refused: its attempt cannot be counted (Redis and the database: %s)",
+                type(error).__name__,
+            )
+            return [1, UNCOUNTED_RETRY_MS]
+        for i in (0, 1):
+            tally = self._get(self._tallies, keys[i])
+            mine = tally.failures if tally is not None else 0
+            flying = tally.attempts - tally.failures if tally is not None else 0
+            if max(counted[i].failures, mine) + flying >= limits[i]:
+                left = seconds_until(counted[i].until)
+                if tally is not None:
+                    left = max(left, tally.until - self._clock())
+                return [i + 1, max(1, int(left * 1000))]
         return self._local(name, keys, flag)
 
     def _local(self, name: str, keys: list[str], flag: str) -> list[int]:

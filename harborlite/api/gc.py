@@ -88,7 +88,7 @@ def _schedule_of(body: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def _require_storage(call: ApiCall) -> None:
-    if not writable(call.services.settings.registry_storage_root):
+    if not writable(call.services.storage):
         raise PreconditionFailed(
             "garbage collection needs write access to the registry's storage: with an "
             "external registry, set HARBORLITE_REGISTRY_STORAGE to its storage on a writable "

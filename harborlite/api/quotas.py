@@ -114,7 +114,7 @@ async def recount_quota(request: Request) -> Response:
         result = await recount(
             call.session,
             services.upstream,
-            services.storage_root,
+            services.storage,
             quota.project_id,
             window=window_of(call),
         )

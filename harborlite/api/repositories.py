@@ -85,7 +85,7 @@ async def remove_repository(request: Request) -> Response:
         found = await call.repository(("repository", "delete"))
         services = call.services
         await operations.delete_repository(
-            call.session, services.upstream, services.storage_root, found.repository, by=call.actor
+            call.session, services.upstream, services.storage, found.repository, by=call.actor
         )
     return Response(status_code=200)
 

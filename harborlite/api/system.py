@@ -33,7 +33,7 @@ async def systeminfo(request: Request) -> Response:
             "harbor_version": f"v2.10.0-harborlite-{__version__}",
             "registry_url": settings.external_host,
             "external_url": settings.external_url,
-            "registry_storage_provider_name": "filesystem",
+            "registry_storage_provider_name": settings.storage,
             "read_only": False,
             "notification_enable": False,
             "banner_message": "",

@@ -71,7 +71,7 @@ async def delete_tag(request: Request) -> Response:
         await operations.remove_tag(
             call.session,
             call.services.upstream,
-            call.services.storage_root,
+            call.services.storage,
             found.repository,
             request.path_params["tag_name"],
             of=found.artifact,

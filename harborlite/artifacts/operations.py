@@ -14,8 +14,6 @@ storage, ``storage_root``: the registry's filesystem storage when harborlite can
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts import queries as artifacts
@@ -27,6 +25,7 @@ from harborlite.db.models import Artifact, Repository, Tag
 from harborlite.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from harborlite.immutability import operations as immutability
 from harborlite.oci.reference import valid_tag
+from harborlite.storage.configured import StorageLike
 from harborlite.upstream import storage
 from harborlite.upstream.calls import delete_manifest, get_manifest, put_manifest
 from harborlite.upstream.client import Upstream
@@ -87,7 +86,7 @@ async def add_tag(
 async def remove_tag(
     session: AsyncSession,
     upstream: Upstream,
-    storage_root: Path | None,
+    storage_root: StorageLike,
     repository: Repository,
     name: str,
     *,
@@ -191,7 +190,7 @@ async def delete_artifact(
 async def delete_repository(
     session: AsyncSession,
     upstream: Upstream,
-    storage_root: Path | None,
+    storage_root: StorageLike,
     repository: Repository,
     *,
     by: Actor,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +21,10 @@ from harborlite.db.models import Artifact, Repository, Tag
 from harborlite.oci.json_reader import UnreadableJson, read_object
 from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
 from harborlite.projects import queries as projects
+from harborlite.storage.configured import StorageLike
 from harborlite.upstream.calls import ACCEPT, catalog
 from harborlite.upstream.client import Upstream
-from harborlite.upstream.storage import repository_folder
+from harborlite.upstream.storage import manifest_revisions
 
 log = logging.getLogger("harborlite.reindex")
 
@@ -77,19 +77,6 @@ class ReindexReport:
         return text
 
 
-def _untagged_digests(storage_root: Path | None, repository: str) -> list[str]:
-    folder = repository_folder(storage_root, repository)
-    if folder is None:
-        return []
-    revisions = folder / "_manifests/revisions"
-    found = []
-    for algorithm_dir in revisions.glob("*"):
-        for digest_dir in algorithm_dir.glob("*"):
-            if (digest_dir / "link").exists():
-                found.append(f"{algorithm_dir.name}:{digest_dir.name}")
-    return sorted(found)
-
-
 async def _index_reference(
     upstream: Upstream,
     session: AsyncSession,
@@ -129,7 +116,7 @@ async def _index_reference(
 
 
 async def reindex(
-    upstream: Upstream, session: AsyncSession, storage_root: Path | None
+    upstream: Upstream, session: AsyncSession, storage_root: StorageLike
 ) -> ReindexReport:
     """Index every manifest the registry holds, forget what it no longer has; commits."""
     report = ReindexReport()
@@ -158,7 +145,7 @@ async def reindex(
         digests: set[str] = set()
         tag_names: set[str] = set()
         # children of indexes first would be ideal; untagged digests include them
-        for digest in _untagged_digests(storage_root, name):
+        for digest in await manifest_revisions(storage_root, name):
             if await _index_reference(upstream, session, report, project.id, name, digest, None):
                 digests.add(digest)
         for tag in sorted(tags):

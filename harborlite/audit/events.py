@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harborlite.audit.timing import PENDING, STARTED
 from harborlite.db.models import AuditLog, utcnow
 
 log = logging.getLogger("harborlite.audit")
@@ -80,6 +82,7 @@ class AuditEvent:
 
 def record(session: AsyncSession, event: AuditEvent) -> None:
     """Append ``event`` in the caller's transaction: it lands with the change it describes."""
+    session.info[PENDING] = True  # timed until the commit (harborlite.audit.timing)
     session.add(
         AuditLog(
             project_id=event.project_id,
@@ -124,5 +127,7 @@ async def record_many(session: AsyncSession, events: list[AuditEvent]) -> None:
         }
         for event in events
     ]
+    session.info[PENDING] = True
+    session.info.setdefault(STARTED, time.perf_counter())
     await session.execute(insert(AuditLog), rows)  # one executemany, no ORM objects
     log.info("audit %d %s entries", len(events), events[0].operation)

@@ -8,7 +8,9 @@ away after the token was issued? The domain operations that take rights away cal
 removed from a project or given a lower role; a robot deleted, disabled, narrowed or given a
 new secret; a project deleted, or made private for anonymous tokens). The row lands with the
 change; the replica that committed it applies it at once (a session event), and every replica
-reads new rows every :data:`POLL_SECONDS` (one indexed query, off the request path).
+reads new rows every :data:`POLL_SECONDS` (one indexed query, off the request path), and
+the rows of the last :data:`RECHECK_MS` again: a row's id is given at insert, so a
+transaction committing late lands below ids already read.
 
 The client whose token is refused asks the token service again and gets what it may do now.
 
@@ -27,7 +29,7 @@ import secrets
 import time
 from typing import Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -39,6 +41,9 @@ log = logging.getLogger("harborlite.revocation")
 Kind = Literal["user", "robot", "project", "anonymous"]
 POLL_SECONDS = 0.25
 CATCH_UP_SECONDS = 0.05  # how stale the token service lets its view be before it signs
+# rows this recent are read again at every poll (applying one twice changes nothing): a
+# revoking transaction may commit after rows with higher ids were read, up to this much later
+RECHECK_MS = 60_000
 REPLICA = secrets.token_hex(4)  # this process, as the tokens it signs name it ("rep")
 
 
@@ -120,12 +125,18 @@ class Revocations:
     async def load(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         """Read the rows written since the last read (at start: of the last token lifetime)."""
         self._read_at = time.monotonic()
-        since = now_ms() - self.keep_ms
+        now = now_ms()
+        since = now - self.keep_ms
         async with sessions() as session:
             rows = (
                 await session.execute(
                     select(Revocation.id, Revocation.kind, Revocation.name, Revocation.at_ms)
-                    .where(Revocation.id > self._last_id, Revocation.at_ms > since)
+                    .where(
+                        # ids are handed out at insert, not at commit: a transaction that
+                        # committed after a later id was read is found again by its time
+                        or_(Revocation.id > self._last_id, Revocation.at_ms > now - RECHECK_MS),
+                        Revocation.at_ms > since,
+                    )
                     .order_by(Revocation.id)
                 )
             ).all()

@@ -94,6 +94,9 @@ class ManifestCache:
         self._floor = 0  # raised by clear(): every repository's generation moves at once
         self._bytes = 0
         self.enabled = True  # off while cross-replica invalidation is not guaranteed
+        # lookups answered and not (plain counts: /metrics reads them when scraped)
+        self.hits = 0
+        self.misses = 0
 
     # ------------------------------------------------------------------ reading
 
@@ -107,6 +110,16 @@ class ManifestCache:
     ) -> CachedManifest | None:
         if not self.enabled:
             return None
+        entry = self._find(repository, reference, accepted)
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return entry
+
+    def _find(
+        self, repository: str, reference: str, accepted: frozenset[str]
+    ) -> CachedManifest | None:
         now = time.monotonic()
         if is_digest(reference):
             digest = reference

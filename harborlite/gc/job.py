@@ -9,7 +9,8 @@ the registry names, off the disk, while pushes and pulls go on.
    ``delete``. Mark again: a manifest pushed between the two marks keeps what it names (after
    the candidates are recorded, the gateway's fence does that).
 5. Sweep: each candidate moves ``delete`` to ``deleting`` (compare-and-set: a touched one is
-   gone from the table and stays on disk), its folder is removed, its row dropped.
+   gone from the table and stays in storage), its data is removed, its row dropped. On S3 a
+   batch of up to 1,000 candidates moves at once and goes in one ``DeleteObjects`` call.
 
 A dry run stops after 4 and reports what it would delete. The registry runs without a blob
 descriptor cache (harborlite writes its configuration), so it never claims a swept blob.
@@ -20,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import delete, exists, select, update
 
@@ -30,6 +30,8 @@ from harborlite.db.models import Artifact, ArtifactReference, GcCandidate, Repos
 from harborlite.gc import storage
 from harborlite.gc.fence import DELETING, KEPT, MARKED, insert_ignoring_duplicates
 from harborlite.jobs.runner import JobContext
+from harborlite.storage.configured import StorageLike, storage_of
+from harborlite.storage.store import RegistryStorage
 from harborlite.upstream.client import Upstream
 
 GC = "gc"
@@ -48,20 +50,22 @@ def _human(size: float) -> str:
 async def run_gc(
     context: JobContext,
     upstream: Upstream,
-    storage_root: Path | None,
+    where: StorageLike,
     window_seconds: float,
 ) -> None:
     dry_run = bool(context.parameters.get("dry_run", False))
     untagged = bool(context.parameters.get("delete_untagged", True))
     workers = max(1, min(10, int(context.parameters.get("workers", 1) or 1)))
-    if not storage.writable(storage_root):
+    store = storage_of(where)
+    if store is None or not await asyncio.to_thread(store.writable):
         raise RuntimeError(
             "garbage collection needs write access to the registry's storage: the embedded "
-            "registry, or an external one with HARBORLITE_REGISTRY_STORAGE on a writable mount"
+            "registry, an external one with HARBORLITE_REGISTRY_STORAGE on a writable mount, "
+            "or S3 (HARBORLITE_STORAGE=s3)"
         )
-    assert storage_root is not None
     context.log(
-        f"garbage collection{' (dry run)' if dry_run else ''}: delete_untagged={untagged}, "
+        f"garbage collection{' (dry run)' if dry_run else ''} in {store.describe()}: "
+        f"delete_untagged={untagged}, "
         f"workers={workers}, time window {window_seconds:.0f} s"
     )
     async with context.sessions() as session:  # kept by an earlier run, or after it ended
@@ -75,8 +79,8 @@ async def run_gc(
         context.log(f"{'would delete' if dry_run else 'deleted'} {count} untagged artifacts")
     context.check()
     context.progress = 10
-    marked = await asyncio.to_thread(storage.referenced, storage_root)
-    blobs = await asyncio.to_thread(lambda: list(storage.stored_blobs(storage_root)))
+    marked = await asyncio.to_thread(storage.referenced, store)
+    blobs = await asyncio.to_thread(storage.stored_blobs, store)
     candidates = [b for b in blobs if b.digest not in marked and b.modified < cutoff]
     young = sum(1 for b in blobs if b.digest not in marked and b.modified >= cutoff)
     context.log(
@@ -109,14 +113,14 @@ async def run_gc(
             )
         await session.commit()
     try:
-        again = await asyncio.to_thread(storage.referenced, storage_root)
+        again = await asyncio.to_thread(storage.referenced, store)
         async with context.sessions() as session:
             kept = [b.digest for b in candidates if b.digest in again]
             if kept:
                 await session.execute(delete(GcCandidate).where(GcCandidate.digest.in_(kept)))
                 context.log(f"{len(kept)} candidates named by a manifest pushed meanwhile: kept")
             await session.commit()
-        freed, swept = await _sweep(context, storage_root, candidates, set(kept), workers)
+        freed, swept = await _sweep(context, store, candidates, set(kept), workers)
         context.result.update(blobs=swept, bytes=freed)
         context.log(f"deleted {swept} blobs, freed {_human(freed)}")
     finally:  # this run's candidates, and what clients kept from it
@@ -131,7 +135,7 @@ async def run_gc(
 
 async def _sweep(
     context: JobContext,
-    storage_root: Path,
+    store: RegistryStorage,
     candidates: list[storage.StoredBlob],
     kept: set[str],
     workers: int,
@@ -143,25 +147,37 @@ async def _sweep(
     async def worker() -> None:
         while queue:
             context.check()
-            blob = queue.pop()
+            batch = [queue.pop() for _ in range(min(store.batch, len(queue)))]
+            digests = [b.digest for b in batch]
             async with context.sessions() as session:
-                won = await session.execute(
+                await session.execute(
                     update(GcCandidate)
-                    .where(GcCandidate.digest == blob.digest, GcCandidate.status == MARKED)
+                    .where(GcCandidate.digest.in_(digests), GcCandidate.status == MARKED)
                     .values(status=DELETING)
                 )
+                won = set(
+                    (
+                        await session.execute(
+                            select(GcCandidate.digest).where(
+                                GcCandidate.digest.in_(digests), GcCandidate.status == DELETING
+                            )
+                        )
+                    ).scalars()
+                )
                 await session.commit()
-                if int(getattr(won, "rowcount", 0)) == 1:
-                    freed = await asyncio.to_thread(storage.remove_blob, storage_root, blob.digest)
+                going = [b for b in batch if b.digest in won]
+                if going:
+                    freed = await asyncio.to_thread(storage.remove_blobs, store, going)
                     done[0] += freed
-                    done[1] += 1
+                    done[1] += len(going)
                     await session.execute(
-                        delete(GcCandidate).where(GcCandidate.digest == blob.digest)
+                        delete(GcCandidate).where(GcCandidate.digest.in_(sorted(won)))
                     )
                     await session.commit()
-                else:
-                    context.log(f"{blob.digest} was used meanwhile: kept")
-            done[2] += 1
+                for blob in batch:
+                    if blob.digest not in won:
+                        context.log(f"{blob.digest} was used meanwhile: kept")
+            done[2] += len(batch)
             context.progress = 30 + int(70 * done[2] / total)
 
     await asyncio.gather(*(worker() for _ in range(workers)))

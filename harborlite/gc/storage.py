@@ -1,98 +1,46 @@
-"""What the registry's filesystem storage holds, read and swept for garbage collection.
-
-Layout (distribution 2.8, ``registry/storage/paths.go``), under the storage root:
-
-- blob data: ``docker/registry/v2/blobs/sha256/<2 hex>/<hex>/data``;
-- a repository's manifests: ``.../repositories/<name>/_manifests/revisions/sha256/<hex>/link``
-  (every manifest pushed to it and not deleted; tags point at revisions).
+"""What the registry's storage holds, read and swept for garbage collection, on a folder or an
+S3 bucket alike (:mod:`harborlite.storage`; layout in :mod:`harborlite.storage.layout`).
 
 The mark reads every revision of every repository and what its manifest names (an image's
 config and layers, an index's manifests, a ``subject``): the registry's own view, so a
 manifest the index does not list is kept too. Distribution has no HTTP API to delete a blob,
-so the sweep removes the data folder itself (``RemoveBlob`` does the same).
+so the sweep removes the blob's data itself (``RemoveBlob`` does the same): a folder on disk,
+the objects in S3 (batched, 1,000 keys a call). Everything here blocks: run it in a thread.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 
 from harborlite.oci.json_reader import UnreadableJson, read_json
+from harborlite.storage.configured import StorageLike, storage_of
+from harborlite.storage.store import RegistryStorage, StoredBlob
 
-V2 = Path("docker/registry/v2")
-_HEX = re.compile(r"^[0-9a-f]{64}$")
+__all__ = ["StoredBlob", "named_by", "referenced", "remove_blobs", "stored_blobs", "writable"]
+
 # digests written in a manifest GC cannot parse: every blob it may name is kept
 _DIGEST_TEXT = re.compile(rb"sha(?:256|384|512):[a-f0-9]{64,128}")
 
 
-@dataclass(frozen=True)
-class StoredBlob:
-    digest: str
-    size: int
-    modified: float  # the data file's mtime, seconds
-
-
-def blobs_root(storage_root: Path) -> Path:
-    return storage_root / V2 / "blobs" / "sha256"
-
-
-def data_path(storage_root: Path, digest: str) -> Path | None:
-    algorithm, _, hexdigest = digest.partition(":")
-    if algorithm != "sha256" or not _HEX.match(hexdigest):
-        return None
-    return blobs_root(storage_root) / hexdigest[:2] / hexdigest / "data"
-
-
-def stored_blobs(storage_root: Path) -> Iterator[StoredBlob]:
+def stored_blobs(where: StorageLike) -> list[StoredBlob]:
     """Every blob in the global blob store."""
-    root = blobs_root(storage_root)
-    if not root.is_dir():
-        return
-    for prefix in os.scandir(root):
-        if not prefix.is_dir():
-            continue
-        for entry in os.scandir(prefix.path):
-            if not _HEX.match(entry.name):
-                continue
-            try:
-                stat = os.stat(os.path.join(entry.path, "data"))
-            except FileNotFoundError:
-                continue
-            yield StoredBlob(f"sha256:{entry.name}", stat.st_size, stat.st_mtime)
+    storage = storage_of(where)
+    return [] if storage is None else storage.stored_blobs()
 
 
-def _revisions(storage_root: Path) -> Iterator[str]:
-    """The manifest digests every repository holds (its ``_manifests/revisions``)."""
-    repositories = storage_root / V2 / "repositories"
-    if not repositories.is_dir():
-        return
-    for dirpath, dirnames, _ in os.walk(repositories):
-        if os.path.basename(dirpath) == "_manifests":
-            revisions = Path(dirpath) / "revisions" / "sha256"
-            if revisions.is_dir():
-                for entry in os.scandir(revisions):
-                    if _HEX.match(entry.name) and os.path.exists(os.path.join(entry.path, "link")):
-                        yield f"sha256:{entry.name}"
-            dirnames.clear()  # nothing below _manifests is a repository
-        elif os.path.basename(dirpath) in ("_layers", "_uploads"):
-            dirnames.clear()
-
-
-def referenced(storage_root: Path) -> set[str]:
+def referenced(where: StorageLike) -> set[str]:
     """Every blob a manifest of a repository names, and those manifests themselves."""
+    storage = storage_of(where)
     marked: set[str] = set()
-    for digest in set(_revisions(storage_root)):
+    if storage is None:
+        return marked
+    for digest in storage.revisions():
         marked.add(digest)
-        path = data_path(storage_root, digest)
-        if path is None:
+        if not digest.startswith("sha256:"):
             continue
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data = storage.read_blob(digest)
+        if data is None:
             continue  # gone meanwhile
         try:
             marked.update(named_by(read_json(data, "manifest", max_bytes=None)))
@@ -122,23 +70,13 @@ def named_by(document: object) -> set[str]:
     return found
 
 
-def remove_blob(storage_root: Path, digest: str) -> int:
-    """Delete the blob's folder; the bytes freed (0 when it was gone already)."""
-    path = data_path(storage_root, digest)
-    if path is None:
-        return 0
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return 0
-    shutil.rmtree(path.parent, ignore_errors=True)
-    return size
+def remove_blobs(storage: RegistryStorage, blobs: Sequence[StoredBlob]) -> int:
+    """Delete the blobs' data; the bytes freed (0 for those gone already)."""
+    return storage.remove_blobs(blobs)
 
 
-def writable(storage_root: Path | None) -> bool:
-    """Whether harborlite may change the registry's storage (before the first push it holds
-    no ``docker/`` folder yet)."""
-    if storage_root is None or not storage_root.is_dir():
-        return False
-    v2 = storage_root / V2
-    return os.access(v2 if v2.is_dir() else storage_root, os.W_OK)
+def writable(where: StorageLike) -> bool:
+    """Whether harborlite may change the registry's storage (before the first push a folder
+    holds no ``docker/`` yet)."""
+    storage = storage_of(where)
+    return storage is not None and storage.writable()

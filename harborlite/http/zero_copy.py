@@ -135,6 +135,8 @@ class ZeroCopyHook:
                 and hasattr(cycle, "transport")
                 and isinstance(getattr(cycle, "expected_content_length", None), int)
                 and hasattr(cycle, "disconnected")
+                # sendfile(2) would write plain bytes into a TLS stream: HTTPS streams
+                and cycle.transport.get_extra_info("sslcontext") is None
             ):
                 scope[ZERO_COPY_KEY] = ZeroCopy(cycle, self.executor)
         await self.app(scope, receive, send)

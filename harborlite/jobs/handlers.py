@@ -9,6 +9,7 @@ from harborlite.jobs.runner import Handler, JobContext
 from harborlite.retention.job import run_retention
 from harborlite.retention.operations import RETENTION
 from harborlite.settings import Settings
+from harborlite.storage.configured import registry_storage
 from harborlite.uploads.purge import UPLOAD_PURGE, run_upload_purge
 
 if TYPE_CHECKING:
@@ -19,15 +20,16 @@ def job_handlers(settings: Settings, upstream: Upstream) -> dict[str, Handler]:
     """Every job kind this process can run (a kind another replica knows but this one does
     not stays pending for that one)."""
     window = settings.gc_time_window_minutes * 60.0
+    storage = registry_storage(settings)
 
     async def gc(context: JobContext) -> None:
-        await run_gc(context, upstream, settings.registry_storage_root, window)
+        await run_gc(context, upstream, storage, window)
 
     async def retention(context: JobContext) -> None:
         await run_retention(context, upstream)
 
     async def upload_purge(context: JobContext) -> None:
-        await run_upload_purge(context, settings.registry_storage_root, settings.upload_purge_hours)
+        await run_upload_purge(context, storage, settings.upload_purge_hours)
 
     handlers: dict[str, Handler] = {
         GC: gc,

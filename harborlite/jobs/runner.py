@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -76,6 +77,10 @@ class JobContext:
 
 
 Handler = Callable[[JobContext], Awaitable[None]]
+# told of every execution this runner ran: (kind, outcome, seconds); the outcome is the
+# status it ended with, or "Interrupted" (harborlite stopped while it ran: it runs again)
+Finished = Callable[[str, str, float], None]
+INTERRUPTED = "Interrupted"
 
 
 class JobRunner:
@@ -85,10 +90,12 @@ class JobRunner:
         handlers: dict[str, Handler],
         *,
         tick: float = TICK_SECONDS,
+        finished: Finished | None = None,
     ) -> None:
         self.sessions = sessions
         self.handlers = handlers
         self.tick = tick
+        self.finished = finished
         self.replica = secrets.token_hex(6)
         self._task: asyncio.Task[None] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -260,10 +267,12 @@ class JobRunner:
             execution = await session.get(JobExecution, execution_id)
             assert execution is not None
             context = JobContext(execution_id, dict(execution.parameters), self.sessions)
-            handler = self.handlers[execution.kind]
+            kind = execution.kind
+            handler = self.handlers[kind]
         context.log(f"started on replica {self.replica}")
         beating = asyncio.create_task(self._heartbeat(context), name=f"job-{execution_id}-beat")
         status, why = SUCCESS, ""
+        started = time.perf_counter()
         try:
             await handler(context)
         except JobStopped:
@@ -271,6 +280,7 @@ class JobRunner:
         except asyncio.CancelledError:
             beating.cancel()
             await self._flush(context)
+            self._tell(kind, INTERRUPTED, started)
             raise
         except Exception as error:
             status, why = ERROR, f"{type(error).__name__}: {error}"
@@ -281,6 +291,11 @@ class JobRunner:
                 await beating
         context.log({SUCCESS: "finished", STOPPED: "stopped"}.get(status, f"failed: {why}"))
         await self._flush(context, status=status)
+        self._tell(kind, status, started)
+
+    def _tell(self, kind: str, outcome: str, started: float) -> None:
+        if self.finished is not None:
+            self.finished(kind, outcome, time.perf_counter() - started)
 
     async def _heartbeat(self, context: JobContext) -> None:
         while True:

@@ -95,7 +95,7 @@ def run_of(execution: JobExecution) -> Run:
 
 
 def _storage_ready(services: Services) -> bool:
-    return writable(services.settings.registry_storage_root)
+    return writable(services.storage)
 
 
 def _checked(form: FormData, name: str) -> bool:

@@ -176,7 +176,7 @@ async def change_quota(request: Request) -> Response:
                 result = await recount(
                     call.session,
                     services.upstream,
-                    services.storage_root,
+                    services.storage,
                     project.id,
                     window=_window(services),
                 )

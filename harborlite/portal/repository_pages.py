@@ -132,7 +132,7 @@ async def delete_tag(request: Request) -> Response:
             await operations.remove_tag(
                 call.session,
                 services.upstream,
-                services.storage_root,
+                services.storage,
                 repository,
                 tag,
                 by=call.actor,

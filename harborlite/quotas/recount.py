@@ -1,12 +1,13 @@
 """Recounting a project's usage from the registry: what its artifacts really hold.
 
-For each manifest the artifact index lists in the project, the registry gives the manifest
-(its bytes, the blobs it names) and its storage the blobs' sizes (else the manifest's
-descriptors are believed). Then, under the project's quota lock, what is recorded is made to
-agree: every artifact's manifest and blobs are held; references of manifests that are gone and
-rows that nothing counts any more (abandoned uploads, deleted artifacts) are forgotten. A push
-in flight keeps its pending rows. Use it after upgrading to quotas (usage starts at what pushes
-add), after artifacts were copied in through the API, or whenever the usage looks wrong.
+For each manifest the artifact index lists in the project, the registry gives the manifest (its
+bytes, the blobs it names) and its storage (a folder or S3) the blobs' sizes (else the
+manifest's descriptors are believed). Then, under the project's quota lock, what is recorded is
+made to agree: every artifact's manifest and blobs are held; references of manifests that are
+gone and rows that nothing counts any more (abandoned uploads, deleted artifacts) are
+forgotten. A push in flight keeps its pending rows. Use it after upgrading to quotas (usage
+starts at what pushes add), after artifacts were copied in through the API, or whenever the
+usage looks wrong.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +25,9 @@ from harborlite.errors import HarborliteError, NotFound
 from harborlite.quotas import queries
 from harborlite.quotas.limits import format_size
 from harborlite.quotas.models import QuotaBlob
-from harborlite.quotas.uploads import blob_size_on_disk
 from harborlite.quotas.usage import Clock, ManifestPush, locked_hard, manifest_push
+from harborlite.storage.configured import StorageLike, storage_of
+from harborlite.storage.store import RegistryStorage, StorageError
 from harborlite.upstream.calls import get_manifest
 from harborlite.upstream.client import Upstream
 
@@ -67,8 +68,17 @@ async def projects_named(session: AsyncSession, names: Sequence[str] | None) -> 
     return found
 
 
+def _stored_size(storage: RegistryStorage | None, digest: str) -> int | None:
+    if storage is None:
+        return None
+    try:
+        return storage.blob_size(digest)
+    except StorageError:
+        return None
+
+
 async def _read_manifests(
-    upstream: Upstream, storage_root: Path | None, artifacts: dict[str, str]
+    upstream: Upstream, storage: RegistryStorage | None, artifacts: dict[str, str]
 ) -> tuple[dict[str, ManifestPush], list[str]]:
     gate = asyncio.Semaphore(READERS)
     pushes: dict[str, ManifestPush] = {}
@@ -81,10 +91,11 @@ async def _read_manifests(
             except HarborliteError:
                 unreadable.append(f"{repository}@{digest}")
                 return
-        push = manifest_push(body)
-        sizes = {
-            blob: blob_size_on_disk(storage_root, blob) or size for blob, size in push.blobs.items()
-        }
+            push = manifest_push(body)
+            sizes: dict[str, int] = {}
+            for blob, size in push.blobs.items():
+                stored = await asyncio.to_thread(_stored_size, storage, blob)
+                sizes[blob] = stored or size
         pushes[digest] = replace(push, digest=digest, blobs=sizes)
 
     await asyncio.gather(*(read(d, r) for d, r in sorted(artifacts.items())))
@@ -94,7 +105,7 @@ async def _read_manifests(
 async def recount(
     session: AsyncSession,
     upstream: Upstream,
-    storage_root: Path | None,
+    where: StorageLike,
     project_id: int,
     *,
     window: timedelta,
@@ -105,7 +116,7 @@ async def recount(
     clock = Clock.of(window)
     before = await queries.usage(session, project_id, clock.cutoff)
     artifacts = await queries.artifact_digests(session, project_id)
-    pushes, unreadable = await _read_manifests(upstream, storage_root, artifacts)
+    pushes, unreadable = await _read_manifests(upstream, storage_of(where), artifacts)
     await locked_hard(session, project_id)
     wanted: set[str] = set(pushes)
     for push in pushes.values():

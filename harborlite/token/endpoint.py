@@ -310,6 +310,7 @@ async def token_app(scope: AsgiScope, receive: Receive, send: Send) -> None:
             record(session, _login(principal.username, origin))
             await session.commit()
     except TokenRefused as error:
+        services.metrics.token_refused(error.code)
         await _refuse(send, error)
         return
     finally:
@@ -328,6 +329,9 @@ async def token_app(scope: AsgiScope, receive: Receive, send: Send) -> None:
         "expires_in": expires_in,
         "issued_at": datetime.fromtimestamp(issued_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    services.metrics.token_issued(
+        "robot" if robot is not None else "anonymous" if principal.anonymous else "user"
+    )
     user = caller.user
     if req.offline and user is not None:
         answer["refresh_token"] = sign_refresh_token(

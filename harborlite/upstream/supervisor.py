@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
 import secrets
 import signal
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from harborlite.settings import Settings
+from harborlite.storage.store import StorageError
 
 log = logging.getLogger("harborlite.registry")
 
@@ -37,15 +39,44 @@ def free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# distribution 2.8's S3 driver fails at start when this is set (it replaces the driver's HTTP
+# transport); the registry child is started without it
+CHILD_ENV_DROPPED = ("AWS_CA_BUNDLE",)
+
+
+def storage_driver(settings: Settings, storage_root: Path) -> dict[str, object]:
+    """The registry's storage driver: its folder, or the S3 bucket (distribution 2.8's ``s3``
+    driver; with an endpoint it addresses the bucket path-style, as S3-compatible stores want).
+    Without keys the driver uses the AWS credential chain, as boto3 does."""
+    if settings.storage != "s3":
+        return {"filesystem": {"rootdirectory": str(storage_root)}}
+    s3: dict[str, object] = {
+        "region": settings.s3_region or "us-east-1",
+        "bucket": settings.s3_bucket,
+    }
+    if settings.s3_endpoint:
+        s3["regionendpoint"] = settings.s3_endpoint
+    if settings.s3_access_key and settings.s3_secret_key:
+        s3["accesskey"] = settings.s3_access_key
+        s3["secretkey"] = settings.s3_secret_key.reveal()
+    s3["secure"] = not (settings.s3_endpoint or "").startswith("http://")
+    s3["v4auth"] = True
+    return {"s3": s3}
+
+
 def registry_config(
     settings: Settings, *, addr: str, storage_root: Path, http_secret: str
 ) -> dict[str, object]:
-    """The registry's configuration: token auth trusting harborlite's certificate."""
+    """The registry's configuration: token auth trusting harborlite's certificate.
+
+    With S3 the registry answers a blob GET (after harborlite's checks) with a redirect to a
+    presigned URL of the bucket, so blob bytes go from S3 to the client; with a folder
+    harborlite serves them from it itself (:mod:`harborlite.v2.blobs`), redirects stay off."""
     return {
         "version": 0.1,
         "log": {"level": "warn", "formatter": "text", "accesslog": {"disabled": True}},
         "storage": {
-            "filesystem": {"rootdirectory": str(storage_root)},
+            **storage_driver(settings, storage_root),
             "delete": {"enabled": True},
             "maintenance": {
                 "uploadpurging": {
@@ -55,7 +86,7 @@ def registry_config(
                     "dryrun": False,
                 }
             },
-            "redirect": {"disable": True},
+            "redirect": {"disable": settings.storage != "s3"},
         },
         "http": {
             "addr": addr,
@@ -71,6 +102,23 @@ def registry_config(
             }
         },
     }
+
+
+def child_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in CHILD_ENV_DROPPED}
+
+
+async def check_storage(settings: Settings) -> None:
+    """Fail the start with a clear message when the S3 bucket cannot be reached (a wrong bucket
+    name, endpoint, region or keys), instead of a registry failing every push later."""
+    if settings.storage != "s3":
+        return
+    from harborlite.storage.s3 import S3Storage  # boto3 only where S3 is used
+
+    try:
+        await asyncio.to_thread(S3Storage.from_settings(settings).check)
+    except StorageError as error:
+        raise RuntimeError(f"the registry's storage is not usable: {error}") from None
 
 
 class RegistrySupervisor:
@@ -94,7 +142,8 @@ class RegistrySupervisor:
         if not secret_path.exists():
             secret_path.write_text(secrets.token_hex(32))
             secret_path.chmod(0o600)
-        self.storage_root.mkdir(parents=True, exist_ok=True)
+        if self.settings.storage == "filesystem":
+            self.storage_root.mkdir(parents=True, exist_ok=True)
         config = registry_config(
             self.settings,
             addr=f"127.0.0.1:{self.port}",
@@ -105,6 +154,7 @@ class RegistrySupervisor:
         self.config_path.chmod(0o600)
 
     async def start(self) -> None:
+        await check_storage(self.settings)
         self.write_config()
         await self._spawn()
         await self.wait_ready(timeout=20)
@@ -126,6 +176,7 @@ class RegistrySupervisor:
                 stdout=handle,
                 stderr=handle,
                 stdin=asyncio.subprocess.DEVNULL,
+                env=child_environment(),
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )

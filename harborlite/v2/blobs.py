@@ -1,7 +1,11 @@
 """Blob downloads straight from the registry's filesystem storage, after harborlite's checks.
 
 The registry would serve a blob of repository R only when R links it (``_layers``); so do we.
-Anything unusual (S3, a missing link, a missing file) returns False and the proxy takes over.
+Anything unusual (a missing link, a missing file) returns None and the proxy takes over.
+
+With S3 (``HARBORLITE_STORAGE=s3``) this path is off: the registry answers a blob GET with a
+307 to a presigned URL of the bucket (its ``storage.redirect`` is on), which the proxy passes
+through untouched, so the bytes go from S3 to the client and never through harborlite.
 
 A whole-blob GET goes out with ``sendfile(2)`` (:mod:`harborlite.http.zero_copy`); when the
 server offers no zero copy (another server, a test client) or the request is a HEAD or a Range
@@ -62,7 +66,7 @@ async def serve_blob_from_storage(
     """Answer a blob GET/HEAD from the registry's storage; the status sent, or None when the
     proxy should answer instead (storage unknown or unreachable, anything unusual)."""
     root = services.storage_root
-    if root is None:
+    if root is None or services.settings.storage != "filesystem":
         return None
     paths = blob_paths(root, route.name, route.reference)
     if paths is None:
@@ -111,6 +115,7 @@ async def serve_blob_from_storage(
             await send_whole_file(zero_copy, send, fd, stat.st_size, headers)
         finally:
             os.close(fd)
+        services.metrics.served_from_storage(stat.st_size)
         return 200
     response = BlobFileResponse(
         data,
@@ -119,4 +124,6 @@ async def serve_blob_from_storage(
         headers=_blob_headers(route.reference),
     )
     await response(scope, receive, send)
+    if scope["method"] == "GET":
+        services.metrics.served_from_storage(stat.st_size)
     return 200

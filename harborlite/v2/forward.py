@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from starlette.types import Message, Receive, Scope, Send
@@ -41,6 +42,10 @@ HOP_BY_HOP = frozenset(
 )
 
 
+# the directions of harborlite_proxied_bytes
+TO_CLIENT, TO_REGISTRY = "to_client", "to_registry"
+
+
 class ClientGone(Exception):
     """The client disconnected before its request body was all in."""
 
@@ -60,16 +65,25 @@ def has_body(scope: Scope) -> bool:
     return header(scope, b"transfer-encoding") is not None
 
 
-async def stream_request(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone()
-        chunk = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
+async def stream_request(
+    receive: Receive, counted: Callable[[int], None] | None = None
+) -> AsyncIterator[bytes]:
+    """The client's body, chunk by chunk; ``counted`` is told how many bytes went through."""
+    size = 0
+    try:
+        while True:
+            message: Message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                yield chunk
+            if not message.get("more_body", False):
+                return
+    finally:
+        if counted is not None:
+            counted(size)
 
 
 async def read_limited(receive: Receive, limit: int) -> bytes:
@@ -115,9 +129,12 @@ async def registry_answer(
     is with the registry. Raises :class:`~harborlite.v2.budget.OverBudget` (nothing was sent),
     :class:`RegistryUnreachable` or :class:`ClientGone` before the block runs."""
     method: str = scope["method"]
+    metrics = services.metrics
     data: bytes | AsyncIterator[bytes] | None = body
     if body is None and method in ("PUT", "PATCH", "POST") and has_body(scope):
-        data = stream_request(receive)
+        data = stream_request(receive, lambda size: metrics.proxied(TO_REGISTRY, size))
+    elif body is not None:
+        metrics.proxied(TO_REGISTRY, len(body))
     raw_path = scope.get("raw_path") or scope["path"].encode()
     url = services.upstream.base_url + raw_path.decode("latin-1")
     query = scope.get("query_string", b"")
@@ -132,13 +149,16 @@ async def registry_answer(
             allow_redirects=False,
             auto_decompress=False,
         )
+        started = time.perf_counter()
         try:
             response = await response_cm.__aenter__()
         except (aiohttp.ClientError, OSError) as error:
             if isinstance(error.__cause__, ClientGone):  # the client left (or was cut off)
                 raise ClientGone() from error
+            metrics.upstream_failed()
             log.error("registry unreachable for %s %s: %s", method, scope["path"], error)
             raise RegistryUnreachable(str(error)) from error
+        metrics.upstream_answered(method, time.perf_counter() - started)
         try:
             yield response
         finally:
@@ -157,7 +177,9 @@ def response_headers(
         lower = key.lower()
         if lower in HOP_BY_HOP:
             continue
-        if lower == b"location" and value.startswith(upstream_base):
+        if lower == b"location" and (
+            value == upstream_base or value.startswith(upstream_base + b"/")
+        ):
             value = external + value[len(upstream_base) :]
         result.append((lower, value))
     return result
@@ -179,6 +201,7 @@ async def send_answer(
             ]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": told})
+            services.metrics.proxied(TO_CLIENT, len(told))
             return None
     await send(
         {
@@ -191,13 +214,17 @@ async def send_answer(
         await send({"type": "http.response.body", "body": b""})
         return None
     kept: list[bytes] | None = [] if keep else None
-    kept_size = 0
-    async for chunk in response.content.iter_chunked(CHUNK):
-        if kept is not None:
-            kept_size += len(chunk)
-            kept = kept if kept_size <= keep else None
+    kept_size = sent = 0
+    try:
+        async for chunk in response.content.iter_chunked(CHUNK):
             if kept is not None:
-                kept.append(chunk)
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
+                kept_size += len(chunk)
+                kept = kept if kept_size <= keep else None
+                if kept is not None:
+                    kept.append(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            sent += len(chunk)
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        services.metrics.proxied(TO_CLIENT, sent)  # once per answer, not per chunk
     return b"".join(kept) if kept is not None else None

@@ -318,6 +318,8 @@ class RegistryGateway:
                         return await index_failed(scope, send, route, error)
                 elif route.kind is Kind.UPLOAD and method in ("POST", "PUT"):
                     await quota_guard.uploaded(services, scope, route, status, response.raw_headers)
+                elif route.kind is Kind.BLOB and status == 307:  # to the bucket, presigned
+                    services.metrics.redirected_to_storage()
                 elif manifest and method == "GET" and status == 200:
                     pull = Pull(claims.subject, route.name, route.reference, origin_of(scope))
                     services.pulls.add(pull)

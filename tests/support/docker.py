@@ -224,3 +224,45 @@ class DockerCli:
 def failed_output(error: ClientError) -> str:
     """What docker printed when it failed (it writes errors to stderr)."""
     return f"{error.stderr}\n{error.stdout}"
+
+
+DOCKER_COMPOSE = "/usr/bin/docker-compose"
+
+
+class Compose:
+    """Debian's ``docker-compose`` (Compose 1.29) against one daemon, for one project name."""
+
+    def __init__(
+        self,
+        docker: DockerCli,
+        project_dir: Path,
+        project: str,
+        variables: Mapping[str, str],
+        files: Sequence[Path] = (),
+    ) -> None:
+        if not os.path.exists(DOCKER_COMPOSE):
+            raise StartupError(f"{DOCKER_COMPOSE} is missing: `make test` installs docker-compose")
+        self.docker = docker
+        self.project_dir = project_dir
+        self.project = project
+        self.variables = dict(variables)
+        self.files = list(files) or [project_dir / "docker-compose.yml"]
+
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 600.0
+    ) -> subprocess.CompletedProcess[str]:
+        """``docker-compose ARGS``; with ``check``, a non-zero exit raises ClientError."""
+        argv = [DOCKER_COMPOSE, "--ansi", "never", "--project-directory", str(self.project_dir)]
+        for file in self.files:
+            argv += ["--file", str(file)]
+        argv += ["--project-name", self.project, *args]
+        env = {**self.docker.env, **self.variables, "COMPOSE_INTERACTIVE_NO_CLI": "1"}
+        return run_client(argv, env=env, check=check, timeout=timeout)
+
+    def container(self, service: str) -> str:
+        """The id of the (first) container of ``service``."""
+        return self.run("ps", "--quiet", service).stdout.strip().splitlines()[0]
+
+    def logs(self, *services: str) -> str:
+        result = self.run("logs", "--no-color", *services, check=False)
+        return result.stdout + result.stderr

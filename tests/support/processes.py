@@ -432,33 +432,26 @@ def _postgres_env() -> dict[str, str]:
 
 
 class RedisServer(_Server):
-    """redis-server on a loopback port, no RDB snapshots, no AOF."""
+    """redis-server on a loopback port, no RDB snapshots, no AOF. :meth:`stop` it and
+    :meth:`start` it again on the same port, as an operator restarting Redis would."""
 
     def __init__(self, workdir: Path) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
         argv = [
             which("redis-server") or "/usr/bin/redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-            "--daemonize",
-            "no",
-            "--logfile",
-            "",
-            "--loglevel",
-            "warning",
+            *("--bind", "127.0.0.1", "--port", str(self.port), "--save", ""),
+            *("--appendonly", "no", "--dir", str(self.workdir), "--daemonize", "no"),
+            *("--logfile", "", "--loglevel", "warning"),
         ]
-        self.process = ManagedProcess("redis-server", argv, workdir / "redis.log", cwd=workdir)
+        self.process = ManagedProcess(
+            "redis-server", argv, self.workdir / "redis.log", cwd=self.workdir
+        )
         self.process.wait_until(self._ping)
 
     def _ping(self) -> bool:

@@ -1,0 +1,1 @@
+"""What an operator watches: Prometheus metrics (``/metrics``) and JSON log lines."""
