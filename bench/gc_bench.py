@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
 
 from harborlite.gc import storage  # noqa: E402
 from harborlite.gc.job import FENCE_DELAY_SECONDS  # noqa: E402
+from harborlite.storage import layout  # noqa: E402
 
 AGE_SECONDS = 3 * 3600.0  # older than the default 2-hour window
 BLOB_BYTES = 512
@@ -51,9 +52,8 @@ def plant(storage_root: Path, count: int, seed: str) -> list[str]:
     for number in range(count):
         data = hashlib.sha256(f"{seed}/{number}".encode()).digest() * (BLOB_BYTES // 32)
         hexdigest = hashlib.sha256(data).hexdigest()
-        folder = storage.blobs_root(storage_root) / hexdigest[:2] / hexdigest
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "data"
+        path = storage_root / str(layout.blob_data(f"sha256:{hexdigest}"))
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         os.utime(path, (when, when))
         digests.append(f"sha256:{hexdigest}")
@@ -119,7 +119,7 @@ def measure_server(server: Any, count: int, workers: int = 1) -> dict[str, Any]:
     listed_s, listed = list_seconds(root)
     dry_run_s = registry_dry_run_seconds(server.data_dir / "registry.yml")
     run_s, execution = run_gc(server, workers)
-    left = [d for d in planted if (p := storage.data_path(root, d)) is not None and p.exists()]
+    left = [d for d in planted if (root / str(layout.blob_data(d))).exists()]
     if left:
         raise RuntimeError(f"{len(left)} of {count} planted blobs still on disk after the run")
     swept = int(execution["log"].rsplit("deleted ", 1)[1].split(" blobs", 1)[0])

@@ -111,6 +111,9 @@ def json_root() -> Iterator[io.StringIO]:
     """The root logger set up as ``harborlite serve`` does with HARBORLITE_LOG_FORMAT=json."""
     root = logging.getLogger()
     before, level = list(root.handlers), root.level
+    # logsafe.install() turns every handler of the process to JSON, pytest's own (they live for
+    # the session) included: their formatters are put back afterwards
+    formatters = {handler: handler.formatter for handler in _every_handler()}
     out = io.StringIO()
     for handler in before:
         root.removeHandler(handler)
@@ -125,6 +128,17 @@ def json_root() -> Iterator[io.StringIO]:
         for handler in before:
             root.addHandler(handler)
         root.setLevel(level)
+        for handler, formatter in formatters.items():
+            handler.setFormatter(formatter)
+
+
+def _every_handler() -> list[logging.Handler]:
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    return [handler for logger in loggers for handler in logger.handlers]
 
 
 def test_uvicorns_handlers_write_json_too(json_root: io.StringIO) -> None:
