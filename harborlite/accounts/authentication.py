@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from harborlite.accounts.failed_logins import failures_in_window, seconds_until
+from harborlite.accounts.failed_logins import Counted, failures_in_window, seconds_until
 from harborlite.accounts.names import valid_username
 from harborlite.accounts.passwords import CredentialCache, verify_password
 from harborlite.accounts.queries import get_user_by_name
@@ -356,6 +356,10 @@ class Lockout:
         self._sessions = sessions
         self._retry = retry_seconds
         self._redis_down_until = -1e9  # while Redis failed moments ago, it is not asked
+        # until a window has passed since Redis last failed, the failures counted while it was
+        # down (in the audit log, not in Redis) still count: Redis's "not locked" is checked
+        # against the audit log
+        self._recovering_until = -1e9
         if redis is not None:
             for name, source in (
                 ("check", _CHECK),
@@ -442,31 +446,56 @@ class Lockout:
                     answer = await script(
                         keys=[REDIS_PREFIX + key for key in keys], args=[*args, flag]
                     )
-                return [int(value) for value in answer] if isinstance(answer, list) else [0]
+                result = [int(value) for value in answer] if isinstance(answer, list) else [0]
             except (RedisError, OSError, TimeoutError) as error:
                 now = self._clock()
                 self._redis_down_until = now + self._retry
+                self._recovering_until = now + self._retry + self.lockout_seconds
                 if now - self._redis_failed_at > 60:
                     where = (
                         "in this process only" if self._sessions is None else "from the audit log"
                     )
                     log.warning("login lockout counted %s: Redis: %s", where, error)
                     self._redis_failed_at = now
+            else:
+                return await self._recovered(name, result, keys, username, address)
         if self._sessions is None or name not in ("check", "reserve"):
             return self._local(name, keys, flag)
         return await self._from_audit(name, keys, flag, username, address)
 
-    async def _from_audit(
-        self, name: str, keys: list[str], flag: str, username: str, address: str
+    async def _recovered(
+        self, name: str, answer: list[int], keys: list[str], username: str, address: str
     ) -> list[int]:
-        """``check`` or ``reserve`` while Redis fails: the window's failures from the audit
-        log (every replica's), with this process's own failures not yet committed and its
-        attempts in flight; then this process's count as usual (the reservation)."""
+        """Redis's answer, unless Redis failed within the window and the audit log (which
+        holds the failures counted while it was down too) says the login is locked."""
+        if (
+            name not in ("check", "reserve")
+            or answer[0] != 0
+            or self._sessions is None
+            or self._clock() >= self._recovering_until
+        ):
+            return answer
+        counted = await self._audit_counts(username, address)
+        limits = (self.max_failures, self.max_failures_per_address)
+        for i in (0, 1):
+            if counted is not None and counted[i].failures >= limits[i]:
+                if name == "reserve":  # Redis counted an attempt that will not be made
+                    await self._run("release", username, address, "0")
+                return [i + 1, max(1000, int(seconds_until(counted[i].until) * 1000))]
+        if counted is None:  # fail closed, as below
+            if name == "reserve":
+                await self._run("release", username, address, "0")
+            return [1, UNCOUNTED_RETRY_MS]
+        return answer
+
+    async def _audit_counts(self, username: str, address: str) -> tuple[Counted, Counted] | None:
+        """The window's failures of the account and the address in the audit log, or None
+        when the database cannot say (logged)."""
         assert self._sessions is not None
         limits = (self.max_failures, self.max_failures_per_address)
         try:
             async with self._sessions() as session:
-                counted = await failures_in_window(
+                return await failures_in_window(
                     session, username, address, limits, timedelta(seconds=self.lockout_seconds)
                 )
         except Exception as error:  # fail closed: a login that cannot be counted is refused
@@ -474,6 +503,17 @@ class Lockout:
                 "login refused: its attempt cannot be counted (Redis and the database: %s)",
                 type(error).__name__,
             )
+            return None
+
+    async def _from_audit(
+        self, name: str, keys: list[str], flag: str, username: str, address: str
+    ) -> list[int]:
+        """``check`` or ``reserve`` while Redis fails: the window's failures from the audit
+        log (every replica's), with this process's own failures not yet committed and its
+        attempts in flight; then this process's count as usual (the reservation)."""
+        limits = (self.max_failures, self.max_failures_per_address)
+        counted = await self._audit_counts(username, address)
+        if counted is None:
             return [1, UNCOUNTED_RETRY_MS]
         for i in (0, 1):
             tally = self._get(self._tallies, keys[i])
