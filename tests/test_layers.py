@@ -38,6 +38,7 @@ DOMAINS = (
     "uploads",
     "storage",
     "tls",
+    "signatures",
 )
 
 

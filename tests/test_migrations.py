@@ -13,10 +13,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-import harborlite.immutability.models
-import harborlite.quotas.models
-import harborlite.retention.models
-import harborlite.sessions.models  # noqa: F401
 from harborlite.db.engine import alembic_config, make_engine, migrate
 from harborlite.db.models import Base
 from tests.support.processes import PostgresServer

@@ -14,8 +14,8 @@ from harborlite.api.call import api_call
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, Term, conditions, flag, parse_sort, q_of
 from harborlite.api.render import label_json
-from harborlite.api.render_artifacts import artifact_json, is_index
-from harborlite.artifacts import operations
+from harborlite.api.render_artifacts import accessory_json, artifact_json, is_index
+from harborlite.artifacts import accessories, operations
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts import tags as tag_rows
 from harborlite.db.models import Artifact, Project
@@ -43,9 +43,16 @@ async def render_many(
     *,
     with_tag: bool,
     with_label: bool,
+    with_accessory: bool = False,
 ) -> list[dict[str, Any]]:
-    """Artifacts with their tags and references: one query for each, whatever the page size."""
+    """Artifacts with their tags, references (and labels, accessories): one query for each,
+    whatever the page size."""
     ids = [a.id for a in rows]
+    linked = (
+        await accessories.accessories_of(session, rows[0].repository_id, [a.digest for a in rows])
+        if with_accessory and rows
+        else {}
+    )
     tags = await tag_rows.tags_for(session, ids) if with_tag else {}
     attached = await labels.labels_for(session, ids) if with_label else {}
     references = await artifacts.references_for(session, [a.id for a in rows if is_index(a)])
@@ -58,6 +65,7 @@ async def render_many(
             tags=tags.get(artifact.id, []) if with_tag else None,
             child_ids=references.get(artifact.id, {}),
             labels=[label_json(x) for x in attached.get(artifact.id, [])] if with_label else None,
+            accessories=linked.get(artifact.digest, []),
         )
         for artifact in rows
     ]
@@ -104,6 +112,7 @@ async def list_artifacts(request: Request) -> Response:
         order.append(Artifact.id.desc())
     with_tag = flag(request, "with_tag", True)
     with_label = flag(request, "with_label", False)
+    with_accessory = flag(request, "with_accessory", False)
     async with api_call(request) as call:
         found = await call.repository(("artifact", "list"))
         rows, total = await artifacts.list_artifacts(
@@ -122,6 +131,7 @@ async def list_artifacts(request: Request) -> Response:
             rows,
             with_tag=with_tag,
             with_label=with_label,
+            with_accessory=with_accessory,
         )
     return paged_response(request, list(items), total, page)
 
@@ -129,6 +139,7 @@ async def list_artifacts(request: Request) -> Response:
 async def get_artifact(request: Request) -> Response:
     with_tag = flag(request, "with_tag", True)
     with_label = flag(request, "with_label", False)
+    with_accessory = flag(request, "with_accessory", False)
     async with api_call(request) as call:
         found = await call.artifact(("artifact", "read"))
         (body,) = await render_many(
@@ -138,6 +149,7 @@ async def get_artifact(request: Request) -> Response:
             [found.artifact],
             with_tag=with_tag,
             with_label=with_label,
+            with_accessory=with_accessory,
         )
     return JSONResponse(body)
 
@@ -151,10 +163,40 @@ async def delete_artifact(request: Request) -> Response:
     return Response(status_code=200)
 
 
+ACCESSORY_FIELDS = {
+    "id": Field(Artifact.id, "int"),
+    "digest": Field(Artifact.digest),
+    "type": Field(Artifact.accessory_type),
+    "size": Field(Artifact.size, "int"),
+    "creation_time": Field(Artifact.push_time, "time"),
+}
+
+
+async def list_accessories(request: Request) -> Response:
+    """Harbor's accessories of an artifact: its signatures, SBOMs and other referrers."""
+    page = page_of(request)
+    where = conditions(q_of(request), ACCESSORY_FIELDS)
+    order = parse_sort(request.query_params.get("sort"), ACCESSORY_FIELDS, [])
+    async with api_call(request) as call:
+        found = await call.artifact(("artifact", "read"))
+        rows, total = await accessories.list_accessories(
+            call.session,
+            found.repository.id,
+            found.artifact.digest,
+            conditions=where,
+            order_by=order,
+            offset=page.offset,
+            limit=page.size,
+        )
+        items = [accessory_json(row, found.artifact, found.repository.name) for row in rows]
+    return paged_response(request, items, total, page)
+
+
 BASE = "/projects/{project_name}/repositories/{repository_name}/artifacts"
 
 ROUTES = [
     Route(BASE, list_artifacts, methods=["GET"]),
     Route(BASE + "/{reference}", get_artifact, methods=["GET"]),
     Route(BASE + "/{reference}", delete_artifact, methods=["DELETE"]),
+    Route(BASE + "/{reference}/accessories", list_accessories, methods=["GET"]),
 ]

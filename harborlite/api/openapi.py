@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from harborlite.api.cosign_keys import EXTENSION_PATHS as COSIGN_KEY_PATHS
 from harborlite.api.quotas import EXTENSION_PATHS as QUOTA_PATHS
 from harborlite.services import services_of
 
@@ -81,6 +82,7 @@ EXTENSION_PATHS: dict[str, dict[str, Any]] = {
     },
 }
 EXTENSION_PATHS.update(QUOTA_PATHS)  # /quotas/{id}/recount, /projects/{p}/uploads
+EXTENSION_PATHS.update(COSIGN_KEY_PATHS)  # /projects/{p}/cosign-keys
 
 # Fields harborlite adds to Harbor's definitions.
 _DISABLED = {

@@ -71,6 +71,24 @@ def _reference_json(
     return result
 
 
+def accessory_json(
+    accessory: Artifact, subject: Artifact | None, repository_name: str
+) -> dict[str, Any]:
+    """Harbor's ``Accessory``: an artifact that refers to another (its subject)."""
+    return {
+        "id": accessory.id,
+        "artifact_id": accessory.id,
+        "subject_artifact_id": subject.id if subject is not None else 0,
+        "subject_artifact_digest": accessory.subject_digest or "",
+        "subject_artifact_repo": repository_name,
+        "size": int(accessory.size or 0),
+        "digest": accessory.digest,
+        "type": accessory.accessory_type or "",
+        "icon": "",
+        "creation_time": iso(accessory.push_time),
+    }
+
+
 def artifact_json(
     artifact: Artifact,
     *,
@@ -80,6 +98,7 @@ def artifact_json(
     tags: list[Tag] | None,
     child_ids: dict[str, int | None],
     labels: list[dict[str, Any]] | None = None,
+    accessories: list[Artifact] | None = None,
 ) -> dict[str, Any]:
     short = repository_name.split("/", 1)[1] if "/" in repository_name else repository_name
     base = (
@@ -91,7 +110,8 @@ def artifact_json(
         "type": artifact.type,
         "media_type": artifact.media_type,
         "manifest_media_type": artifact.manifest_media_type,
-        "artifact_type": "" if is_index(artifact) else artifact.media_type,
+        "artifact_type": artifact.artifact_type
+        or ("" if is_index(artifact) else artifact.media_type),
         "project_id": project_id,
         "repository_id": artifact.repository_id,
         "repository_name": repository_name,
@@ -106,7 +126,9 @@ def artifact_json(
             _reference_json(artifact.id, ref, child_ids) for ref in artifact.references or []
         ],
         "addition_links": _addition_links(artifact, base),
-        "accessories": [],
+        "accessories": [
+            accessory_json(accessory, artifact, repository_name) for accessory in accessories or []
+        ],
     }
     if tags is not None:
         body["tags"] = [tag_json(tag) for tag in tags]

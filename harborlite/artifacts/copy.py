@@ -2,7 +2,8 @@
 through harborlite (Harbor's ``POST .../artifacts?from=...``).
 
 Every blob is mounted across repositories (a token harborlite signs for both), then each
-manifest is stored by digest, children before their index, and the source's tags last. Only
+manifest is stored by digest, children before their index, and the source's tags last; its
+accessories (signatures, SBOMs, other referrers, with a legacy ``.sig`` tag) follow. Only
 when the registry holds everything is the copy recorded in the artifact index, with one audit
 entry: a copy that fails midway leaves no index entry, and the manifests it had already stored
 (that the target did not hold before) are deleted again.
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harborlite.artifacts import accessories
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts import tags as tag_rows
 from harborlite.artifacts.describe import describe_manifest
@@ -110,6 +112,7 @@ async def copy_artifact(
     if not valid_repository_name(target) or not target.startswith(f"{project.name}/"):
         raise BadRequest(f"invalid repository name {target!r}")
     tags = [tag.name for tag in await tag_rows.tags_of(session, root.id)]
+    linked = await _accessories_of(session, source, root)  # they go with it, as in Harbor
     existing = await artifacts.get_repository(session, target)
     kept = (
         {a.digest for a in await artifacts.artifacts_of_repository(session, existing.id)}
@@ -117,22 +120,29 @@ async def copy_artifact(
         else set()
     )
     # an immutable tag of the target is not moved by a copy either (412)
-    await immutability.refuse_retag(session, project.id, target, {t: root.digest for t in tags})
+    moved = {t: root.digest for t in tags}
+    moved.update({t: digest for digest, its in linked.items() for t in its})
+    await immutability.refuse_retag(session, project.id, target, moved)
     await session.commit()  # the reads are done: no connection is held while the registry works
     written: list[Copied] = []
     try:
         top = await copy_tree(upstream, source.name, target, root.digest, written)
         for tag in tags:
             await put_manifest(upstream, target, tag, top.body, top.media_type)
+        for digest, its_tags in linked.items():  # signatures, SBOMs: after their subject
+            accessory = await copy_tree(upstream, source.name, target, digest, written)
+            for tag in its_tags:  # a legacy cosign ``.sig`` tag names the same digest there
+                await put_manifest(upstream, target, tag, accessory.body, accessory.media_type)
         described = await _describe(session, upstream, target, written)
     except Exception:
         await _undo(upstream, target, written, kept)
         raise
     try:
         for copied, pushed in zip(written, described, strict=True):
-            for tag in tags if copied is top else []:
+            its_tags = tags if copied is top else linked.get(copied.digest, [])
+            for tag in its_tags:
                 await _record(session, project, target, pushed, tag, by)
-            if copied is not top or not tags:
+            if not its_tags:
                 await _record(session, project, target, pushed, None, by)
         record(
             session,
@@ -151,6 +161,24 @@ async def copy_artifact(
         raise
     log.info("copied %s@%s to %s", source.name, root.digest, target)
     return top.digest
+
+
+async def _accessories_of(
+    session: AsyncSession, source: Repository, root: Artifact
+) -> dict[str, list[str]]:
+    """Every accessory of ``root`` (and of its accessories), each with its tags, subjects
+    first."""
+    found: dict[str, list[str]] = {}
+    pending = [root.digest]
+    while pending:
+        subject = pending.pop(0)
+        linked = await accessories.accessories_of(session, source.id, [subject])
+        for accessory in linked.get(subject, []):
+            if accessory.digest not in found and accessory.digest != root.digest:
+                tags = await tag_rows.tags_of(session, accessory.id)
+                found[accessory.digest] = [tag.name for tag in tags]
+                pending.append(accessory.digest)
+    return found
 
 
 async def _describe(

@@ -15,6 +15,7 @@ from harborlite.errors import HarborliteError
 from harborlite.oci.config import parse_chart_config, parse_image_config
 from harborlite.oci.fields import ManifestError
 from harborlite.oci.manifest import ManifestInfo, parse_manifest
+from harborlite.oci.mediatypes import COSIGN_SIGNATURE_LAYER
 from harborlite.upstream.client import Upstream
 
 log = logging.getLogger("harborlite.index")
@@ -44,6 +45,7 @@ async def describe_manifest(
             media_type="",
             type="UNKNOWN",
             size=len(body),
+            manifest_size=len(body),
         )
     extra: dict[str, Any] = {}
     size = info.size
@@ -75,6 +77,10 @@ async def describe_manifest(
         references=references,
         annotations=dict(info.annotations or {}),
         extra_attrs=extra,
+        manifest_size=len(body),
+        artifact_type=info.artifact_type,
+        subject_digest=info.subject.digest if info.subject is not None else None,
+        cosign_layers=any(layer.media_type == COSIGN_SIGNATURE_LAYER for layer in info.layers),
     )
 
 

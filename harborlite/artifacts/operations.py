@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harborlite.artifacts import accessories
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts import repositories as repository_rows
 from harborlite.artifacts import tags as tag_rows
@@ -127,11 +128,17 @@ async def set_description(
 
 
 async def deletion_set(session: AsyncSession, root: Artifact) -> list[Artifact]:
-    """``root`` and, depth first, each child that becomes an orphan without tags."""
+    """``root`` and, depth first, each child that becomes an orphan without tags, and every
+    accessory (signature, SBOM, referrer) of what goes, tagged or not, as Harbor does."""
     chosen: dict[int, Artifact] = {root.id: root}
     pending = [root]
     while pending:
         parent = pending.pop()
+        linked = await accessories.accessories_of(session, parent.repository_id, [parent.digest])
+        for accessory in linked.get(parent.digest, []):
+            if accessory.id not in chosen:
+                chosen[accessory.id] = accessory
+                pending.append(accessory)
         children = (await artifacts.references_for(session, [parent.id])).get(parent.id, {})
         child_ids = [cid for cid in children.values() if cid is not None and cid not in chosen]
         if not child_ids:

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harborlite.artifacts.accessories import IS_LINKED_ACCESSORY, link_of
 from harborlite.artifacts.tags import get_tag
 from harborlite.db.models import (
     Artifact,
@@ -32,6 +33,10 @@ class PushedManifest:
     references: list[dict[str, Any]] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
     extra_attrs: dict[str, Any] = field(default_factory=dict)
+    manifest_size: int = 0  # the manifest's own bytes
+    artifact_type: str = ""  # OCI 1.1: artifactType, else the config media type
+    subject_digest: str | None = None  # OCI 1.1: the manifest's subject
+    cosign_layers: bool = False  # a layer is a cosign simple-signing payload
 
 
 async def get_repository(session: AsyncSession, name: str) -> Repository | None:
@@ -83,6 +88,15 @@ async def record_push(
     artifact.references = manifest.references
     artifact.annotations = manifest.annotations
     artifact.extra_attrs = manifest.extra_attrs
+    artifact.manifest_size = manifest.manifest_size
+    artifact.artifact_type = manifest.artifact_type
+    link = link_of(manifest.subject_digest, manifest.artifact_type, tag, manifest.cosign_layers)
+    if link is not None:
+        artifact.subject_digest = link.subject_digest
+        artifact.subject_source = link.source
+        artifact.accessory_type = link.accessory_type
+    # else: a digest's body never changes, so a link it has came from a tag (a legacy
+    # signature pushed again by digest) or a referrers-tag-schema index, and it stays
     artifact.pusher = pusher
     artifact.push_time = now
     await session.flush()
@@ -205,8 +219,9 @@ async def drop_repository_if_empty(session: AsyncSession, repository: Repository
         await session.flush()
 
 
-# An artifact named by an index is that index's child; lists hide children, as Harbor does.
-IS_CHILD = exists().where(ArtifactReference.child_id == Artifact.id)
+# Shown under another artifact, so lists hide it, as Harbor does: an artifact named by an
+# index (that index's child), or an accessory whose subject the index holds.
+IS_CHILD = or_(exists().where(ArtifactReference.child_id == Artifact.id), IS_LINKED_ACCESSORY)
 
 
 async def list_artifacts(

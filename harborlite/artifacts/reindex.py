@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harborlite.artifacts import accessories
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts.describe import describe_manifest
 from harborlite.db.models import Artifact, Repository, Tag
@@ -115,6 +116,38 @@ async def _index_reference(
     return digest
 
 
+async def _import_fallback(
+    upstream: Upstream,
+    session: AsyncSession,
+    report: ReindexReport,
+    project_id: int,
+    repository: Repository,
+    tag: str,
+    digests: set[str],
+) -> None:
+    """A referrers-tag-schema index (tag ``sha256-<hex>``, written by clients while there was
+    no referrers API): each manifest it lists becomes a referrer of that digest, as the spec
+    asks of a registry that enables the API ("Enabling the Referrers API")."""
+    subject = accessories.fallback_subject(tag)
+    if subject is None:
+        return
+    found = await artifacts.resolve_reference(session, repository.name, tag)
+    if found is None or not found[1].references:
+        return
+    for reference in found[1].references:
+        digest = str(reference.get("child_digest") or "")
+        if not digest:
+            continue
+        if digest not in digests:  # not found in the storage's revisions: ask for it
+            indexed = await _index_reference(
+                upstream, session, report, project_id, repository.name, digest, None
+            )
+            if indexed is None:
+                continue
+            digests.add(indexed)
+        await accessories.link_fallback_referrer(session, repository.id, digest, subject)
+
+
 async def reindex(
     upstream: Upstream, session: AsyncSession, storage_root: StorageLike
 ) -> ReindexReport:
@@ -156,6 +189,8 @@ async def reindex(
         repository = await artifacts.get_repository(session, name)
         if repository is None:
             continue
+        for tag in sorted(tag_names):
+            await _import_fallback(upstream, session, report, project.id, repository, tag, digests)
         seen_repositories.add(name)
         report.repositories += 1
         report.tags += len(tag_names)

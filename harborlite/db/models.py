@@ -137,6 +137,20 @@ class Artifact(Base):
     extra_attrs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     references: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     annotations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # OCI 1.1: the manifest's own bytes, its ``artifactType`` (else its config media type; ""
+    # for an index without one) and the digest of its ``subject`` (the artifact it refers to,
+    # which may arrive later). ``subject_source`` says how the subject is known: ``subject``
+    # (the manifest's field), ``tag`` (cosign's legacy ``sha256-<hex>.sig`` tag) or
+    # ``fallback`` (listed in a referrers-tag-schema index). ``accessory_type`` is Harbor's
+    # classification (signature.cosign, signature.notation, sbom.harbor, subject.accessory).
+    manifest_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    artifact_type: Mapped[str] = mapped_column(String(255), default="")
+    subject_digest: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    subject_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    accessory_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+Index("ix_artifacts_repository_subject", Artifact.repository_id, Artifact.subject_digest)
 
 
 class Tag(Base):

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, exists, select, update
 
 from harborlite.artifacts import operations as artifact_operations
+from harborlite.artifacts.accessories import IS_LINKED_ACCESSORY
 from harborlite.audit.events import Actor
 from harborlite.db.models import Artifact, ArtifactReference, GcCandidate, Repository, Tag
 from harborlite.gc import storage
@@ -195,6 +196,7 @@ async def _untagged(context: JobContext, upstream: Upstream, cutoff: float, dry_
                     .where(
                         ~exists().where(Tag.artifact_id == Artifact.id),
                         ~exists().where(ArtifactReference.child_id == Artifact.id),
+                        ~IS_LINKED_ACCESSORY,  # a signature goes with its subject, not alone
                         Artifact.push_time < before,
                     )
                     .order_by(Artifact.id)

@@ -54,6 +54,18 @@ COSIGN_SIGNATURE_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json"
 NOTATION_SIGNATURE = "application/vnd.cncf.notary.signature"
 
 
+# cosign 2 with ``--registry-referrers-mode=oci-1-1``: an OCI 1.1 referrer of this type.
+COSIGN_ARTIFACT_SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
+
+
+# cosign 3's default: a Sigstore bundle pushed as an OCI 1.1 referrer.
+SIGSTORE_BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
+
+# Harbor's own SBOM accessory.
+HARBOR_SBOM = "application/vnd.goharbor.harbor.sbom.v1"
+
+
 # Index annotation in which cnab-to-oci puts the bundle's media type.
 ARTIFACT_TYPE_ANNOTATION = "org.opencontainers.artifactType"
 

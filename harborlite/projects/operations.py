@@ -25,6 +25,7 @@ from harborlite.projects import queries as projects
 from harborlite.projects.names import PROJECT_NAME_RULE, valid_project_name
 from harborlite.robots.grants import forget_project
 from harborlite.robots.operations import grant_created_project
+from harborlite.signatures.cache import note_change as signature_policy_changed
 
 LAST_ADMIN = "the last project admin cannot be removed or demoted (a system administrator can)"
 
@@ -204,6 +205,7 @@ async def remove_setting(session: AsyncSession, project: Project, name: str, *, 
 def _audit_settings(
     session: AsyncSession, by: Actor, operation: str, project: Project, detail: str
 ) -> None:
+    signature_policy_changed(session)  # enable_content_trust_cosign may have changed
     record(
         session, by.event(operation, "project", project.name, project_id=project.id, detail=detail)
     )

@@ -186,11 +186,18 @@ def response_headers(
 
 
 async def send_answer(
-    services: Services, send: Send, response: aiohttp.ClientResponse, *, head: bool, keep: int = 0
+    services: Services,
+    send: Send,
+    response: aiohttp.ClientResponse,
+    *,
+    head: bool,
+    keep: int = 0,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> bytes | None:
-    """Stream the registry's answer to the client. With ``keep``, also return its body when it
-    is at most ``keep`` bytes (None when larger, or for a HEAD). A small 5xx is read whole and
-    told in harborlite's words (:func:`~harborlite.v2.registry_errors.told_error`)."""
+    """Stream the registry's answer to the client (with ``extra_headers`` of harborlite's, such
+    as ``OCI-Subject``). With ``keep``, also return its body when it is at most ``keep`` bytes
+    (None when larger, or for a HEAD). A small 5xx is read whole and told in harborlite's words
+    (:func:`~harborlite.v2.registry_errors.told_error`)."""
     length = response.content_length
     if response.status >= 500 and not head and length is not None:
         if length <= REGISTRY_ERROR_LIMIT:
@@ -207,7 +214,7 @@ async def send_answer(
         {
             "type": "http.response.start",
             "status": response.status,
-            "headers": response_headers(services, response),
+            "headers": response_headers(services, response) + (extra_headers or []),
         }
     )
     if head:

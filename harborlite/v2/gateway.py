@@ -27,7 +27,7 @@ from harborlite.oci.json_reader import UnreadableJson, read_object
 from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
 from harborlite.oci.reference import is_digest, valid_repository_name
 from harborlite.services import Services, services_of
-from harborlite.v2 import gc_fence, immutable_tags, quota_guard
+from harborlite.v2 import gc_fence, immutable_tags, quota_guard, signed_pulls
 from harborlite.v2.access_log import access_logged
 from harborlite.v2.bearer import VerifiedTokens, challenge_actions, covers, scope_text
 from harborlite.v2.blobs import serve_blob_from_storage
@@ -43,6 +43,7 @@ from harborlite.v2.forward import (
     send_answer,
 )
 from harborlite.v2.push_index import index_delete, index_failed, index_push
+from harborlite.v2.referrers import serve_referrers
 from harborlite.v2.routes import Kind, Route, parse_route, required_actions, stores_content
 
 log = logging.getLogger("harborlite.v2")
@@ -141,8 +142,14 @@ class RegistryGateway:
                 if blob_status is not None:
                     access_logged(scope, blob_status, started, claims.subject, "storage")
                     return
+            if route.kind is Kind.REFERRERS:  # the registry has no referrers API: ours
+                status = await serve_referrers(services, scope, send, route)
+                access_logged(scope, status, started, claims.subject, "harborlite")
+                return
             shared = None
             if route.kind is Kind.MANIFEST and method in ("GET", "HEAD"):
+                # before the cache answers: a signed-only project refuses what is not signed
+                _check(await signed_pulls.refused_manifest_pull(services, route, claims))
                 served, shared = await self.manifests.answer(services, scope, send, route, claims)
                 if served is not None:
                     access_logged(scope, 200, started, claims.subject, served)
@@ -303,14 +310,19 @@ class RegistryGateway:
                 if manifest and method == "PUT":
                     assert body is not None
                     await quota_guard.manifest_answered(services, route, body, status)
+                extra_headers: list[tuple[bytes, bytes]] = []
                 if manifest and method == "PUT" and status == 201:
                     assert body is not None
                     try:
                         content_type = header(scope, b"content-type")
-                        await index_push(services, scope, route, claims, body, content_type, digest)
+                        pushed = await index_push(
+                            services, scope, route, claims, body, content_type, digest
+                        )
                     except Exception as error:  # told to the client in the registry's envelope
                         return await index_failed(scope, send, route, error)
                     self.manifests.pushed(services, route)
+                    if pushed.subject_digest:  # OCI 1.1: this registry serves referrers
+                        extra_headers.append((b"oci-subject", pushed.subject_digest.encode()))
                 elif manifest and method == "DELETE" and status == 202:
                     try:
                         await index_delete(services, scope, route, claims)
@@ -326,7 +338,9 @@ class RegistryGateway:
                 learn = learn and status == 200
                 head = method == "HEAD"
                 keep = MAX_MANIFEST_BYTES if learn and not head else 0
-                kept = await send_answer(services, send, response, head=head, keep=keep)
+                kept = await send_answer(
+                    services, send, response, head=head, keep=keep, extra_headers=extra_headers
+                )
                 if learn and head:
                     await self.manifests.learnt_head(
                         services, scope, route, generation, response.raw_headers, digest, shared

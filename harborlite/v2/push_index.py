@@ -48,9 +48,9 @@ async def index_push(
     body: bytes,
     content_type: str | None,
     digest: str | None,
-) -> None:
+) -> PushedManifest:
     """Record the push of ``body`` (the registry named it ``digest``) before the client hears
-    it succeeded."""
+    it succeeded; what was recorded."""
     digest = digest or route.reference
     tag = None if is_digest(route.reference) else route.reference
     # No connection is held meanwhile: the session only runs a query for an index's children.
@@ -62,11 +62,12 @@ async def index_push(
     for attempt in range(INDEX_ATTEMPTS):
         try:
             await _record_push(services, route, actor, pushed, tag)
-            return
+            return pushed
         except (IntegrityError, OperationalError) as error:
             if not worth_retrying(error) or attempt == INDEX_ATTEMPTS - 1:
                 raise
             await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 async def _record_push(

@@ -187,3 +187,29 @@ def test_a_schedule_is_kept_and_shown(collector: Harborlite) -> None:
         server.api("GET", "/system/gc/schedule", auth=server.admin).json()["schedule"]["type"]
         == "None"
     )
+
+
+def test_gc_keeps_the_untagged_signatures_of_a_kept_image(collector: Harborlite) -> None:
+    """OCI referrers (signatures, SBOMs) are untagged: deleting untagged artifacts must not take
+    them from the image they belong to."""
+    from tests.api.pushing import Pusher
+    from tests.referrers.referring import NOTATION, push_referrer
+
+    server = collector
+    project = server.unique("signed")
+    server.create_project(project)
+    repository = f"{project}/app"
+    with Pusher(server) as pusher:
+        image = pusher.image(repository, "v1")
+        signature = push_referrer(
+            pusher, repository, (image.digest, len(image.manifest)), NOTATION, b"jws"
+        )
+    result = run_gc(server, delete_untagged=True)
+    assert result["job_status"] == "Success", result
+    accessories = server.api(
+        "GET",
+        f"/projects/{project}/repositories/app/artifacts/{image.digest}/accessories",
+        auth=server.admin,
+    )
+    assert accessories.status_code == 200, accessories.text
+    assert [a["digest"] for a in accessories.json()] == [signature.digest]
