@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from harborlite.accounts.authentication import Lockout
+from harborlite.accounts.lockout import Lockout
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.api.routes import api_app
 from harborlite.artifacts.pulls import PullRecorder

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from harborlite.accounts.authentication import Lockout
+from harborlite.accounts.lockout import Lockout
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.auth.access_cache import AccessCache
 from harborlite.auth.revocation import Revocations

@@ -16,3 +16,12 @@ def valid_username(name: str) -> bool:
 
 def valid_email(address: str) -> bool:
     return _EMAIL.match(address) is not None
+
+
+def shown_username(username: str) -> str:
+    """``username`` as a failed login's audit entry and log line may show it: verbatim when it
+    is a valid user name, else only its length (it may be a password typed in the wrong
+    field)."""
+    if valid_username(username):
+        return username
+    return f"(not a user name, {len(username)} characters)"

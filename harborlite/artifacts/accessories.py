@@ -27,10 +27,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from harborlite.artifacts.paging import page_of
 from harborlite.db.models import Artifact, Repository, Tag
 from harborlite.oci.mediatypes import (
     COSIGN_ARTIFACT_SIGNATURE,
@@ -226,13 +227,9 @@ async def list_accessories(
     query = select(Artifact).where(
         Artifact.repository_id == repository_id, Artifact.subject_digest == digest
     )
-    for condition in conditions:
-        query = query.where(condition)
-    count = query.with_only_columns(func.count(Artifact.id)).order_by(None)
-    total = int((await session.execute(count)).scalar_one())
-    order = list(order_by) or [Artifact.push_time.desc(), Artifact.id.desc()]
-    rows = await session.execute(query.order_by(*order).offset(offset).limit(limit))
-    return list(rows.scalars()), total
+    return await page_of(
+        session, query, conditions=conditions, order_by=order_by, offset=offset, limit=limit
+    )
 
 
 async def referrers_of(

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts.accessories import IS_LINKED_ACCESSORY, link_of
+from harborlite.artifacts.paging import page_of
 from harborlite.artifacts.tags import get_tag
 from harborlite.db.models import (
     Artifact,
@@ -237,13 +238,9 @@ async def list_artifacts(
     query = select(Artifact).where(Artifact.repository_id == repository_id)
     if not include_children:
         query = query.where(~IS_CHILD)
-    for condition in conditions:
-        query = query.where(condition)
-    count = query.with_only_columns(func.count(Artifact.id)).order_by(None)
-    total = int((await session.execute(count)).scalar_one())
-    order = list(order_by) or [Artifact.push_time.desc(), Artifact.id.desc()]
-    rows = await session.execute(query.order_by(*order).offset(offset).limit(limit))
-    return list(rows.scalars()), total
+    return await page_of(
+        session, query, conditions=conditions, order_by=order_by, offset=offset, limit=limit
+    )
 
 
 async def references_for(

@@ -15,7 +15,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite.accounts.authentication import Lockout, login, principal_of, shown_username
+from harborlite.accounts.authentication import login, principal_of
+from harborlite.accounts.lockout import Lockout
+from harborlite.accounts.names import shown_username
 from harborlite.accounts.passwords import CredentialCache, verify_password
 from harborlite.audit.events import LOGIN, Actor, Origin, record
 from harborlite.auth.permissions import Principal, RobotGrant

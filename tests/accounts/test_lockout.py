@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harborlite.accounts import authentication, operations
-from harborlite.accounts.authentication import Lockout, address_key, login
+from harborlite.accounts.authentication import login
+from harborlite.accounts.lockout import Lockout, address_key
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.audit.events import CLI, Origin
 from harborlite.db.engine import make_engine, make_sessionmaker, migrate

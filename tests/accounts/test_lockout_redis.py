@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from harborlite.accounts.authentication import REDIS_PREFIX, Lockout
+from harborlite.accounts.lockout import REDIS_PREFIX, Lockout
 from harborlite.errors import LockedOut
 from tests.support.processes import RedisServer, free_port
 
