@@ -74,7 +74,10 @@ def test_a_push_and_a_pull_move_their_counters(observed: Harborlite) -> None:
         pushed = pusher.image(repository, "v1")
         headers = pusher._headers(repository)
         accept = {**headers, "Accept": "application/vnd.oci.image.manifest.v1+json"}
-        for _ in range(3):  # the registry first, then this process's memory
+        # the push fills the cache in the background: a tag never pushed is a sure miss
+        missing = pusher.client.get(f"/v2/{repository}/manifests/never-pushed", headers=accept)
+        assert missing.status_code == 404, missing.text
+        for _ in range(3):  # the registry or the cache first, then this process's memory
             pulled = pusher.client.get(f"/v2/{repository}/manifests/v1", headers=accept)
             assert pulled.status_code == 200, pulled.text
         layer = pulled.json()["layers"][0]
