@@ -34,6 +34,8 @@ MAX_HEAD_BYTES = 64 * 1024  # a request line and headers larger than this are re
 RETRY_AFTER_SECONDS = 5  # what a client over the connection limit is told to wait
 OVER_LIMIT_HEAD_SECONDS = 5.0  # an over-limit connection that sends no head is closed sooner
 WARN_EVERY_SECONDS = 10.0  # the over-limit warning, at most this often
+LINGER_SECONDS = 2.0  # after a refusal, input is read and dropped this long before the close
+LINGER_BYTES = 1024 * 1024  # ... or until this much more arrived
 
 _JSON = b"application/json; charset=utf-8"
 _API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
@@ -82,6 +84,8 @@ class BudgetedProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_timer: TimerHandle | None = None
         self._head_bytes = 0  # bytes of the head under way (0: none started)
+        self._lingering: TimerHandle | None = None  # set once a refusal was written
+        self._dropped = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         over = len(self.connections) >= self.max_connections
@@ -102,6 +106,11 @@ class BudgetedProtocol(HttpToolsProtocol):
         self._arm_head_timer(timeout)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering is not None:  # refused: what still comes is read and dropped
+            self._dropped += len(data)
+            if self._dropped > LINGER_BYTES:
+                self._end_linger()
+            return
         idle = self.cycle is None or self.cycle.response_complete
         if idle and not self.pipeline:  # these bytes are (part of) a request head
             if self._head_timer is None:
@@ -125,6 +134,8 @@ class BudgetedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        if self._lingering is not None:
+            self._lingering.cancel()
         super().connection_lost(exc)
 
     def _arm_head_timer(self, seconds: float) -> None:
@@ -153,6 +164,16 @@ class BudgetedProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         code = "REQUEST_TIMEOUT" if status.startswith(b"408") else "BAD_REQUEST"
         self.transport.write(_raw_answer(status, code, message))
+        # A lingering close: closing with unread input makes the kernel send a RST, which can
+        # destroy the answer before the client reads it. So the write side is shut (FIN after
+        # the answer), and input is read and dropped for a moment before the close.
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._lingering = self.loop.call_later(LINGER_SECONDS, self._end_linger)
+
+    def _end_linger(self) -> None:
+        if self._lingering is not None:
+            self._lingering.cancel()
         self.transport.close()
 
 
