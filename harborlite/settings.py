@@ -90,6 +90,15 @@ class Settings:
     s3_access_key: str | None = None
     s3_secret_key: Secret | None = None
     log_format: str = "text"  # or "json": one JSON object per line
+    # scanning: how long one scan may take (submit to report) before it is failed
+    scan_timeout_seconds: int = 600
+    # proxy-cache projects: a pull by tag asks the upstream at most once per this many seconds
+    proxy_check_seconds: int = 60
+    # webhooks: how long one delivery may take; how often a failed one is tried again
+    webhook_timeout_seconds: int = 10
+    webhook_retries: int = 3
+    # replication: how often a failed task is tried again
+    replication_retries: int = 3
 
     @property
     def registry_storage_root(self) -> Path | None:
@@ -258,6 +267,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_access_key=s3_access,
         s3_secret_key=Secret(s3_secret) if s3_secret else None,
         log_format=log_format,
+        scan_timeout_seconds=_int(env, "HARBORLITE_SCAN_TIMEOUT_SECONDS", 600, 1, 86400),
+        proxy_check_seconds=_int(env, "HARBORLITE_PROXY_CHECK_SECONDS", 60, 0, 86400),
+        webhook_timeout_seconds=_int(env, "HARBORLITE_WEBHOOK_TIMEOUT_SECONDS", 10, 1, 600),
+        webhook_retries=_int(env, "HARBORLITE_WEBHOOK_RETRIES", 3, 0, 20),
+        replication_retries=_int(env, "HARBORLITE_REPLICATION_RETRIES", 3, 0, 20),
     )
 
 
