@@ -21,6 +21,7 @@ from harborlite.auth.access_cache import AccessCache
 from harborlite.auth.revocation import Revocations
 from harborlite.cache.invalidation import ManifestCacheSync
 from harborlite.cache.manifests import ManifestCache
+from harborlite.events.subscribers import event_subscribers
 from harborlite.http.body_rate import BodyRateMiddleware
 from harborlite.http.guard import GuardMiddleware
 from harborlite.http.request_id import RequestIdMiddleware
@@ -152,6 +153,9 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 storage=registry_storage(settings),
                 metrics=metrics,
             )
+            for name, subscriber in event_subscribers(settings, database.sessions):
+                services.events.subscribe(name, subscriber)
+            stack.push_async_callback(services.events.drain)  # before the database closes
             jobs.start()
             stack.push_async_callback(jobs.stop)  # before the database closes
             log.info("harborlite is ready at %s (registry %s)", settings.external_url, registry.url)

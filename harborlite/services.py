@@ -14,6 +14,7 @@ from harborlite.accounts.passwords import CredentialCache
 from harborlite.auth.access_cache import AccessCache
 from harborlite.auth.revocation import Revocations
 from harborlite.auth.tokens import TokenSigner
+from harborlite.events.bus import EventBus
 from harborlite.observability.metrics import Metrics
 from harborlite.settings import Settings
 
@@ -47,6 +48,7 @@ class Services:
     storage: RegistryStorage | None = None  # the registry's storage (folder or S3), if reachable
     jobs: JobRunner | None = None  # the background job runner
     metrics: Metrics = field(default_factory=Metrics)  # /metrics: the app's own registry
+    events: EventBus = field(default_factory=EventBus)  # artifact events, to subscribers
 
 
 def services_of(request_or_scope: Any) -> Services:

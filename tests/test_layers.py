@@ -34,6 +34,7 @@ DOMAINS = (
     "quotas",
     "retention",
     "jobs",
+    "events",
     "gc",
     "uploads",
     "storage",

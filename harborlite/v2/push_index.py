@@ -24,6 +24,7 @@ from harborlite.artifacts.queries import PushedManifest
 from harborlite.audit.events import DELETE, PUSH, Actor, record
 from harborlite.auth.tokens import Claims
 from harborlite.db.errors import worth_retrying
+from harborlite.events.bus import DELETE_ARTIFACT, DELETE_TAG, PUSH_ARTIFACT, ArtifactEvent
 from harborlite.http.origin import header, origin_of
 from harborlite.oci.reference import is_digest
 from harborlite.projects import queries as projects
@@ -62,6 +63,18 @@ async def index_push(
     for attempt in range(INDEX_ATTEMPTS):
         try:
             await _record_push(services, route, actor, pushed, tag)
+            services.events.emit(
+                ArtifactEvent(
+                    PUSH_ARTIFACT,
+                    route.project,
+                    route.name,
+                    pushed.digest,
+                    tag,
+                    actor.username,
+                    media_type=pushed.media_type,
+                    size=pushed.size,
+                )
+            )
             return pushed
         except (IntegrityError, OperationalError) as error:
             if not worth_retrying(error) or attempt == INDEX_ATTEMPTS - 1:
@@ -113,6 +126,16 @@ async def index_delete(services: Services, scope: Scope, route: Route, claims: C
         )
         record(session, event)
         await session.commit()
+    services.events.emit(
+        ArtifactEvent(
+            DELETE_ARTIFACT if by_digest else DELETE_TAG,
+            route.project,
+            route.name,
+            route.reference if by_digest else None,
+            None if by_digest else route.reference,
+            claims.subject,
+        )
+    )
 
 
 async def index_failed(scope: Scope, send: Send, route: Route, error: Exception) -> int:

@@ -1,0 +1,1 @@
+"""What happened to artifacts, told to whoever subscribed (webhooks, replication, scanning)."""

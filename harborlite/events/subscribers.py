@@ -1,0 +1,17 @@
+"""Who hears artifact events: composed here (like the job handlers), subscribed by the app."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from harborlite.events.bus import Subscriber
+from harborlite.settings import Settings
+
+
+def event_subscribers(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> list[tuple[str, Subscriber]]:
+    """Every subscriber of this process, by name (each module that reacts to pushes, pulls and
+    deletes adds its own here: webhooks, replication, scan on push)."""
+    subscribers: list[tuple[str, Subscriber]] = []
+    return subscribers

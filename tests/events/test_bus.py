@@ -1,0 +1,56 @@
+"""The event bus: every subscriber gets every event in a task of its own; one that fails or
+hangs neither stops the others nor the emitter."""
+
+from __future__ import annotations
+
+import asyncio
+
+from harborlite.events.bus import PUSH_ARTIFACT, ArtifactEvent, EventBus
+
+
+def _event() -> ArtifactEvent:
+    return ArtifactEvent(PUSH_ARTIFACT, "p", "p/app", "sha256:" + "a" * 64, "1.0", "alice")
+
+
+def test_each_subscriber_gets_the_event_and_a_failing_one_stops_nothing() -> None:
+    async def scenario() -> None:
+        bus = EventBus()
+        seen: list[str] = []
+        gate = asyncio.Event()
+
+        async def failing(event: ArtifactEvent) -> None:
+            raise RuntimeError("target down")
+
+        async def hanging(event: ArtifactEvent) -> None:
+            await gate.wait()
+            seen.append("hanging " + event.repository)
+
+        async def quick(event: ArtifactEvent) -> None:
+            seen.append("quick " + (event.tag or ""))
+
+        bus.subscribe("failing", failing)
+        bus.subscribe("hanging", hanging)
+        bus.subscribe("quick", quick)
+        bus.emit(_event())  # returns at once, though one subscriber waits
+        assert seen == []
+        await asyncio.sleep(0.01)
+        assert seen == ["quick 1.0"]
+        gate.set()
+        await bus.drain()
+        assert seen == ["quick 1.0", "hanging p/app"]
+
+    asyncio.run(scenario())
+
+
+def test_drain_is_bounded() -> None:
+    async def scenario() -> None:
+        bus = EventBus()
+
+        async def never(event: ArtifactEvent) -> None:
+            await asyncio.Event().wait()
+
+        bus.subscribe("never", never)
+        bus.emit(_event())
+        await bus.drain(timeout=0.05)  # returns though the subscriber still waits
+
+    asyncio.run(scenario())
