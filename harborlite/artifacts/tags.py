@@ -89,3 +89,24 @@ def add_tag(session: AsyncSession, repository: Repository, artifact: Artifact, n
     session.add(tag)
     repository.update_time = now
     return tag
+
+
+async def tag_names_page(
+    session: AsyncSession, repository_name: str, *, last: str | None, limit: int | None
+) -> list[str] | None:
+    """The repository's tag names in byte order after ``last`` (the registry's order), at most
+    ``limit`` (None: all); None when the repository is not in the index."""
+    repository_id = (
+        await session.execute(select(Repository.id).where(Repository.name == repository_name))
+    ).scalar_one_or_none()
+    if repository_id is None:
+        return None
+    bytewise = session.get_bind().dialect.name == "postgresql"  # its collation is not bytes
+    name: ColumnElement[str] = Tag.name.collate("C") if bytewise else Tag.name.expression
+    query = select(Tag.name).where(Tag.repository_id == repository_id)
+    if last:
+        query = query.where(name > last)
+    query = query.order_by(name)
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.execute(query)).scalars())

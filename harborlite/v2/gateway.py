@@ -45,6 +45,7 @@ from harborlite.v2.forward import (
 from harborlite.v2.push_index import index_delete, index_failed, index_push
 from harborlite.v2.referrers import serve_referrers
 from harborlite.v2.routes import Kind, Route, parse_route, required_actions, stores_content
+from harborlite.v2.tags_list import serve_tags_list
 
 log = logging.getLogger("harborlite.v2")
 
@@ -142,6 +143,10 @@ class RegistryGateway:
                 if blob_status is not None:
                     access_logged(scope, blob_status, started, claims.subject, "storage")
                     return
+            if route.kind is Kind.TAGS and method == "GET":  # the index pages; 2.8 does not
+                status = await serve_tags_list(services, scope, send, route)
+                access_logged(scope, status, started, claims.subject, "harborlite")
+                return
             if route.kind is Kind.REFERRERS:  # the registry has no referrers API: ours
                 status = await serve_referrers(services, scope, send, route)
                 access_logged(scope, status, started, claims.subject, "harborlite")
