@@ -54,8 +54,11 @@ def _digest(*parts: object) -> str:
     return "sha256:" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
 
 
-async def seed(database_url: str, project_name: str, repository: str, count: int) -> None:
-    """``count`` tagged top-level artifacts in ``project_name/repository`` (the project exists).
+async def seed(
+    database_url: str, project_name: str, repository: str, count: int, batch: int = BATCH
+) -> None:
+    """``count`` tagged top-level artifacts in ``project_name/repository`` (the project exists;
+    the repository is made, or reused when there), ``batch`` rows per bulk insert.
 
     One in ten is an index with two (untagged) children, which the listing must hide.
     """
@@ -66,14 +69,20 @@ async def seed(database_url: str, project_name: str, repository: str, count: int
                 await session.execute(select(Project.id).where(Project.name == project_name))
             ).scalar_one()
             full = f"{project_name}/{repository}"
-            repo = Repository(project_id=project_id, name=full, description="", pull_count=0)
-            session.add(repo)
-            await session.flush()
+            found = (
+                await session.execute(select(Repository).where(Repository.name == full))
+            ).scalar_one_or_none()
+            repo = found or Repository(
+                project_id=project_id, name=full, description="", pull_count=0
+            )
+            if found is None:
+                session.add(repo)
+                await session.flush()
             start = utcnow() - timedelta(days=1)
-            for first in range(0, count, BATCH):
+            for first in range(0, count, batch):
                 rows: list[dict[str, Any]] = []
                 children: list[dict[str, Any]] = []
-                for n in range(first, min(count, first + BATCH)):
+                for n in range(first, min(count, first + batch)):
                     is_index = n % 10 == 0
                     when = start + timedelta(seconds=n)
                     base = {
@@ -162,7 +171,7 @@ def _pages(project: str, repository: str, count: int) -> list[tuple[str, dict[st
     last = max(1, -(-count // 10))
     return [
         (url, {"page": "1", "page_size": "10"}),
-        (url, {"page": str(last // 2), "page_size": "10"}),
+        (url, {"page": str(max(1, last // 2)), "page_size": "10"}),
         (url, {"page": str(last), "page_size": "10"}),
         (url, {"page": "1", "page_size": "100"}),
         (url, {"q": "tags=~v99", "page_size": "10"}),

@@ -75,9 +75,9 @@ def peak_rss_mib(pid: int) -> float:
 class PeakWatch:
     """Peak RSS growth of harborlite over one transfer (VmHWM after a reset)."""
 
-    def __init__(self, world: World, active: bool) -> None:
-        self.pid = world.harborlite_pid()
-        if active:
+    def __init__(self, world: World | None, active: bool, pid: int | None = None) -> None:
+        self.pid = pid if pid is not None else world.harborlite_pid() if world else 0
+        if active and pid is None:  # the world's harborlite: keep its peak over the run
             peak_rss_mib(self.pid)
         self.active = active and reset_peak(self.pid)
         self.before = rss_mib(self.pid) if self.active else 0.0

@@ -49,4 +49,10 @@ def test_bench_smoke_writes_every_case(tmp_path: Path) -> None:
         assert rows[case.name]["harborlite"], f"{case.name}: no value measured"
         if case.compared:
             assert rows[case.name]["registry"], f"{case.name}: no registry value"
+    # the scale cases ran at tiny sizes with no failed request on either side
+    for name in ("scale_pull_errors", "scale_push_errors"):
+        assert rows[name]["harborlite"] == [0], (name, rows[name])
+        assert rows[name]["registry"] == [0], (name, rows[name])
+    assert rows["scale_push_pg_connections"]["harborlite"][0] > 0
+    assert not [n for n in data["notes"] if n.startswith("scale") and " failed: " in n]
     assert data["machine"]["cores"]
