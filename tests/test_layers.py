@@ -40,6 +40,8 @@ DOMAINS = (
     "storage",
     "tls",
     "signatures",
+    "vulnerabilities",
+    "scanning",
 )
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.engine import Connection
 
 from harborlite.db.engine import alembic_config, make_engine, migrate
 from harborlite.db.models import Base
+from harborlite.scanning import models as _scanning_models  # noqa: F401
+from harborlite.vulnerabilities import models as _vulnerability_models  # noqa: F401
 from tests.support.processes import PostgresServer
 
 

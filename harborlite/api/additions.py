@@ -1,8 +1,9 @@
 """``.../artifacts/{reference}/additions/{addition}``, and the manifest and config themselves.
 
 Images have ``build_history`` (from their config); Helm charts have ``values.yaml``,
-``readme.md`` and ``dependencies`` (from the chart archive). ``vulnerabilities`` is empty: no
-scanner is configured. ``/manifest`` and ``/config`` are harborlite's own (not in Harbor's
+``readme.md`` and ``dependencies`` (from the chart archive). ``vulnerabilities`` is the stored
+scan report keyed by its mime type (``{}`` before a successful scan; an index: its children's
+vulnerabilities together). ``/manifest`` and ``/config`` are harborlite's own (not in Harbor's
 swagger): the raw JSON documents, read from the registry.
 """
 
@@ -13,11 +14,13 @@ import tarfile
 from typing import Any
 
 import yaml
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from harborlite.api.call import api_call
+from harborlite.api.render import iso
 from harborlite.api.render_artifacts import is_index
 from harborlite.db.models import Artifact
 from harborlite.errors import NotFound
@@ -25,6 +28,12 @@ from harborlite.oci.config import build_history, parse_image_config
 from harborlite.oci.fields import ManifestError
 from harborlite.oci.json_reader import UnreadableJson, read_json
 from harborlite.oci.manifest import ManifestInfo, parse_manifest
+from harborlite.scanning.queries import (
+    VULNERABILITY_REPORT,
+    overview_of,
+    report_of,
+    vulnerabilities_of,
+)
 from harborlite.upstream.calls import get_blob, get_manifest
 from harborlite.upstream.client import Upstream
 
@@ -120,8 +129,36 @@ async def get_addition(request: Request) -> Response:
 
 
 async def get_vulnerabilities(request: Request) -> Response:
-    await _located(request)
-    return JSONResponse({})
+    async with api_call(request) as call:
+        found = await call.artifact(("artifact", "read"))
+        answer = await vulnerability_additions(call.session, found.artifact)
+    return JSONResponse(answer)
+
+
+async def vulnerability_additions(session: AsyncSession, artifact: Artifact) -> dict[str, Any]:
+    """Harbor's ``{<mime type>: report}``: the report as the adapter gave it; an index gets a
+    report made of its children's (their vulnerabilities together, the worst severity)."""
+    report = await report_of(session, artifact.digest)
+    if report is not None:
+        if report.status != "Success" or not report.report:
+            return {}
+        return {VULNERABILITY_REPORT: report.report}
+    items = await vulnerabilities_of(session, artifact.digest)
+    overview = await overview_of(session, artifact.digest)
+    if items is None or overview is None:
+        return {}
+    return {
+        VULNERABILITY_REPORT: {
+            "generated_at": iso(overview.end_time),
+            "artifact": {
+                "digest": artifact.digest,
+                "mime_type": artifact.manifest_media_type,
+            },
+            "scanner": overview.scanner,
+            "severity": overview.severity,
+            "vulnerabilities": items,
+        }
+    }
 
 
 async def get_manifest_document(request: Request) -> Response:

@@ -21,6 +21,7 @@ from harborlite.artifacts import tags as tag_rows
 from harborlite.db.models import Artifact, Project
 from harborlite.errors import BadRequest
 from harborlite.labels import queries as labels
+from harborlite.scanning.queries import VULNERABILITY_REPORT, overviews_of
 
 FIELDS = {
     "id": Field(Artifact.id, "int"),
@@ -44,9 +45,10 @@ async def render_many(
     with_tag: bool,
     with_label: bool,
     with_accessory: bool = False,
+    with_scan_overview: bool = False,
 ) -> list[dict[str, Any]]:
-    """Artifacts with their tags, references (and labels, accessories): one query for each,
-    whatever the page size."""
+    """Artifacts with their tags, references (and labels, accessories, scan overviews): one
+    query for each, whatever the page size (an index's overview: one more for its children)."""
     ids = [a.id for a in rows]
     linked = (
         await accessories.accessories_of(session, rows[0].repository_id, [a.digest for a in rows])
@@ -56,6 +58,14 @@ async def render_many(
     tags = await tag_rows.tags_for(session, ids) if with_tag else {}
     attached = await labels.labels_for(session, ids) if with_label else {}
     references = await artifacts.references_for(session, [a.id for a in rows if is_index(a)])
+    overviews = await overviews_of(session, [a.digest for a in rows]) if with_scan_overview else {}
+
+    def scan_overview(artifact: Artifact) -> dict[str, Any] | None:
+        if not with_scan_overview:
+            return None
+        overview = overviews.get(artifact.digest)
+        return {VULNERABILITY_REPORT: overview.as_harbor()} if overview is not None else {}
+
     return [
         artifact_json(
             artifact,
@@ -66,6 +76,7 @@ async def render_many(
             child_ids=references.get(artifact.id, {}),
             labels=[label_json(x) for x in attached.get(artifact.id, [])] if with_label else None,
             accessories=linked.get(artifact.digest, []),
+            scan_overview=scan_overview(artifact),
         )
         for artifact in rows
     ]
@@ -113,6 +124,7 @@ async def list_artifacts(request: Request) -> Response:
     with_tag = flag(request, "with_tag", True)
     with_label = flag(request, "with_label", False)
     with_accessory = flag(request, "with_accessory", False)
+    with_scan_overview = flag(request, "with_scan_overview", False)
     async with api_call(request) as call:
         found = await call.repository(("artifact", "list"))
         rows, total = await artifacts.list_artifacts(
@@ -132,6 +144,7 @@ async def list_artifacts(request: Request) -> Response:
             with_tag=with_tag,
             with_label=with_label,
             with_accessory=with_accessory,
+            with_scan_overview=with_scan_overview,
         )
     return paged_response(request, list(items), total, page)
 
@@ -140,6 +153,7 @@ async def get_artifact(request: Request) -> Response:
     with_tag = flag(request, "with_tag", True)
     with_label = flag(request, "with_label", False)
     with_accessory = flag(request, "with_accessory", False)
+    with_scan_overview = flag(request, "with_scan_overview", False)
     async with api_call(request) as call:
         found = await call.artifact(("artifact", "read"))
         (body,) = await render_many(
@@ -150,6 +164,7 @@ async def get_artifact(request: Request) -> Response:
             with_tag=with_tag,
             with_label=with_label,
             with_accessory=with_accessory,
+            with_scan_overview=with_scan_overview,
         )
     return JSONResponse(body)
 

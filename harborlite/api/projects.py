@@ -21,6 +21,10 @@ from harborlite.projects import operations
 from harborlite.projects import queries as projects
 from harborlite.quotas import operations as quotas
 from harborlite.quotas.usage import upload_window
+from harborlite.vulnerabilities import operations as allowlists
+from harborlite.vulnerabilities import queries as allowlist_rows
+from harborlite.vulnerabilities.allowlists import allowlist_json, checked_allowlist
+from harborlite.vulnerabilities.models import CveAllowlist
 
 FIELDS = {
     "project_id": Field(Project.id, "int"),
@@ -30,6 +34,9 @@ FIELDS = {
     "creation_time": Field(Project.creation_time, "time"),
     "update_time": Field(Project.update_time, "time"),
 }
+
+
+SCAN_SETTINGS = frozenset({"prevent_vul", "severity", "auto_scan", "reuse_sys_cve_allowlist"})
 
 
 def metadata_of(body: dict[str, object]) -> dict[str, str]:
@@ -45,6 +52,8 @@ def metadata_of(body: dict[str, object]) -> dict[str, str]:
         metadata[str(key)] = value
     if "public" in metadata and metadata["public"].lower() not in ("true", "false"):
         raise BadRequest('metadata.public must be "true" or "false"')
+    for name in SCAN_SETTINGS & set(metadata):  # what the pull policy and the scans read
+        metadata[name] = operations.checked_settings({name: metadata[name]})[name]
     return metadata
 
 
@@ -58,6 +67,8 @@ async def create_project(request: Request) -> Response:
         if isinstance(body.get("public"), bool) and "public" not in metadata:
             public = bool(body["public"])
         limit = quotas.requested_limit(body.get("storage_limit"), sysadmin=call.principal.sysadmin)
+        if body.get("cve_allowlist") is not None:  # refused before anything is written
+            checked_allowlist(body["cve_allowlist"])
         project = await operations.create_project(
             call.session,
             name=name,
@@ -68,6 +79,10 @@ async def create_project(request: Request) -> Response:
             robot_id=call.principal.robot.robot_id if call.principal.robot else None,
         )
         await quotas.create_project_quota(call.session, project.id, limit)
+        if body.get("cve_allowlist") is not None:
+            await allowlists.set_project_allowlist(
+                call.session, project, body["cve_allowlist"], by=call.actor
+            )
         by_name = request.headers.get("x-resource-name-in-location", "").lower() == "true"
         location = f"/api/v2.0/projects/{project.name if by_name else project.id}"
     return Response(status_code=201, headers={"Location": location})
@@ -111,12 +126,14 @@ async def list_projects(request: Request) -> Response:
         owner_ids = [p.owner_id for p, _ in rows if p.owner_id]
         owners = await projects.owner_names(call.session, owner_ids)
         counts = await projects.repository_counts(call.session, ids) if with_detail else {}
+        cve_lists = await allowlist_rows.project_allowlists(call.session, ids)
     items = [
         project_json(
             project,
             owner_name=owners.get(project.owner_id or 0, ""),
             role=role,
             repo_count=counts.get(project.id, 0),
+            cve_allowlist=_allowlist_json(project, cve_lists.get(project.id)),
         )
         for project, role in rows
     ]
@@ -133,6 +150,9 @@ async def get_project(request: Request) -> Response:
             owner_name=owner.username if owner else "",
             role=found.access.role,
             repo_count=await projects.repository_count(session, project.id),
+            cve_allowlist=_allowlist_json(
+                project, await allowlist_rows.project_allowlist(session, project.id)
+            ),
         )
     return JSONResponse(body)
 
@@ -144,8 +164,28 @@ async def update_project(request: Request) -> Response:
         metadata = metadata_of(body)
         if isinstance(body.get("public"), bool) and "public" not in metadata:
             metadata["public"] = "true" if body["public"] else "false"
+        if body.get("cve_allowlist") is not None:  # checked whole before anything is written
+            checked_allowlist(body["cve_allowlist"])
         await operations.update_metadata(call.session, found.project, metadata, by=call.actor)
+        if body.get("cve_allowlist") is not None:
+            await allowlists.set_project_allowlist(
+                call.session, found.project, body["cve_allowlist"], by=call.actor
+            )
     return Response(status_code=200)
+
+
+def _allowlist_json(project: Project, row: CveAllowlist | None) -> dict[str, Any] | None:
+    """The project's own CVE allowlist as Harbor shows it (None: the empty default)."""
+    if row is None:
+        return None
+    return allowlist_json(
+        row_id=row.id,
+        project_id=project.id,
+        items=list(row.items or []),
+        expires_at=row.expires_at,
+        creation_time=row.creation_time,
+        update_time=row.update_time,
+    )
 
 
 async def delete_project(request: Request) -> Response:

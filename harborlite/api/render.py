@@ -36,6 +36,7 @@ def project_json(
     owner_name: str = "",
     role: Role | None = None,
     repo_count: int = 0,
+    cve_allowlist: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     metadata = {k: str(v) for k, v in (project.project_metadata or {}).items()}
     metadata["public"] = "true" if project.public else "false"
@@ -53,7 +54,8 @@ def project_json(
         "current_user_role_ids": [int(role)] if role is not None else [],
         "repo_count": repo_count,
         "metadata": metadata,
-        "cve_allowlist": {
+        "cve_allowlist": cve_allowlist
+        or {
             "id": 0,
             "project_id": project.id,
             "items": [],

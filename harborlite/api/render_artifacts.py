@@ -99,7 +99,10 @@ def artifact_json(
     child_ids: dict[str, int | None],
     labels: list[dict[str, Any]] | None = None,
     accessories: list[Artifact] | None = None,
+    scan_overview: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``scan_overview``: Harbor's ``{<report mime type>: NativeReportSummary}`` (shown when
+    asked for with ``with_scan_overview``; ``{}`` when never scanned)."""
     short = repository_name.split("/", 1)[1] if "/" in repository_name else repository_name
     base = (
         f"/api/v2.0/projects/{project_name}/repositories/{encode_repository(short)}"
@@ -134,4 +137,6 @@ def artifact_json(
         body["tags"] = [tag_json(tag) for tag in tags]
     if labels is not None:
         body["labels"] = labels
+    if scan_overview is not None:
+        body["scan_overview"] = scan_overview
     return body

@@ -275,3 +275,18 @@ async def link_fallback_referrer(
         artifact.subject_source = BY_FALLBACK
         artifact.accessory_type = accessory_type_of(artifact.artifact_type)
     return True
+
+
+async def accessory_tree(session: AsyncSession, root: Artifact) -> list[Artifact]:
+    """Every accessory of ``root``, and of those, depth first (a signature of an SBOM of
+    ``root`` too): what goes when ``root`` goes, as in Harbor."""
+    found: dict[int, Artifact] = {root.id: root}
+    pending = [root]
+    while pending:
+        subject = pending.pop()
+        linked = await accessories_of(session, subject.repository_id, [subject.digest])
+        for accessory in linked.get(subject.digest, []):
+            if accessory.id not in found:
+                found[accessory.id] = accessory
+                pending.append(accessory)
+    return [artifact for artifact in found.values() if artifact.id != root.id]

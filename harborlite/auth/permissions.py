@@ -48,6 +48,9 @@ SystemResource = Literal[
     "configuration",
     "robot",
     "garbage-collection",
+    "scanner",
+    "scan-all",
+    "registry",
 ]
 SystemNeed = tuple[SystemResource, Action]
 
@@ -283,6 +286,7 @@ def registry_actions(principal: Principal, project: ProjectAccess | None) -> fro
 # Who may do what outside any project. "signed-in": every user who logged in; "sysadmin": system
 # administrators only. Anonymous callers get nothing here.
 Audience = Literal["signed-in", "sysadmin"]
+_CRUD: tuple[Action, ...] = ("read", "list", "create", "update", "delete")
 SYSTEM_POLICY: dict[SystemNeed, Audience] = {
     ("audit-log", "list"): "sysadmin",  # others read the logs of the projects they administer
     ("project", "create"): "signed-in",
@@ -301,6 +305,7 @@ SYSTEM_POLICY: dict[SystemNeed, Audience] = {
     ("label", "delete"): "sysadmin",
     ("label", "list"): "signed-in",
     ("configuration", "read"): "sysadmin",
+    ("configuration", "update"): "sysadmin",  # the system CVE allowlist
     ("robot", "create"): "sysadmin",  # system robots; project robots are the project's
     ("robot", "read"): "sysadmin",
     ("robot", "list"): "sysadmin",
@@ -309,6 +314,8 @@ SYSTEM_POLICY: dict[SystemNeed, Audience] = {
     ("garbage-collection", "read"): "sysadmin",
     ("garbage-collection", "create"): "sysadmin",  # run now, schedule
     ("garbage-collection", "stop"): "sysadmin",
+    **{(system, action): "sysadmin" for system in ("scanner", "registry") for action in _CRUD},
+    **{("scan-all", action): "sysadmin" for action in ("read", "create", "update", "stop")},
 }
 
 

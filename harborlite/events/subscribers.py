@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harborlite.events.bus import Subscriber
+from harborlite.scanning.on_push import scan_on_push
 from harborlite.settings import Settings
 
 
@@ -14,4 +15,5 @@ def event_subscribers(
     """Every subscriber of this process, by name (each module that reacts to pushes, pulls and
     deletes adds its own here: webhooks, replication, scan on push)."""
     subscribers: list[tuple[str, Subscriber]] = []
+    subscribers.append(("scan-on-push", scan_on_push(sessions)))
     return subscribers

@@ -8,6 +8,7 @@ from harborlite.gc.job import GC, run_gc
 from harborlite.jobs.runner import Handler, JobContext
 from harborlite.retention.job import run_retention
 from harborlite.retention.operations import RETENTION
+from harborlite.scanning.handlers import scan_handlers
 from harborlite.settings import Settings
 from harborlite.storage.configured import registry_storage
 from harborlite.uploads.purge import UPLOAD_PURGE, run_upload_purge
@@ -35,5 +36,6 @@ def job_handlers(settings: Settings, upstream: Upstream) -> dict[str, Handler]:
         GC: gc,
         RETENTION: retention,
         UPLOAD_PURGE: upload_purge,
+        **scan_handlers(settings, upstream.signer),
     }
     return handlers

@@ -1,13 +1,25 @@
-"""View-models of artifacts: kind, platform, pull commands, and the artifact page's details
-read from the registry (manifest, layers, config, build history)."""
+"""View-models of artifacts: kind, platform, pull commands, the artifact page's details
+read from the registry (manifest, layers, config, build history), and the accessories shown
+under their subject, a cosign signature with whether the project's trusted keys verify it (the
+verdict a signed-only pull would get, :func:`harborlite.signatures.verdict.judge`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harborlite.artifacts.accessories import (
+    BY_TAG,
+    SIGNATURE_COSIGN,
+    SIGNATURE_TYPES,
+    SUBJECT_ACCESSORY,
+    accessories_of,
+)
 from harborlite.db.models import Artifact, Tag
 from harborlite.errors import HarborliteError
 from harborlite.oci.config import build_history, parse_image_config
@@ -19,7 +31,13 @@ from harborlite.oci.mediatypes import (
     INDEX_MEDIA_TYPES,
     NOTATION_SIGNATURE,
     OCI_IMAGE_CONFIG,
+    SIGSTORE_BUNDLE_V03,
 )
+from harborlite.signatures.bundle import read_bundle_signatures
+from harborlite.signatures.keys import InvalidKey, TrustedKey, load_key
+from harborlite.signatures.legacy import read_signatures
+from harborlite.signatures.models import CosignKey
+from harborlite.signatures.verdict import judge
 from harborlite.upstream.calls import ACCEPT
 from harborlite.upstream.client import Upstream
 
@@ -149,3 +167,116 @@ def _pretty(body: bytes) -> str:
         return json.dumps(read_json(body, "manifest", max_bytes=None), indent=2, sort_keys=False)
     except UnreadableJson:
         return body.decode("utf-8", "replace")
+
+
+# --- accessories: signatures, SBOMs and other referrers shown under their subject ---------
+
+MAX_VERIFIED = 50  # signatures verified for one page (more are listed, marked unchecked)
+VERIFYING_AT_ONCE = 4
+NO_TRUSTED_KEYS = "no trusted keys"
+
+
+@dataclass(frozen=True)
+class NamedKey:
+    """A project's trusted key, as the verification sentence names it."""
+
+    name: str
+    key: TrustedKey
+
+
+@dataclass(frozen=True)
+class AccessoryRow:
+    """An accessory under its subject: Harbor's type, and for a signature whether it
+    verifies with the project's trusted keys (``verified`` None: no keys, or not a cosign
+    signature)."""
+
+    artifact: Artifact
+    type: str
+    depth: int  # 1: of the artifact itself; 2: of one of its accessories
+    status: str = ""
+    verified: bool | None = None
+
+    @property
+    def is_signature(self) -> bool:
+        return self.type in SIGNATURE_TYPES
+
+
+def named_keys(rows: Sequence[CosignKey]) -> list[NamedKey]:
+    keys = []
+    for row in rows:
+        try:
+            keys.append(NamedKey(row.name or row.fingerprint[:16], load_key(row.pem)))
+        except InvalidKey:  # checked when added: a key unreadable now trusts nothing
+            continue
+    return keys
+
+
+async def accessories_under(
+    session: AsyncSession, repository_id: int, digests: Sequence[str]
+) -> dict[str, list[tuple[Artifact, int]]]:
+    """subject digest -> its accessories, each followed by its own (depth 2)."""
+    first = await accessories_of(session, repository_id, list(digests))
+    second = await accessories_of(
+        session, repository_id, [a.digest for found in first.values() for a in found]
+    )
+    result: dict[str, list[tuple[Artifact, int]]] = {}
+    for subject, found in first.items():
+        rows = result.setdefault(subject, [])
+        for accessory in found:
+            rows.append((accessory, 1))
+            rows.extend((nested, 2) for nested in second.get(accessory.digest, []))
+    return result
+
+
+async def verified_rows(
+    upstream: Upstream,
+    repository: str,
+    keys: Sequence[NamedKey],
+    found: dict[str, list[tuple[Artifact, int]]],
+) -> dict[str, list[AccessoryRow]]:
+    """The rows of ``found``, a signature's with its verification read from the registry
+    (at most :data:`MAX_VERIFIED` of them, a few at a time)."""
+    gate = asyncio.Semaphore(VERIFYING_AT_ONCE)
+    budget = [MAX_VERIFIED]
+
+    async def row_of(accessory: Artifact, depth: int) -> AccessoryRow:
+        kind = str(accessory.accessory_type or SUBJECT_ACCESSORY)
+        if kind not in SIGNATURE_TYPES:
+            return AccessoryRow(accessory, kind, depth)
+        if kind != SIGNATURE_COSIGN:
+            return AccessoryRow(
+                accessory, kind, depth, "not verified: harborlite verifies cosign signatures"
+            )
+        if not keys:
+            return AccessoryRow(accessory, kind, depth, NO_TRUSTED_KEYS)
+        if budget[0] <= 0:
+            return AccessoryRow(accessory, kind, depth, "not checked here: open the artifact")
+        budget[0] -= 1
+        async with gate:
+            status, verified = await signature_status(upstream, repository, keys, accessory)
+        return AccessoryRow(accessory, kind, depth, status, verified)
+
+    result: dict[str, list[AccessoryRow]] = {}
+    for subject, rows in found.items():
+        result[subject] = list(await asyncio.gather(*(row_of(a, d) for a, d in rows)))
+    return result
+
+
+async def signature_status(
+    upstream: Upstream, repository: str, keys: Sequence[NamedKey], accessory: Artifact
+) -> tuple[str, bool]:
+    """ "verified (key <name>)" for a cosign signature manifest one trusted key verifies for
+    its subject in this repository, else "not verified: <the pull refusal's reason>"."""
+    subject = str(accessory.subject_digest)
+    try:
+        if accessory.subject_source != BY_TAG and accessory.artifact_type == SIGSTORE_BUNDLE_V03:
+            signatures = await read_bundle_signatures(upstream, repository, accessory.digest)
+        else:
+            signatures = await read_signatures(upstream, repository, accessory.digest)
+    except HarborliteError as error:
+        return f"not verified: the registry could not be read ({error.message})", False
+    for named in keys:
+        if signatures and judge(signatures, (named.key,), repository, subject).allowed:
+            return f"verified (key {named.name})", True
+    verdict = judge(signatures, tuple(k.key for k in keys), repository, subject)
+    return f"not verified: {verdict.message}", False

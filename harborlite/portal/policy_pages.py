@@ -8,7 +8,9 @@ the forms are the portal's.
 
 Sections: the page's context is the union of what each function of :data:`SECTIONS` returns
 for the viewer; ``project_policy.html`` includes one template per section
-(``_immutable_rules.html``, then ``_retention_rules.html`` when it exists). A section that is
+(``_immutable_rules.html``, ``_retention_rules.html``, then ``_vulnerability_policy.html``: the
+project's ``prevent_vul``, ``severity``, ``auto_scan`` and CVE allowlist, from
+:func:`harborlite.portal.scan_pages.vulnerability_section`). A section that is
 not for the viewer's role returns its ``visible`` flag false.
 """
 
@@ -39,6 +41,7 @@ from harborlite.portal.account_pages import sentence
 from harborlite.portal.call import PageCall, page_call
 from harborlite.portal.pages import checked_form, redirect, text_field
 from harborlite.portal.retention_pages import retention_section
+from harborlite.portal.scan_pages import vulnerability_section
 
 GONE = "That immutability rule does not exist any more."
 TWICE = "The project has that immutability rule already."
@@ -106,13 +109,15 @@ async def immutability_section(
 
 Section = Callable[[PageCall, Project, ProjectAccess], Awaitable[dict[str, Any]]]
 # Each section's context; a retention section adds its function here.
-SECTIONS: list[Section] = [immutability_section, retention_section]
+SECTIONS: list[Section] = [immutability_section, retention_section, vulnerability_section]
 
 
 def may_see_policy(call: PageCall, access: ProjectAccess) -> bool:
     """Whether the viewer sees the Policy tab at all (some section is for them)."""
-    return call.may(access, ("immutable-tag", "list")) or call.may(
-        access, ("tag-retention", "read")
+    return (
+        call.may(access, ("immutable-tag", "list"))
+        or call.may(access, ("tag-retention", "read"))
+        or call.may(access, ("project", "update"))  # its vulnerability settings
     )
 
 

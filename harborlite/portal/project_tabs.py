@@ -10,6 +10,7 @@ from starlette.routing import Route
 from harborlite.audit.queries import list_logs
 from harborlite.portal import queries
 from harborlite.portal.call import page_call
+from harborlite.portal.key_pages import cosign_keys_section
 from harborlite.portal.pages import checked_form, page_number, redirect
 from harborlite.portal.paging import Pager
 from harborlite.portal.quota_pages import quota_bar
@@ -67,6 +68,7 @@ async def configuration_tab(request: Request) -> Response:
             project,
             access,
             repository_count=repository_count,
+            **await cosign_keys_section(call, project, access),
         )
 
 

@@ -1,5 +1,6 @@
-"""A repository's artifacts with their tags and pull commands; one artifact's details;
-deleting tags and artifacts; editing the description."""
+"""A repository's artifacts with their tags and pull commands, each with its accessories
+(signatures, SBOMs) under it; one artifact's details and accessories; deleting tags and
+artifacts; editing the description."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts import tags as tag_rows
 from harborlite.errors import NotFound, PreconditionFailed
 from harborlite.portal import queries
-from harborlite.portal.artifact_views import artifact_row, read_details
+from harborlite.portal.artifact_views import (
+    accessories_under,
+    artifact_row,
+    named_keys,
+    read_details,
+    verified_rows,
+)
 from harborlite.portal.call import page_call
 from harborlite.portal.pages import (
     checked_form,
@@ -25,6 +32,8 @@ from harborlite.portal.pages import (
     text_field,
 )
 from harborlite.portal.paging import Pager
+from harborlite.scanning.queries import overviews_of
+from harborlite.signatures import queries as signature_keys
 
 PAGE_SIZE = 25
 MAX_DESCRIPTION = 10_000
@@ -45,6 +54,15 @@ async def repository_page(request: Request) -> Response:
             call.session, repository.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
         )
         abilities = call.abilities(access)
+        found = await accessories_under(
+            call.session, repository.id, [x.artifact.digest for x in listed]
+        )
+        keys = named_keys(await signature_keys.list_keys(call.session, project.id))
+        upstream = call.services.upstream
+        digests = [x.artifact.digest for x in listed]
+        digests += [child.digest for x in listed for child, _ in x.children]
+        scans = await overviews_of(call.session, digests)
+    accessories = await verified_rows(upstream, name, keys, found)
     return render(
         request,
         "repository.html",
@@ -55,6 +73,8 @@ async def repository_page(request: Request) -> Response:
         access=access,
         can=abilities,
         rows=[artifact_row(host, name, x.artifact, x.tags, x.children) for x in listed],
+        accessories=accessories,
+        scans=scans,
         pager=Pager(request, page, PAGE_SIZE, total),
         repository_url=repository_url(name),
     )
@@ -73,8 +93,11 @@ async def artifact_page(request: Request) -> Response:
         tags = await tag_rows.tags_of(call.session, artifact.id)
         abilities = call.abilities(access)
         upstream = call.services.upstream
+        linked = await accessories_under(call.session, repository.id, [artifact.digest])
+        keys = named_keys(await signature_keys.list_keys(call.session, project.id))
     row = artifact_row(host, name, artifact, tags)
     details = await read_details(upstream, name, artifact)
+    accessories = (await verified_rows(upstream, name, keys, linked)).get(artifact.digest, [])
     return render(
         request,
         "artifact.html",
@@ -86,6 +109,7 @@ async def artifact_page(request: Request) -> Response:
         can=abilities,
         row=row,
         details=details,
+        accessories=accessories,
         repository_url=repository_url(name),
     )
 

@@ -19,6 +19,7 @@ from harborlite.portal import (
     admin_pages,
     dashboard,
     gc_pages,
+    key_pages,
     members,
     policy_pages,
     project_tabs,
@@ -27,6 +28,7 @@ from harborlite.portal import (
     repository_pages,
     retention_pages,
     robot_pages,
+    scan_pages,
 )
 from harborlite.portal.account_pages import login_redirect
 from harborlite.portal.activity import ActivityCache
@@ -109,10 +111,12 @@ def portal_app(config: PortalConfig) -> Starlette:
         *robot_pages.ROUTES,
         *policy_pages.ROUTES,
         *retention_pages.ROUTES,
+        *scan_pages.ROUTES,  # before repository_pages: its {name:path} takes any path
         *repository_pages.ROUTES,
         *admin_pages.ROUTES,
         *quota_pages.ROUTES,
         *gc_pages.ROUTES,
+        *key_pages.ROUTES,
     ]
     app = Starlette(
         routes=routes,

@@ -7,6 +7,8 @@
   the sentence that says why not;
 - :mod:`~harborlite.signatures.legacy`: the ``sha256-<hex>.sig`` signatures read from the
   registry;
+- :mod:`~harborlite.signatures.bundle` and :mod:`~harborlite.signatures.statement`: cosign 3's
+  Sigstore bundles (OCI 1.1 referrers), their DSSE envelope and in-toto statement;
 - :mod:`~harborlite.signatures.models`, :mod:`~harborlite.signatures.queries`,
   :mod:`~harborlite.signatures.operations`: the ``cosign_keys`` table and its use cases;
 - :mod:`~harborlite.signatures.cache` and :mod:`~harborlite.signatures.policy`: the decision a

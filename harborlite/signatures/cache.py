@@ -48,6 +48,12 @@ class _Changes:
         cls.generation += 1
 
 
+def policy_generation() -> int:
+    """How many project policy changes this process has seen: a cache of anything read from a
+    project's settings keeps the value it read with, and is stale when this moved."""
+    return _Changes.generation
+
+
 def note_change(session: AsyncSession) -> None:
     """``session`` changed a project's signature policy (its setting or its keys)."""
     _Changes.bump()

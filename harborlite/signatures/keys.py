@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 MAX_PEM_CHARS = 16_384
 MIN_RSA_BITS = 2048
@@ -43,6 +44,22 @@ class TrustedKey:
                 self.key.verify(signature, payload)
             else:
                 self.key.verify(signature, payload, padding.PKCS1v15(), hashes.SHA256())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def verifies_digest(self, signature: bytes, digest: bytes) -> bool:
+        """A signature over a SHA-256 digest (a bundle's messageSignature). Ed25519 signs
+        messages, never digests: False."""
+        if len(digest) != 32:
+            return False
+        try:
+            if isinstance(self.key, ec.EllipticCurvePublicKey):
+                self.key.verify(signature, digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+            elif isinstance(self.key, rsa.RSAPublicKey):
+                self.key.verify(signature, digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+            else:
+                return False
         except (InvalidSignature, ValueError):
             return False
         return True

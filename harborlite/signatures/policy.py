@@ -11,8 +11,9 @@ hold (it answers 404 itself). A platform image listed by an index passes when th
 Otherwise the verdict of :func:`harborlite.signatures.verdict.judge` over the signatures on the
 digest: the legacy ``sha256-<hex>.sig`` ones found through the artifact index
 (:func:`harborlite.artifacts.accessories.signatures_of`), and that tag in the registry when the
-index does not know it; cosign's OCI 1.1 referrers count as present (Harbor's check), and with
-trusted keys as unverifiable (their Sigstore bundles are not read yet).
+index does not know it; and cosign's OCI 1.1 referrers: cosign 3's Sigstore bundles
+(:mod:`harborlite.signatures.bundle`) and cosign 2's simple-signing referrers. Without keys a
+referrer's presence is enough (Harbor's check).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harborlite.artifacts.accessories import BY_TAG, SIGNATURE_COSIGN, signatures_of
 from harborlite.errors import HarborliteError, RegistryRefused
+from harborlite.oci.mediatypes import SIGSTORE_BUNDLE_V03
 from harborlite.oci.reference import is_digest
 from harborlite.signatures import queries
+from harborlite.signatures.bundle import read_bundle_signatures
 from harborlite.signatures.cache import PolicyCache, ProjectPolicy, VerdictCache
 from harborlite.signatures.legacy import read_signatures, signature_tag
 from harborlite.signatures.verdict import ALLOWED, Signature, Verdict, judge
@@ -33,12 +36,9 @@ from harborlite.upstream.calls import ACCEPT
 from harborlite.upstream.client import Upstream
 
 BYPASS_ACTIONS = ("push", "scanner-pull", "*")
-BUNDLE_UNVERIFIED = (
-    "The image's only cosign signatures are Sigstore bundles (OCI 1.1 referrers), which "
-    "harborlite does not verify against trusted keys yet: sign with --new-bundle-format=false."
-)
 UNREADABLE = "The image's cosign signatures cannot be read from the registry now: try again later."
 MAX_PARENT_DEPTH = 2
+MAX_REFERRERS = 16  # signature referrers read per digest
 
 Generation = Callable[[str], "int | None"]
 
@@ -109,13 +109,18 @@ class SignedPulls:
         if not legacy:
             found = await self._registry_digest(repository, signature_tag(digest))
             legacy = [found] if found is not None else []
+        referrers = [ref for ref in refs if ref.source != BY_TAG]
+        if referrers and not policy.keys:
+            return ALLOWED  # Harbor's check: a cosign signature exists
         for manifest in legacy:
             signatures.extend(await read_signatures(self.upstream, repository, manifest))
-        bundles = len(refs) - len([ref for ref in refs if ref.source == BY_TAG])
-        if bundles and not signatures:
-            if not policy.keys:
-                return ALLOWED
-            signatures.append(Signature(b"", "", BUNDLE_UNVERIFIED))
+        for ref in referrers[:MAX_REFERRERS]:
+            if ref.artifact_type == SIGSTORE_BUNDLE_V03:
+                signatures.extend(
+                    await read_bundle_signatures(self.upstream, repository, ref.digest)
+                )
+            else:  # cosign 2's referrer: simple-signing layers, as the legacy layout
+                signatures.extend(await read_signatures(self.upstream, repository, ref.digest))
         verdict = judge(signatures, policy.keys, repository, digest)
         if verdict.allowed or depth >= MAX_PARENT_DEPTH:
             return verdict

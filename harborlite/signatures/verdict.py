@@ -16,17 +16,24 @@ from dataclasses import dataclass
 
 from harborlite.signatures.keys import TrustedKey
 from harborlite.signatures.payload import CorruptPayload, parse_payload
+from harborlite.signatures.statement import COSIGN_SIGN_PREDICATE, pae, statement_digests
 
 NOT_SIGNED = "The image is not signed by cosign."  # Harbor's words
+
+# what a signature's key signed: a simple-signing payload (the legacy layout and cosign 2's
+# referrers), a DSSE envelope over an in-toto statement, or a message digest (cosign 3 bundles)
+SIMPLE_SIGNING, DSSE, MESSAGE = "simple-signing", "dsse", "message"
 
 
 @dataclass(frozen=True)
 class Signature:
-    """One simple-signing layer of a signature manifest: its bytes and its annotation."""
+    """One signature found for an image: what was signed and the base64 signature."""
 
-    payload: bytes
-    signature: str  # base64, the dev.cosignproject.cosign/signature annotation
+    payload: bytes  # the simple-signing payload, the DSSE payload, or the SHA-256 digest
+    signature: str  # base64 (the dev.cosignproject.cosign/signature annotation, DSSE's sig)
     problem: str = ""  # the refusal's sentence when it could not be read (a corrupt layer)
+    form: str = SIMPLE_SIGNING
+    payload_type: str = ""  # DSSE's payloadType
 
 
 @dataclass(frozen=True)
@@ -76,22 +83,56 @@ def _check(
         return _CORRUPT, corrupt("the signature is not base64")
     if not raw:
         return _CORRUPT, corrupt("the signature is empty")
-    if not any(key.verifies(raw, found.payload) for key in keys):
+    if not any(_verifies(key, raw, found) for key in keys):
         return _NO_KEY, (
             "The image's cosign signature does not verify with any trusted key of the project "
             "(it was made with another key, or forged)."
         )
+    if found.form == DSSE:
+        return _check_statement(found.payload, digest)
+    if found.form == MESSAGE:
+        signed = "sha256:" + found.payload.hex()
+        if signed != digest:
+            return _OTHER_IMAGE, _other_image(signed, digest)
+        return -1, ""
     try:
         payload = parse_payload(found.payload)
     except CorruptPayload as error:
         return _CORRUPT, corrupt(str(error))
     if payload.digest != digest:
-        return _OTHER_IMAGE, (
-            f"The image's cosign signature is for another image ({payload.digest}), not {digest}."
-        )
+        return _OTHER_IMAGE, _other_image(payload.digest, digest)
     if payload.repository != repository:
         return _OTHER_REPOSITORY, (
             f"The image's cosign signature is for another repository ({payload.reference}), "
             f"not {repository}."
         )
+    return -1, ""
+
+
+def _verifies(key: TrustedKey, raw: bytes, found: Signature) -> bool:
+    if found.form == DSSE:
+        return key.verifies(raw, pae(found.payload_type, found.payload))
+    if found.form == MESSAGE:
+        return key.verifies_digest(raw, found.payload)
+    return key.verifies(raw, found.payload)
+
+
+def _other_image(signed: str, digest: str) -> str:
+    return f"The image's cosign signature is for another image ({signed}), not {digest}."
+
+
+def _check_statement(payload: bytes, digest: str) -> tuple[int, str]:
+    """A verified DSSE statement: cosign's image signature, naming this digest (a bundle
+    names no repository: cosign 3 binds the digest only)."""
+    try:
+        predicate, digests = statement_digests(payload)
+    except CorruptPayload as error:
+        return _CORRUPT, corrupt(str(error))
+    if predicate != COSIGN_SIGN_PREDICATE:
+        return _CORRUPT, corrupt(
+            f"the bundle is an attestation ({predicate or 'no predicate type'}), "
+            f"not a cosign signature ({COSIGN_SIGN_PREDICATE})"
+        )
+    if digest not in digests:
+        return _OTHER_IMAGE, _other_image(", ".join(digests), digest)
     return -1, ""

@@ -27,7 +27,7 @@ from harborlite.oci.json_reader import UnreadableJson, read_object
 from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
 from harborlite.oci.reference import is_digest, valid_repository_name
 from harborlite.services import Services, services_of
-from harborlite.v2 import gc_fence, immutable_tags, quota_guard, signed_pulls
+from harborlite.v2 import gc_fence, immutable_tags, quota_guard, signed_pulls, vulnerable_pulls
 from harborlite.v2.access_log import access_logged
 from harborlite.v2.bearer import VerifiedTokens, challenge_actions, covers, scope_text
 from harborlite.v2.blobs import serve_blob_from_storage
@@ -155,6 +155,7 @@ class RegistryGateway:
             if route.kind is Kind.MANIFEST and method in ("GET", "HEAD"):
                 # before the cache answers: a signed-only project refuses what is not signed
                 _check(await signed_pulls.refused_manifest_pull(services, route, claims))
+                _check(await vulnerable_pulls.refused_manifest_pull(services, scope, route, claims))
                 served, shared = await self.manifests.answer(services, scope, send, route, claims)
                 if served is not None:
                     access_logged(scope, 200, started, claims.subject, served)

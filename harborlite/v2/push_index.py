@@ -19,16 +19,20 @@ from starlette.types import Scope, Send
 
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts import tags as tag_rows
+from harborlite.artifacts.accessories import accessory_tree
 from harborlite.artifacts.describe import describe_manifest
 from harborlite.artifacts.queries import PushedManifest
 from harborlite.audit.events import DELETE, PUSH, Actor, record
 from harborlite.auth.tokens import Claims
 from harborlite.db.errors import worth_retrying
+from harborlite.db.models import Artifact
+from harborlite.errors import HarborliteError
 from harborlite.events.bus import DELETE_ARTIFACT, DELETE_TAG, PUSH_ARTIFACT, ArtifactEvent
 from harborlite.http.origin import header, origin_of
 from harborlite.oci.reference import is_digest
 from harborlite.projects import queries as projects
 from harborlite.services import Services
+from harborlite.upstream.calls import delete_manifest
 from harborlite.v2.challenge import send_error
 from harborlite.v2.routes import Route
 
@@ -107,25 +111,41 @@ async def _record_push(
 
 
 async def index_delete(services: Services, scope: Scope, route: Route, claims: Claims) -> None:
-    """Forget the deleted manifest (by digest, with its tags) or tag, and audit it."""
+    """Forget the deleted manifest (by digest, with its tags) or tag, and audit it. A manifest
+    deleted by digest takes its accessories with it (signatures, SBOMs, referrers, and theirs),
+    in the registry and in the index, as Harbor does; one the registry refuses to delete stays
+    listed, as it stays stored."""
     by_digest = is_digest(route.reference)
+    actor = Actor(claims.subject, origin_of(scope))
     async with services.sessions() as session:
         repository = await artifacts.get_repository(session, route.name)
+        project = await projects.get_project_by_name(session, route.project)
+        project_id = project.id if project else None
+        gone: list[str] = []
         if repository is not None:
             if by_digest:
+                root = await artifacts.get_artifact(session, repository.id, route.reference)
+                doomed = await accessory_tree(session, root) if root is not None else []
+                deleted = await _delete_in_registry(services, route.name, doomed)
+                gone = [a.digest for a in deleted]
+                await artifacts.forget_artifacts(session, repository, [a.id for a in deleted])
                 await artifacts.delete_artifact(session, repository, route.reference)
             else:
                 await tag_rows.delete_tag(session, repository, route.reference)
-        project = await projects.get_project_by_name(session, route.project)
         separator = "@" if by_digest else ":"
-        event = Actor(claims.subject, origin_of(scope)).event(
-            DELETE,
-            "artifact" if by_digest else "tag",
-            f"{route.name}{separator}{route.reference}",
-            project_id=project.id if project else None,
-        )
-        record(session, event)
+        for reference in [f"{separator}{route.reference}", *(f"@{d}" for d in gone)]:
+            event = actor.event(
+                DELETE,
+                "artifact" if by_digest else "tag",
+                f"{route.name}{reference}",
+                project_id=project_id,
+            )
+            record(session, event)
         await session.commit()
+    for digest in gone:
+        services.events.emit(
+            ArtifactEvent(DELETE_ARTIFACT, route.project, route.name, digest, None, claims.subject)
+        )
     services.events.emit(
         ArtifactEvent(
             DELETE_ARTIFACT if by_digest else DELETE_TAG,
@@ -136,6 +156,21 @@ async def index_delete(services: Services, scope: Scope, route: Route, claims: C
             claims.subject,
         )
     )
+
+
+async def _delete_in_registry(
+    services: Services, repository: str, doomed: list[Artifact]
+) -> list[Artifact]:
+    """Delete the accessories' manifests in the registry; those it deleted."""
+    deleted: list[Artifact] = []
+    for artifact in doomed:
+        try:
+            await delete_manifest(services.upstream, repository, artifact.digest)
+        except HarborliteError as error:
+            log.error("deleting accessory %s@%s failed: %s", repository, artifact.digest, error)
+            continue
+        deleted.append(artifact)
+    return deleted
 
 
 async def index_failed(scope: Scope, send: Send, route: Route, error: Exception) -> int:

@@ -7,8 +7,8 @@ Create Date: 2026-12-01 18:00:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0111_cve_allowlists"
 down_revision = "0110_scanning"
@@ -17,8 +17,22 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # placeholder: its helper writes the tables
+    op.create_table(
+        "cve_allowlists",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("scope", sa.String(length=32), nullable=False, unique=True),
+        sa.Column(
+            "project_id",
+            sa.Integer(),
+            sa.ForeignKey("projects.id", ondelete="CASCADE"),
+            nullable=True,
+        ),
+        sa.Column("expires_at", sa.BigInteger(), nullable=True),
+        sa.Column("items", sa.JSON(), nullable=False),
+        sa.Column("creation_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("cve_allowlists")

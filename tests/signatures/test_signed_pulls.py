@@ -8,6 +8,7 @@ never refused."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,13 +21,16 @@ from tests.signatures.cosign_format import (
     OCI_MANIFEST,
     PrivateKey,
     SignatureImage,
+    bundle_referrer,
     cosign_pub,
+    dsse_bundle,
     ecdsa_key,
     ed25519_key,
     payload,
     signature_image,
     signature_tag,
     signed,
+    statement,
 )
 
 PASSWORD = "Passw0rd!x"
@@ -52,6 +56,15 @@ class Project:
         self.pusher.manifest(
             repository, signature_tag(digest), image.manifest, OCI_MANIFEST, headers
         )
+
+    def push_bundle(self, pushed: Pushed, bundle: bytes) -> None:
+        """A cosign 3 signature: the bundle as an OCI 1.1 referrer of ``pushed``."""
+        image = bundle_referrer(bundle, pushed.digest, len(pushed.manifest))
+        headers = self.pusher._headers(pushed.repository)
+        for data in image.blobs.values():
+            self.pusher.blob(pushed.repository, data, headers)
+        digest = "sha256:" + hashlib.sha256(image.manifest).hexdigest()
+        self.pusher.manifest(pushed.repository, digest, image.manifest, OCI_MANIFEST, headers)
 
     def sign(self, pushed: Pushed, key: PrivateKey) -> None:
         image = signed(key, self.reference(pushed.repository), pushed.digest)
@@ -252,3 +265,39 @@ def test_keys_through_the_api(project: Project) -> None:
     assert server.api("DELETE", location, auth=server.admin).status_code == 200
     assert server.api("GET", location, auth=server.admin).status_code == 404
     assert server.api("GET", base, auth=server.admin).json() == []
+
+
+def test_cosign_3_bundles_are_verified_with_the_keys(project: Project) -> None:
+    repository = f"{project.name}/bundled"
+    trusted, stranger = ecdsa_key(), ed25519_key()
+    good = project.pusher.image(repository, "good", seed="bg")
+    project.push_bundle(good, dsse_bundle(trusted, statement(repository, good.digest)))
+    wrong = project.pusher.image(repository, "wrong", seed="bw")
+    project.push_bundle(wrong, dsse_bundle(stranger, statement(repository, wrong.digest)))
+    copied = project.pusher.image(repository, "copied", seed="bc")
+    project.push_bundle(copied, dsse_bundle(trusted, statement(repository, good.digest)))
+    broken = project.pusher.image(repository, "broken", seed="bb")
+    project.push_bundle(broken, b"{}")
+
+    # without keys a bundle's presence is Harbor's check
+    for tag in ("good", "wrong", "copied", "broken"):
+        assert project.pull(repository, tag).status_code == 200, tag
+    assert project.add_key(cosign_pub(trusted), "release").status_code == 201
+    assert project.pull(repository, "good").status_code == 200
+    refused(
+        project.pull(repository, "wrong"),
+        "The image's cosign signature does not verify with any trusted key of the project "
+        "(it was made with another key, or forged).",
+    )
+    refused(
+        project.pull(repository, "copied"),
+        f"The image's cosign signature is for another image ({good.digest}), not {copied.digest}.",
+    )
+    refused(
+        project.pull(repository, "broken"),
+        "The image's cosign signature is corrupt: "
+        "the Sigstore bundle has no dsseEnvelope or messageSignature.",
+    )
+    # a second, valid bundle on the same image lets it through at once
+    project.push_bundle(wrong, dsse_bundle(trusted, statement(repository, wrong.digest)))
+    assert project.pull(repository, "wrong").status_code == 200

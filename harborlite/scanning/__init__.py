@@ -1,0 +1,2 @@
+"""Pluggable vulnerability scanning: scanner registrations, the adapter client, scan jobs and
+their reports."""
