@@ -130,6 +130,22 @@ CASES += [
     c.Case("gc_blobs_per_s", "GC throughput, N unreferenced blobs", "blobs/s", False),
     c.Case("gc_run_s", "GC run over N unreferenced blobs, API start to Success", "s", False),
     c.Case("gc_list_ms", "GC baseline: listing the N blobs in storage", "ms", False),
+    c.Case(
+        "signed_pull_on",
+        "manifest GET by tag, signed image, key policy on, 16 conn",
+        "req/s",
+        False,
+    ),
+    c.Case(
+        "signed_pull_off", "manifest GET by tag, same image, policy off, 16 conn", "req/s", False
+    ),
+    c.Case(
+        "signed_pull_ratio",
+        "signed pulls: policy on / off (medians)",
+        "x",
+        False,
+        c.Target("min", 0.8, ">= 0.8x"),
+    ),
 ]
 CASES += scale_cases.CASES
 
@@ -163,7 +179,8 @@ def parse_args() -> argparse.Namespace:
     scale_cases.add_arguments(parser)
     parser.add_argument(
         "--only",
-        help="comma-separated case groups: blob,manifest,skopeo,token,api,gc,scale (default all)",
+        help="comma-separated case groups: blob,manifest,skopeo,token,api,gc,scale,signed "
+        "(default all)",
     )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temp folder)")
@@ -177,7 +194,7 @@ def parse_args() -> argparse.Namespace:
     args.artifacts = args.artifacts or (200 if smoke else 10_000)
     args.gc_blobs = args.gc_blobs or (300 if smoke else 10_000)
     args.out = args.out or (ROOT / "bench" / "results" / ("smoke" if smoke else ""))
-    args.groups = set((args.only or "blob,manifest,skopeo,token,api,gc,scale").split(","))
+    args.groups = set((args.only or "blob,manifest,skopeo,token,api,gc,scale,signed").split(","))
     scale_cases.sizes(args)
     return args
 
@@ -390,6 +407,24 @@ def portal(world: World, args: argparse.Namespace, rec: Recorder) -> list[dict[s
     return rows
 
 
+def signed_pulls(world: World, args: argparse.Namespace, rec: Recorder) -> None:
+    """bench/signed_pulls.py: a signed image's pulls with the key policy on, beside off."""
+    module = _load(ROOT / "bench" / "signed_pulls.py", "signed_pulls")
+    answer = module.measure(world.server, args.duration, max(3, args.rounds))
+    for value in answer["on_rps"]:
+        rec.add("signed_pull_on", "harborlite", value)
+    for value in answer["off_rps"]:
+        rec.add("signed_pull_off", "harborlite", value)
+    rec.add("signed_pull_ratio", "harborlite", answer["ratio"])
+    (on_lo, on_hi), (off_lo, off_hi) = answer["spread_on"], answer["spread_off"]
+    rec.notes.append(
+        f"signed pulls, {answer['connections']} conn, {len(answer['on_rps'])} rounds of "
+        f"{answer['duration_s']:g} s each way: policy on {on_lo:,.0f} to {on_hi:,.0f} req/s, "
+        f"off {off_lo:,.0f} to {off_hi:,.0f} req/s; ratio of medians {answer['ratio']:.2f}"
+    )
+    print(f"{'signed_pulls':28s} {'harborlite':10s} ratio {answer['ratio']:.2f}", flush=True)
+
+
 def gc(world: World, args: argparse.Namespace, rec: Recorder) -> None:
     """bench/gc_bench.py: one collection of N planted blobs; the registry has no online GC,
     so the listing of the same blobs is the baseline."""
@@ -466,6 +501,8 @@ def main() -> int:
                 rec.notes.append(f"portal pages failed: {error!r}"[:500])
         if "gc" in args.groups:
             measured(rec, "GC", lambda: gc(world, args, rec))
+        if "signed" in args.groups:
+            measured(rec, "signed pulls", lambda: signed_pulls(world, args, rec))
         rec.add("rss_peak", "harborlite", c.peak_rss_mib(pid))
     finally:
         if scaled is not None:
