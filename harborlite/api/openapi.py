@@ -119,15 +119,26 @@ EXTENSION_FIELDS: dict[str, dict[str, Any]] = {
 ERROR_RESPONSES = {
     "400": "#/responses/400",
     "404": "#/responses/404",
+    "409": "#/responses/409",
     "412": "#/responses/412",
     "415": "#/responses/415",
 }
 _ADDITIONS = (
     "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions"
 )
+_ARTIFACT_SCAN = (
+    "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan"
+)
 OPERATION_RESPONSES: dict[tuple[str, str], list[str]] = {
     ("put", "/system/gc/schedule"): ["412"],
     ("put", "/system/gc/{gc_id}"): ["412"],
+    # a scan already going (409), no usable scanner (412); nothing running to stop (412)
+    ("post", _ARTIFACT_SCAN): ["409", "412"],
+    ("post", _ARTIFACT_SCAN + "/stop"): ["412"],
+    ("post", "/system/scanAll/stop"): ["412"],
+    # a registration's name or URL taken
+    ("post", "/scanners"): ["409"],
+    ("put", "/scanners/{registration_id}"): ["409"],
 }
 ANY_JSON_BODY = {("get", _ADDITIONS + "/{addition}"), ("get", _ADDITIONS + "/vulnerabilities")}
 

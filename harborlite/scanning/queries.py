@@ -76,6 +76,9 @@ class ScanOverview:
             "complete_percent": self.complete_percent,
             "scanner": self.scanner,
         }
+        for key in ("start_time", "end_time", "scanner"):  # unknown yet: left out, never null
+            if shown[key] is None:
+                del shown[key]
         if self.scan_status == "Success":
             shown["summary"] = {
                 "total": self.total,

@@ -95,14 +95,16 @@ def allowlist_json(
     update_time: datetime | None,
 ) -> dict[str, Any]:
     """Harbor's ``CVEAllowlist``: ``{id, project_id, expires_at, items: [{cve_id}],
-    creation_time, update_time}`` (``expires_at`` left out when it never expires)."""
+    creation_time, update_time}`` (``expires_at`` left out when it never expires, the times
+    when it was never set)."""
     shown: dict[str, Any] = {
         "id": row_id,
         "project_id": project_id,
         "items": [{"cve_id": cve_id} for cve_id in items],
-        "creation_time": _iso(creation_time),
-        "update_time": _iso(update_time),
     }
+    for key, value in (("creation_time", creation_time), ("update_time", update_time)):
+        if value is not None:  # an allowlist never set has neither (the document: strings)
+            shown[key] = _iso(value)
     if expires_at is not None:
         shown["expires_at"] = expires_at
     return shown
