@@ -153,16 +153,20 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 storage=registry_storage(settings),
                 metrics=metrics,
             )
+            pulls.events = services.events  # pulls become PULL_ARTIFACT events
             for name, subscriber in event_subscribers(settings, database.sessions):
                 services.events.subscribe(name, subscriber)
             stack.push_async_callback(services.events.drain)  # before the database closes
             jobs.start()
             stack.push_async_callback(jobs.stop)  # before the database closes
+            # the proxy-cache projects' upstream clients
+            stack.push_async_callback(registry_gateway.proxies.close)
             log.info("harborlite is ready at %s (registry %s)", settings.external_url, registry.url)
             yield {"services": services}
 
     # requests proxied to the registry at once, per user and per address (429 past it)
-    gateway = BudgetedGateway(RegistryGateway(), ProxyBudget.from_settings(settings))
+    registry_gateway = RegistryGateway()
+    gateway = BudgetedGateway(registry_gateway, ProxyBudget.from_settings(settings))
     portal = load_portal_config(settings)
     routes = [
         _whole_paths(Mount("/v2", app=gateway)),

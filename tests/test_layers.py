@@ -42,6 +42,11 @@ DOMAINS = (
     "signatures",
     "vulnerabilities",
     "scanning",
+    "endpoints",
+    "remote",
+    "webhooks",
+    "proxycache",
+    "replication",
 )
 
 

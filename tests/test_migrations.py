@@ -17,6 +17,10 @@ from harborlite.db.engine import alembic_config, make_engine, migrate
 from harborlite.db.models import Base
 from harborlite.scanning import models as _scanning_models  # noqa: F401
 from harborlite.vulnerabilities import models as _vulnerability_models  # noqa: F401
+from harborlite.endpoints import models as _endpoint_models  # noqa: F401
+from harborlite.proxycache import models as _proxy_models  # noqa: F401
+from harborlite.replication import models as _replication_models  # noqa: F401
+from harborlite.webhooks import models as _webhook_models  # noqa: F401
 from tests.support.processes import PostgresServer
 
 

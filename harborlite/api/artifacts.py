@@ -20,6 +20,7 @@ from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts import tags as tag_rows
 from harborlite.db.models import Artifact, Project
 from harborlite.errors import BadRequest
+from harborlite.events.bus import DELETE_ARTIFACT, ArtifactEvent
 from harborlite.labels import queries as labels
 from harborlite.scanning.queries import VULNERABILITY_REPORT, overviews_of
 
@@ -175,6 +176,16 @@ async def delete_artifact(request: Request) -> Response:
         await operations.delete_artifact(
             call.session, call.services.upstream, found.repository, found.artifact, by=call.actor
         )
+    call.services.events.emit(
+        ArtifactEvent(
+            DELETE_ARTIFACT,
+            found.project.name,
+            found.repository.name,
+            found.artifact.digest,
+            None,
+            call.principal.username,
+        )
+    )
     return Response(status_code=200)
 
 

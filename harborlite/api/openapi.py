@@ -25,6 +25,9 @@ from starlette.routing import BaseRoute, Route
 
 from harborlite.api.cosign_keys import EXTENSION_PATHS as COSIGN_KEY_PATHS
 from harborlite.api.quotas import EXTENSION_PATHS as QUOTA_PATHS
+from harborlite.api.registries import EXTENSION_FIELDS as REGISTRY_FIELDS
+from harborlite.api.replication import EXTENSION_FIELDS as REPLICATION_FIELDS
+from harborlite.api.webhooks import EXTENSION_PATHS as WEBHOOK_PATHS
 from harborlite.services import services_of
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
@@ -83,6 +86,7 @@ EXTENSION_PATHS: dict[str, dict[str, Any]] = {
 }
 EXTENSION_PATHS.update(QUOTA_PATHS)  # /quotas/{id}/recount, /projects/{p}/uploads
 EXTENSION_PATHS.update(COSIGN_KEY_PATHS)  # /projects/{p}/cosign-keys
+EXTENSION_PATHS.update(WEBHOOK_PATHS)  # /projects/{p}/webhook/policies/{id}/secret
 
 # Fields harborlite adds to Harbor's definitions.
 _DISABLED = {
@@ -110,6 +114,9 @@ EXTENSION_FIELDS: dict[str, dict[str, Any]] = {
         }
     },
 }
+for _fields in (REGISTRY_FIELDS, REPLICATION_FIELDS):  # rate limits, bytes moved, throughput
+    for _name, _extra in _fields.items():
+        EXTENSION_FIELDS.setdefault(_name, {}).update(_extra)
 
 
 # What harborlite answers beyond what Harbor's swagger says, as Harbor's own server does: a

@@ -17,8 +17,11 @@ from harborlite.api.render import project_json
 from harborlite.auth.permissions import Role, can
 from harborlite.db.models import Project
 from harborlite.errors import BadRequest
+from harborlite.events.bus import DELETE_PROJECT, ArtifactEvent
 from harborlite.projects import operations
 from harborlite.projects import queries as projects
+from harborlite.proxycache import operations as proxy_cache
+from harborlite.proxycache import queries as proxies
 from harborlite.quotas import operations as quotas
 from harborlite.quotas.usage import upload_window
 from harborlite.vulnerabilities import operations as allowlists
@@ -69,6 +72,15 @@ async def create_project(request: Request) -> Response:
         limit = quotas.requested_limit(body.get("storage_limit"), sysadmin=call.principal.sysadmin)
         if body.get("cve_allowlist") is not None:  # refused before anything is written
             checked_allowlist(body["cve_allowlist"])
+        registry_id = proxy_cache.registry_id_of(body.get("registry_id"))
+        proxy = None
+        if registry_id is not None:  # checked before anything is created
+            proxy = await proxy_cache.checked_request(
+                call.session,
+                sysadmin=call.principal.sysadmin and call.principal.robot is None,
+                registry_id=registry_id,
+                metadata=metadata,
+            )
         project = await operations.create_project(
             call.session,
             name=name,
@@ -83,6 +95,8 @@ async def create_project(request: Request) -> Response:
             await allowlists.set_project_allowlist(
                 call.session, project, body["cve_allowlist"], by=call.actor
             )
+        if proxy is not None:
+            await proxy_cache.make_proxy(call.session, project, proxy, by=call.actor)
         by_name = request.headers.get("x-resource-name-in-location", "").lower() == "true"
         location = f"/api/v2.0/projects/{project.name if by_name else project.id}"
     return Response(status_code=201, headers={"Location": location})
@@ -127,6 +141,7 @@ async def list_projects(request: Request) -> Response:
         owners = await projects.owner_names(call.session, owner_ids)
         counts = await projects.repository_counts(call.session, ids) if with_detail else {}
         cve_lists = await allowlist_rows.project_allowlists(call.session, ids)
+        registries = await proxies.registries_of(call.session, ids)
     items = [
         project_json(
             project,
@@ -134,6 +149,7 @@ async def list_projects(request: Request) -> Response:
             role=role,
             repo_count=counts.get(project.id, 0),
             cve_allowlist=_allowlist_json(project, cve_lists.get(project.id)),
+            registry_id=registries.get(project.id, 0),
         )
         for project, role in rows
     ]
@@ -153,6 +169,7 @@ async def get_project(request: Request) -> Response:
             cve_allowlist=_allowlist_json(
                 project, await allowlist_rows.project_allowlist(session, project.id)
             ),
+            registry_id=await proxies.registry_of(session, project.id) or 0,
         )
     return JSONResponse(body)
 
@@ -192,6 +209,8 @@ async def delete_project(request: Request) -> Response:
     async with api_call(request) as call:
         found = await call.project(("project", "delete"))
         await operations.delete_project(call.session, found.project, by=call.actor)
+    name, who = found.project.name, call.principal.username
+    call.services.events.emit(ArtifactEvent(DELETE_PROJECT, name, "", None, None, who))
     return Response(status_code=200)
 
 

@@ -37,6 +37,7 @@ def project_json(
     role: Role | None = None,
     repo_count: int = 0,
     cve_allowlist: dict[str, Any] | None = None,
+    registry_id: int = 0,
 ) -> dict[str, Any]:
     metadata = {k: str(v) for k, v in (project.project_metadata or {}).items()}
     metadata["public"] = "true" if project.public else "false"
@@ -45,7 +46,7 @@ def project_json(
         "owner_id": project.owner_id or 0,
         "owner_name": owner_name,
         "name": project.name,
-        "registry_id": 0,
+        "registry_id": registry_id,
         "creation_time": iso(project.creation_time),
         "update_time": iso(project.update_time),
         "deleted": False,

@@ -22,6 +22,8 @@ from harborlite.api import (
     permissions,
     projects,
     quotas,
+    registries,
+    replication,
     repositories,
     retentions,
     robots,
@@ -31,6 +33,7 @@ from harborlite.api import (
     system,
     tags,
     users,
+    webhooks,
 )
 from harborlite.api.errors import harborlite_error, http_error, internal_error
 from harborlite.errors import HarborliteError
@@ -61,6 +64,9 @@ def api_app() -> Starlette:
         *gc.ROUTES,
         *scanners.ROUTES,
         *scans.ROUTES,
+        *replication.ROUTES,
+        *registries.ROUTES,
+        *webhooks.ROUTES,
         *search.ROUTES,
         *openapi.ROUTES,
     ]

@@ -20,6 +20,7 @@ from harborlite.api.render_artifacts import tag_json
 from harborlite.artifacts import operations
 from harborlite.artifacts import tags as tag_rows
 from harborlite.db.models import Tag
+from harborlite.events.bus import DELETE_TAG, ArtifactEvent
 
 FIELDS = {
     "id": Field(Tag.id, "int"),
@@ -77,6 +78,16 @@ async def delete_tag(request: Request) -> Response:
             of=found.artifact,
             by=call.actor,
         )
+    call.services.events.emit(
+        ArtifactEvent(
+            DELETE_TAG,
+            found.project.name,
+            found.repository.name,
+            found.artifact.digest,
+            request.path_params["tag_name"],
+            call.principal.username,
+        )
+    )
     return Response(status_code=200)
 
 

@@ -20,6 +20,7 @@ from harborlite.artifacts import queries as artifacts
 from harborlite.audit.events import PULL, AuditEvent, Origin, record_many
 from harborlite.db.errors import is_busy
 from harborlite.db.models import utcnow
+from harborlite.events.bus import PULL_ARTIFACT, ArtifactEvent, EventBus
 from harborlite.projects import queries as projects
 
 log = logging.getLogger("harborlite.pulls")
@@ -46,6 +47,7 @@ class PullRecorder:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
+        self.events: EventBus | None = None  # told of each pull once written (webhooks)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="pull-recorder")
@@ -89,6 +91,7 @@ class PullRecorder:
                 async with self._sessions() as session:
                     await self._write(session, batch)
                     await session.commit()
+                self._emit(batch)
                 return True
             except asyncio.CancelledError:  # stopping: the batch is the last flush's
                 self._queue = batch + self._queue
@@ -103,6 +106,24 @@ class PullRecorder:
                 else:
                     await asyncio.sleep(0.2 * (attempt + 1))
         return True
+
+    def _emit(self, batch: list[Pull]) -> None:
+        """A PULL_ARTIFACT event per pull written (the reference pulled: a tag, or a digest)."""
+        if self.events is None:
+            return
+        for pull in batch:
+            by_digest = ":" in pull.reference
+            self.events.emit(
+                ArtifactEvent(
+                    PULL_ARTIFACT,
+                    pull.repository.split("/", 1)[0],
+                    pull.repository,
+                    pull.reference if by_digest else None,
+                    None if by_digest else pull.reference,
+                    pull.username,
+                    occurred_at=pull.when,
+                )
+            )
 
     def _requeue(self, batch: list[Pull], error: BaseException) -> None:
         room = max(0, MAX_QUEUED - len(self._queue))

@@ -6,7 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harborlite.events.bus import Subscriber
 from harborlite.scanning.on_push import scan_on_push
+from harborlite.replication.events import replication_subscriber
 from harborlite.settings import Settings
+from harborlite.webhooks.enqueue import webhook_subscriber
 
 
 def event_subscribers(
@@ -16,4 +18,6 @@ def event_subscribers(
     deletes adds its own here: webhooks, replication, scan on push)."""
     subscribers: list[tuple[str, Subscriber]] = []
     subscribers.append(("scan-on-push", scan_on_push(sessions)))
+    subscribers.append(("webhooks", webhook_subscriber(sessions, settings.external_url)))
+    subscribers.append(("replication", replication_subscriber(sessions)))
     return subscribers

@@ -45,6 +45,7 @@ class Abilities:
     edit_repository: bool
     robots: bool
     policy: bool  # the Policy tab: immutability rules, or retention
+    webhooks: bool  # the Webhooks tab
 
 
 def origin_of(request: Request) -> Origin:
@@ -88,6 +89,7 @@ class PageCall:
             robots=self.may(access, ("robot", "list")),
             policy=self.may(access, ("immutable-tag", "list"))
             or self.may(access, ("tag-retention", "read")),
+            webhooks=self.may(access, ("webhook-policy", "list")),
         )
 
     def project_tab(

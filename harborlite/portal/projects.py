@@ -8,13 +8,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from harborlite.accounts import queries as accounts
-from harborlite.errors import BadRequest, Conflict, PreconditionFailed
+from harborlite.endpoints import queries as endpoints
+from harborlite.errors import BadRequest, Conflict, HarborliteError, PreconditionFailed
 from harborlite.portal import queries
 from harborlite.portal.call import page_call
 from harborlite.portal.pages import checked_form, page_number, redirect, render, text_field
 from harborlite.portal.paging import Pager
 from harborlite.projects import operations
 from harborlite.projects import queries as projects
+from harborlite.proxycache import operations as proxy_cache
+from harborlite.proxycache import queries as proxies
 
 PAGE_SIZE = 25
 
@@ -31,11 +34,18 @@ async def project_list(request: Request) -> Response:
             limit=PAGE_SIZE,
         )
         figures = await queries.project_figures(call.session, [p.id for p, _ in rows])
+        cached = await proxies.registries_of(call.session, [p.id for p, _ in rows])
+        proxy_endpoints = []
+        if call.viewer.sysadmin:  # only a system admin makes a proxy-cache project
+            found, _ = await endpoints.list_registries(call.session)
+            proxy_endpoints = [e for e in found if e.type in proxy_cache.PROXY_TYPES]
     return render(
         request,
         "projects.html",
         nav="projects",
         rows=[(p, role, figures[p.id]) for p, role in rows],
+        proxies=cached,
+        proxy_endpoints=proxy_endpoints,
         search=search,
         pager=Pager(request, page, PAGE_SIZE, total),
     )
@@ -48,13 +58,29 @@ async def create_project(request: Request) -> Response:
             form = await checked_form(request)
             name = text_field(form, "name")
             call.require_system("project", "create")
-            await operations.create_project(
+            proxy = None
+            if form.get("proxy_cache") in ("on", "true", "1"):  # checked before it is created
+                try:
+                    proxy = await proxy_cache.checked_request(
+                        call.session,
+                        sysadmin=call.viewer.sysadmin,
+                        registry_id=int(str(form.get("registry_id") or "0")),
+                        metadata={},
+                    )
+                except (HarborliteError, ValueError) as error:
+                    reason = error.message if isinstance(error, HarborliteError) else "no endpoint"
+                    return redirect(
+                        request, "/projects", error=f"No proxy-cache project {name}: {reason}."
+                    )
+            project = await operations.create_project(
                 call.session,
                 name=name,
                 public=form.get("public") in ("on", "true", "1"),
                 owner=await accounts.get_user(call.session, call.viewer.user_id),
                 by=call.actor,
             )
+            if proxy is not None:
+                await proxy_cache.make_proxy(call.session, project, proxy, by=call.actor)
     except BadRequest:
         return redirect(
             request,

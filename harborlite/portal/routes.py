@@ -25,10 +25,13 @@ from harborlite.portal import (
     project_tabs,
     projects,
     quota_pages,
+    registry_pages,
+    replication_pages,
     repository_pages,
     retention_pages,
     robot_pages,
     scan_pages,
+    webhook_pages,
 )
 from harborlite.portal.account_pages import login_redirect
 from harborlite.portal.activity import ActivityCache
@@ -117,6 +120,9 @@ def portal_app(config: PortalConfig) -> Starlette:
         *quota_pages.ROUTES,
         *gc_pages.ROUTES,
         *key_pages.ROUTES,
+        *registry_pages.ROUTES,
+        *replication_pages.ROUTES,
+        *webhook_pages.ROUTES,
     ]
     app = Starlette(
         routes=routes,

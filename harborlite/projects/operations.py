@@ -44,10 +44,11 @@ BOOLEAN_SETTINGS = frozenset(
         "auto_scan",
         "auto_sbom_generation",
         "reuse_sys_cve_allowlist",
+        "proxy_cache_local_on_not_found",
     }
 )
 SEVERITIES = ("none", "low", "medium", "high", "critical")
-NUMERIC_SETTINGS = frozenset({"retention_id", "proxy_speed_kb"})
+NUMERIC_SETTINGS = frozenset({"retention_id", "proxy_speed_kb", "max_upstream_conn"})
 KNOWN_SETTINGS = BOOLEAN_SETTINGS | NUMERIC_SETTINGS | {"severity"}
 
 

@@ -17,7 +17,7 @@ and the run ends in ``Error`` after finishing the others.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,7 +82,13 @@ async def protection(session: AsyncSession, project_id: int, repository: str) ->
     return protected
 
 
-async def run_retention(context: JobContext, upstream: Upstream) -> None:
+# told once per real run that ended: (project name, Harbor's webhook ``retention`` data)
+Finished = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+async def run_retention(
+    context: JobContext, upstream: Upstream, finished: Finished | None = None
+) -> None:
     """The ``retention`` job handler (parameters ``policy_id``, ``dry_run``)."""
     policy_id = int(context.parameters["policy_id"])
     dry_run = bool(context.parameters.get("dry_run", False))
@@ -119,11 +125,12 @@ async def run_retention(context: JobContext, upstream: Upstream) -> None:
         Origin(user_agent=f"harborlite retention execution {context.execution_id}"),
     )
     failed = deleted = 0
+    removed: list[dict[str, Any]] = []  # Harbor's deleted_artifacts, for the webhook
     try:
         for done, (task, item) in enumerate(zip(tasks, scoped, strict=True)):
             context.check()
             outcome = await _run_task(
-                context, upstream, task, item, project_id, dry_run, now, actor
+                context, upstream, task, item, project_id, dry_run, now, actor, removed
             )
             deleted += outcome[0]
             failed += outcome[1]
@@ -135,6 +142,12 @@ async def run_retention(context: JobContext, upstream: Upstream) -> None:
         raise
     verb = "would delete" if dry_run else "deleted"
     context.log(f"{verb} {deleted} artifact(s) in {len(tasks)} repositor(ies)")
+    if finished is not None and not dry_run:
+        total = sum(int(task["total"]) for task in tasks)
+        retention = {"total": total, "retained": total - deleted, "deleted_artifacts": removed}
+        await finished(
+            project_name, {"hook_status": "FAILED" if failed else "SUCCESS", **retention}
+        )
     if failed:
         raise RetentionFailed(f"{failed} artifact(s) could not be deleted: see the task logs")
 
@@ -165,6 +178,7 @@ async def _run_task(
     dry_run: bool,
     now: datetime,
     actor: Actor,
+    removed_list: list[dict[str, Any]] | None = None,
 ) -> tuple[int, int]:
     """One repository: its verdicts, its deletions, its log. Returns (deleted, failed)."""
     task["status"], task["start_time"] = RUNNING, _iso(utcnow())
@@ -185,6 +199,20 @@ async def _run_task(
         for verdict in pending[position:]:
             verdict.mark, verdict.note = RETAIN, "not deleted: the run was stopped first"
     removed = sum(1 for v in verdicts if v.mark == DELETE)
+    if removed_list is not None:
+        namespace, _, short = item.name.partition("/")
+        removed_list.extend(
+            {
+                "type": "image",
+                "status": "SUCCESS",
+                "name_space": namespace,
+                "repository": short,
+                "tag": ",".join(v.candidate.tags),
+                "digest": v.candidate.digest,
+            }
+            for v in verdicts
+            if v.mark == DELETE
+        )
     failed = sum(1 for v in verdicts if v.mark == FAILED)
     task["total"], task["retained"] = len(candidates), len(candidates) - removed
     task["log"] = _task_log(item, dry_run, verdicts, stopped)

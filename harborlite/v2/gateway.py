@@ -42,6 +42,7 @@ from harborlite.v2.forward import (
     registry_answer,
     send_answer,
 )
+from harborlite.v2.proxy_cache import ProxyCache, push_refusal
 from harborlite.v2.push_index import index_delete, index_failed, index_push
 from harborlite.v2.referrers import serve_referrers
 from harborlite.v2.routes import Kind, Route, parse_route, required_actions, stores_content
@@ -57,6 +58,7 @@ class RegistryGateway:
         self.tokens = VerifiedTokens()
         self.manifests = CachedManifests()
         self.refusals = RefusalThrottle()
+        self.proxies = ProxyCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,14 +137,27 @@ class RegistryGateway:
             )
             return
 
-        # 3. serve: from storage, from the manifest cache, else from the registry
+        # 3. serve: from storage, from the manifest cache, a proxy project's upstream, else
+        # from the registry
         try:
+            proxy = None
+            if route.kind in (Kind.MANIFEST, Kind.BLOB, Kind.UPLOAD):
+                proxy = await self.proxies.target(services, route.project)
+                if proxy is not None and stores_content(route, method):
+                    _check(push_refusal(proxy))
             if route.kind is Kind.BLOB and method in ("GET", "HEAD"):
                 _check(await gc_fence.refused_blob(services, route))
                 blob_status = await serve_blob_from_storage(services, scope, receive, send, route)
                 if blob_status is not None:
                     access_logged(scope, blob_status, started, claims.subject, "storage")
                     return
+                if proxy is not None:
+                    blob_status = await self.proxies.blob(
+                        services, scope, send, route, claims, proxy
+                    )
+                    if blob_status is not None:
+                        access_logged(scope, blob_status, started, claims.subject, "proxy-cache")
+                        return
             if route.kind is Kind.TAGS and method == "GET":  # the index pages; 2.8 does not
                 status = await serve_tags_list(services, scope, send, route)
                 access_logged(scope, status, started, claims.subject, "harborlite")
@@ -156,6 +171,13 @@ class RegistryGateway:
                 # before the cache answers: a signed-only project refuses what is not signed
                 _check(await signed_pulls.refused_manifest_pull(services, route, claims))
                 _check(await vulnerable_pulls.refused_manifest_pull(services, scope, route, claims))
+                if proxy is not None:
+                    served_by = await self.proxies.manifest(
+                        services, scope, send, route, claims, proxy
+                    )
+                    if served_by is not None:
+                        access_logged(scope, 200, started, claims.subject, "proxy-cache")
+                        return
                 served, shared = await self.manifests.answer(services, scope, send, route, claims)
                 if served is not None:
                     access_logged(scope, 200, started, claims.subject, served)

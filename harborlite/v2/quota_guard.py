@@ -37,6 +37,7 @@ from starlette.types import Scope
 
 from harborlite.db.errors import worth_retrying
 from harborlite.errors import HarborliteError
+from harborlite.events.bus import ArtifactEvent
 from harborlite.http.origin import header
 from harborlite.oci.reference import is_digest
 from harborlite.quotas import queries, usage
@@ -46,6 +47,7 @@ from harborlite.quotas.usage import Clock, Reservation
 from harborlite.services import Services
 from harborlite.v2.challenge import Refusal
 from harborlite.v2.routes import Route
+from harborlite.webhooks.events import QUOTA_EXCEED
 
 log = logging.getLogger("harborlite.quotas")
 
@@ -69,6 +71,24 @@ def _window(services: Services) -> Clock:
 
 def _denied(refused: Overflow) -> Refusal:
     return Refusal(403, "DENIED", refused.message)
+
+
+def _exceeded(
+    services: Services,
+    route: Route,
+    refused: Overflow,
+    digest: str | None = None,
+    tag: str | None = None,
+) -> Refusal:
+    """The refusal, told to the event bus first (QUOTA_EXCEED webhooks); telling it can never
+    change the answer."""
+    details: dict[str, object] = {"custom_attributes": {"Details": refused.message}}
+    event = ArtifactEvent(QUOTA_EXCEED, route.project, route.name, digest, tag, "", details=details)
+    try:
+        services.events.emit(event)
+    except Exception:
+        log.warning("could not tell the quota refusal of %s to the events", route.name)
+    return _denied(refused)
 
 
 async def _in_transaction(
@@ -211,7 +231,7 @@ async def _checked_upload(
 
     outcome = await _in_transaction(services, reserve, route.project)
     if isinstance(outcome, Overflow):
-        return _denied(outcome)
+        return _exceeded(services, route, outcome, digest)
     if outcome is not None:
         scope[RESERVED] = _Held(outcome, exact)
     return None
@@ -223,7 +243,7 @@ async def _refused_start(services: Services, route: Route, clock: Clock) -> Refu
         if project_id is None:
             return None
         refused = await usage.refused_start(session, project_id, clock)
-    return None if refused is None else _denied(refused)
+    return None if refused is None else _exceeded(services, route, refused)
 
 
 async def uploaded(
@@ -273,7 +293,13 @@ async def refused_manifest_push(services: Services, route: Route, body: bytes) -
     except Exception:
         log.exception("quota check of the manifest push to %s failed", route.name)
         return UNCHECKED
-    return None if refused is None else _denied(refused)
+    if refused is None:
+        return None
+    return _exceeded(services, route, refused, push.digest, _tag_of(route))
+
+
+def _tag_of(route: Route) -> str | None:
+    return None if is_digest(route.reference) else route.reference
 
 
 async def manifest_answered(services: Services, route: Route, body: bytes, status: int) -> None:

@@ -1,0 +1,1 @@
+"""Registry endpoints: the remote registries harborlite replicates to and from and proxies."""

@@ -1,0 +1,1 @@
+"""Proxy-cache projects: a project bound to a remote registry endpoint, filled on pull."""

@@ -1,0 +1,2 @@
+"""Webhooks: per-project policies, event payloads (Harbor's Default, CloudEvents, Slack), signed
+deliveries run as background jobs."""
