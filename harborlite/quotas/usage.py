@@ -17,7 +17,7 @@ artifact exists; a deleted manifest's rows stop counting at once (:class:`Regist
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,6 +35,8 @@ from harborlite.quotas.models import UNLIMITED, QuotaBlob
 log = logging.getLogger("harborlite.quotas")
 
 MIN_WINDOW = timedelta(minutes=10)
+
+WARNING_SHARE = 0.85  # a push taking a project to this share of its limit warns
 
 
 def upload_window(minutes: int) -> timedelta:
@@ -186,10 +188,16 @@ async def confirm_size(session: AsyncSession, reservation: Reservation, size: in
 
 
 async def reserve_manifest(
-    session: AsyncSession, project_id: int, push: ManifestPush, clock: Clock
+    session: AsyncSession,
+    project_id: int,
+    push: ManifestPush,
+    clock: Clock,
+    near_limit: Callable[[int, int], None] | None = None,
 ) -> Overflow | None:
     """Count a manifest and what it names, or the refusal when it does not fit. Harbor's
-    rule: the manifest's bytes plus every blob it names that the project does not count yet."""
+    rule: the manifest's bytes plus every blob it names that the project does not count yet.
+    ``near_limit(used, hard)`` is told when the push takes the project to
+    :data:`WARNING_SHARE` of its limit or more (Harbor's quota warning)."""
     hard = await locked_hard(session, project_id)
     wanted = {**push.blobs, push.digest: push.size}
     if hard != UNLIMITED:
@@ -200,6 +208,8 @@ async def reserve_manifest(
             refused = overflow(hard, used, adding)
             if refused is not None:
                 return refused
+            if near_limit is not None and used + adding >= WARNING_SHARE * hard:
+                near_limit(used + adding, hard)
     rows = await queries.blob_rows(session, project_id, wanted)
     manifest = rows.get(push.digest)
     if manifest is None:

@@ -41,13 +41,13 @@ from harborlite.events.bus import ArtifactEvent
 from harborlite.http.origin import header
 from harborlite.oci.reference import is_digest
 from harborlite.quotas import queries, usage
-from harborlite.quotas.limits import Overflow
+from harborlite.quotas.limits import Overflow, format_size
 from harborlite.quotas.uploads import blob_size_on_disk, upload_size_on_disk
 from harborlite.quotas.usage import Clock, Reservation
 from harborlite.services import Services
 from harborlite.v2.challenge import Refusal
 from harborlite.v2.routes import Route
-from harborlite.webhooks.events import QUOTA_EXCEED
+from harborlite.webhooks.events import QUOTA_EXCEED, QUOTA_WARNING
 
 log = logging.getLogger("harborlite.quotas")
 
@@ -89,6 +89,24 @@ def _exceeded(
     except Exception:
         log.warning("could not tell the quota refusal of %s to the events", route.name)
     return _denied(refused)
+
+
+def _warned(services: Services, route: Route, digest: str, used: int, hard: int) -> None:
+    """A push that takes its project near its limit, told to the event bus (QUOTA_WARNING)."""
+    share = int(usage.WARNING_SHARE * 100)
+    message = (
+        f"quota usage reach {share}%: resource storage used {format_size(used)} of "
+        f"{format_size(hard)}"
+    )
+    details: dict[str, object] = {"custom_attributes": {"Details": message}}
+    tag = _tag_of(route)
+    event = ArtifactEvent(
+        QUOTA_WARNING, route.project, route.name, digest, tag, "", details=details
+    )
+    try:
+        services.events.emit(event)
+    except Exception:
+        log.warning("could not tell the quota warning of %s to the events", route.name)
 
 
 async def _in_transaction(
@@ -285,8 +303,13 @@ async def refused_manifest_push(services: Services, route: Route, body: bytes) -
     push = usage.manifest_push(body)
     clock = _window(services)
 
+    near: list[tuple[int, int]] = []
+
     async def reserve(session: AsyncSession, project_id: int) -> Overflow | None:
-        return await usage.reserve_manifest(session, project_id, push, clock)
+        near.clear()  # a transaction tried again tells again
+        return await usage.reserve_manifest(
+            session, project_id, push, clock, lambda used, hard: near.append((used, hard))
+        )
 
     try:
         refused = await _in_transaction(services, reserve, route.project)
@@ -294,6 +317,8 @@ async def refused_manifest_push(services: Services, route: Route, body: bytes) -
         log.exception("quota check of the manifest push to %s failed", route.name)
         return UNCHECKED
     if refused is None:
+        if near:
+            _warned(services, route, push.digest, *near[-1])
         return None
     return _exceeded(services, route, refused, push.digest, _tag_of(route))
 

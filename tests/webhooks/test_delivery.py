@@ -335,6 +335,53 @@ def test_a_push_refused_by_the_quota_sends_quota_exceed(
     assert event["event_data"]["repository"]["repo_full_name"] == f"{project}/app"
 
 
+def test_a_push_near_the_quota_sends_quota_warning(server: Harborlite, receiver: Receiver) -> None:
+    """A push that takes its project to 85 % of its limit or more is accepted and warned of
+    (Harbor's QUOTA_WARNING); one that stays below is not."""
+    measure = server.unique("measure")
+    server.create_project(measure)
+    with Pusher(server) as pusher:
+        pusher.image(f"{measure}/app", "1.0")
+    size = int(
+        server.api("GET", f"/projects/{measure}/summary", auth=server.admin).json()["quota"][
+            "used"
+        ]["storage"]
+    )
+    project = server.unique("nearly")
+    limit = int(size / 0.9)  # the same image takes 90 % of it
+    created = server.api(
+        "POST",
+        "/projects",
+        auth=server.admin,
+        json={"project_name": project, "storage_limit": limit},
+    )
+    assert created.status_code == 201, created.text
+    roomy = server.unique("roomy")
+    created = server.api(
+        "POST",
+        "/projects",
+        auth=server.admin,
+        json={"project_name": roomy, "storage_limit": size * 4},
+    )
+    assert created.status_code == 201, created.text
+    for name in (project, roomy):
+        make_policy(
+            server,
+            name,
+            [{"type": "http", "address": f"{receiver.url}/ok/{name}"}],
+            ["QUOTA_WARNING", "PUSH_ARTIFACT"],
+        )
+    with Pusher(server) as pusher:
+        pusher.image(f"{project}/app", "1.0")  # accepted: 90 % of the limit
+        pusher.image(f"{roomy}/app", "1.0")  # 25 %: no warning
+    event = receiver.of_type(f"/ok/{project}", "QUOTA_WARNING").json()
+    details = event["event_data"]["custom_attributes"]["Details"]
+    assert details.startswith("quota usage reach 85%: resource storage used ")
+    assert event["event_data"]["repository"]["repo_full_name"] == f"{project}/app"
+    receiver.of_type(f"/ok/{roomy}", "PUSH_ARTIFACT")  # its events were delivered...
+    assert not [r for r in receiver.at(f"/ok/{roomy}") if r.json()["type"] == "QUOTA_WARNING"]
+
+
 def test_a_retention_run_sends_one_tag_retention_event_with_what_it_deleted(
     server: Harborlite, receiver: Receiver
 ) -> None:
