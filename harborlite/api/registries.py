@@ -27,12 +27,13 @@ from harborlite.api.call import ApiCall, api_call
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.query import Field, conditions, parse_sort, q_of
 from harborlite.api.render import iso
+from harborlite.auth.permissions import Action
 from harborlite.endpoints import health, operations
 from harborlite.endpoints import queries as endpoints
 from harborlite.endpoints.models import Registry
 from harborlite.endpoints.secrets import SecretBox
 from harborlite.endpoints.validation import HIDDEN_SECRET
-from harborlite.errors import BadRequest, Forbidden
+from harborlite.errors import BadRequest
 
 FIELDS = {
     "name": Field(Registry.name),
@@ -68,11 +69,10 @@ def registry_json(row: Registry) -> dict[str, Any]:
     }
 
 
-def require_admin(call: ApiCall) -> None:
-    """Endpoints hold other registries' credentials: system administrators only (no robot)."""
-    call.require_login()
-    if not call.principal.sysadmin or call.principal.robot is not None:
-        raise Forbidden("only system administrators may manage registry endpoints")
+def require_admin(call: ApiCall, action: Action) -> None:
+    """Endpoints hold other registries' credentials: Harbor's system resource ``registry``
+    (system administrators, and system robots granted it)."""
+    call.require_system("registry", action)
 
 
 def wake_jobs(call: ApiCall) -> None:
@@ -93,7 +93,7 @@ async def list_registries(request: Request) -> Response:
         where.append(Registry.name.contains(name, autoescape=True))
     order = parse_sort(request.query_params.get("sort"), FIELDS, [])
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "list")
         rows, total = await endpoints.list_registries(
             call.session, conditions=where, order_by=order, offset=page.offset, limit=page.size
         )
@@ -103,7 +103,7 @@ async def list_registries(request: Request) -> Response:
 
 async def create_registry(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "create")
         body = await json_body(request)
         row = await operations.create_registry(call.session, body, secrets_of(call), by=call.actor)
         await health.queue_check(call.session, row.id)
@@ -115,7 +115,7 @@ async def create_registry(request: Request) -> Response:
 async def get_registry(request: Request) -> Response:
     registry_id = path_int(request, "id")
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "read")
         row = await operations.registry_of(call.session, registry_id)
         return JSONResponse(registry_json(row))
 
@@ -123,7 +123,7 @@ async def get_registry(request: Request) -> Response:
 async def update_registry(request: Request) -> Response:
     registry_id = path_int(request, "id")
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "update")
         body = await json_body(request)
         row = await operations.registry_of(call.session, registry_id)
         await operations.update_registry(call.session, row, body, secrets_of(call), by=call.actor)
@@ -135,14 +135,14 @@ async def update_registry(request: Request) -> Response:
 async def delete_registry(request: Request) -> Response:
     registry_id = path_int(request, "id")
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "delete")
         await operations.delete_registry(call.session, registry_id, by=call.actor)
     return Response(status_code=200)
 
 
 async def ping_registry(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "read")
         body = await json_body(request)
         endpoint = await operations.endpoint_to_ping(call.session, body, secrets_of(call))
     problem = await health.ping(endpoint)  # no session held while the remote answers
@@ -171,7 +171,7 @@ def info_of(kind: str) -> dict[str, Any]:
 async def registry_info(request: Request) -> Response:
     registry_id = path_int(request, "id")
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "read")
         row = await operations.registry_of(call.session, registry_id)
         return JSONResponse(info_of(row.type))
 
@@ -185,7 +185,7 @@ DESCRIPTIONS = {
 
 async def list_adapters(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "list")
     return JSONResponse(list(endpoints.TYPES))
 
 
@@ -209,7 +209,7 @@ ADAPTER_INFOS: dict[str, Any] = {
 
 async def list_adapter_infos(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "list")
     return JSONResponse(ADAPTER_INFOS)
 
 

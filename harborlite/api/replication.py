@@ -23,20 +23,19 @@ from harborlite.api.body import json_body, path_int
 from harborlite.api.call import ApiCall, api_call
 from harborlite.api.paging import page_of, paged_response
 from harborlite.api.render import iso
+from harborlite.auth.permissions import Action
 from harborlite.db.models import JobExecution
 from harborlite.endpoints.models import Registry
-from harborlite.errors import BadRequest, Forbidden
+from harborlite.errors import BadRequest
 from harborlite.jobs import operations as jobs
 from harborlite.replication import operations as replication
 from harborlite.replication.models import ReplicationPolicy, ReplicationTask
 from harborlite.replication.policy import spec_of
 
 
-def require_admin(call: ApiCall) -> None:
-    """Replication is the system administrator's (Harbor's ``replication`` system resource)."""
-    call.require_login()
-    if not call.principal.sysadmin:
-        raise Forbidden("only system administrators may manage replication")
+def require_admin(call: ApiCall, action: Action) -> None:
+    """Replication is Harbor's system resource ``replication`` (system administrators)."""
+    call.require_system("replication", action)
 
 
 def local_json(request: Request) -> dict[str, Any]:
@@ -174,7 +173,7 @@ def _optional_int(request: Request, key: str) -> int | None:
 async def list_policies(request: Request) -> Response:
     page = page_of(request)
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "list")
         rows, total = await replication.list_policies(
             call.session, name=_name_filter(request), offset=page.offset, limit=page.size
         )
@@ -184,7 +183,7 @@ async def list_policies(request: Request) -> Response:
 
 async def create_policy(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "create")
         spec = spec_of(await json_body(request))
         policy = await replication.create_policy(call.session, spec, call.principal.username)
         policy_id = policy.id
@@ -195,7 +194,7 @@ async def create_policy(request: Request) -> Response:
 
 async def get_policy(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "read")
         policy = await replication.get_policy(call.session, path_int(request, "id"))
         answer = await policy_json(call, policy)
     return JSONResponse(answer)
@@ -203,7 +202,7 @@ async def get_policy(request: Request) -> Response:
 
 async def update_policy(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "update")
         policy = await replication.get_policy(call.session, path_int(request, "id"))
         spec = spec_of(await json_body(request))
         await replication.update_policy(call.session, policy, spec)
@@ -212,7 +211,7 @@ async def update_policy(request: Request) -> Response:
 
 async def delete_policy(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "delete")
         policy = await replication.get_policy(call.session, path_int(request, "id"))
         await replication.delete_policy(call.session, policy)
     return Response(status_code=200)
@@ -223,7 +222,7 @@ async def delete_policy(request: Request) -> Response:
 
 async def start_execution(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "create")
         body = await json_body(request)
         policy_id = body.get("policy_id")
         if isinstance(policy_id, bool) or not isinstance(policy_id, int) or policy_id < 1:
@@ -245,7 +244,7 @@ async def start_execution(request: Request) -> Response:
 async def list_executions(request: Request) -> Response:
     page = page_of(request)
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "list")
         rows, total = await replication.list_executions(
             call.session,
             policy_id=_optional_int(request, "policy_id"),
@@ -262,7 +261,7 @@ async def list_executions(request: Request) -> Response:
 
 async def get_execution(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "read")
         execution = await replication.get_execution(call.session, path_int(request, "id"))
         counts = await replication.task_counts(call.session, execution.id)
         answer = execution_json(execution, counts)
@@ -271,7 +270,7 @@ async def get_execution(request: Request) -> Response:
 
 async def stop_execution(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "stop")
         execution = await replication.get_execution(call.session, path_int(request, "id"))
         await jobs.stop(call.session, execution)
     return Response(status_code=200)
@@ -280,7 +279,7 @@ async def stop_execution(request: Request) -> Response:
 async def list_tasks(request: Request) -> Response:
     page = page_of(request)
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "list")
         execution = await replication.get_execution(call.session, path_int(request, "id"))
         rows, total = await replication.tasks_of(
             call.session,
@@ -295,7 +294,7 @@ async def list_tasks(request: Request) -> Response:
 
 async def task_log(request: Request) -> Response:
     async with api_call(request) as call:
-        require_admin(call)
+        require_admin(call, "read")
         execution = await replication.get_execution(call.session, path_int(request, "id"))
         task = await replication.get_task(call.session, execution.id, path_int(request, "task_id"))
         text = task.log

@@ -51,6 +51,7 @@ SystemResource = Literal[
     "scanner",
     "scan-all",
     "registry",
+    "replication",
 ]
 SystemNeed = tuple[SystemResource, Action]
 
@@ -316,6 +317,7 @@ SYSTEM_POLICY: dict[SystemNeed, Audience] = {
     ("garbage-collection", "stop"): "sysadmin",
     **{(system, action): "sysadmin" for system in ("scanner", "registry") for action in _CRUD},
     **{("scan-all", action): "sysadmin" for action in ("read", "create", "update", "stop")},
+    **{("replication", action): "sysadmin" for action in (*_CRUD, "stop")},
 }
 
 

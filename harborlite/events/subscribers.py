@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harborlite.events.bus import Subscriber
-from harborlite.scanning.on_push import scan_on_push
 from harborlite.replication.events import replication_subscriber
+from harborlite.scanning.on_push import scan_on_push
 from harborlite.settings import Settings
 from harborlite.webhooks.enqueue import webhook_subscriber
 

@@ -15,10 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harborlite.auth.permissions import Action
 from harborlite.endpoints import health, operations
 from harborlite.endpoints import queries as endpoints
 from harborlite.endpoints.secrets import SecretBox
-from harborlite.errors import Forbidden, HarborliteError
+from harborlite.errors import HarborliteError
 from harborlite.portal.account_pages import sentence
 from harborlite.portal.call import PageCall, page_call
 from harborlite.portal.pages import checked_form, page_number, redirect, render, text_field
@@ -33,10 +34,8 @@ TYPE_LABELS = {
 }
 
 
-def _admin(call: PageCall) -> None:
-    principal = call.viewer.principal
-    if not principal.sysadmin or principal.robot is not None:
-        raise Forbidden("This page is for system administrators.")
+def _admin(call: PageCall, action: Action) -> None:
+    call.require_system("registry", action)
 
 
 def _secrets(call: PageCall) -> SecretBox:
@@ -78,7 +77,7 @@ def _body(form: FormData, *, creating: bool) -> dict[str, Any]:
 async def registries_page(request: Request) -> Response:
     page = page_number(request)
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "list")
         rows, total = await endpoints.list_registries(
             call.session, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
         )
@@ -96,7 +95,7 @@ async def registries_page(request: Request) -> Response:
 
 async def create(request: Request) -> Response:
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "create")
         form = await checked_form(request)
         try:
             row = await operations.create_registry(
@@ -112,7 +111,7 @@ async def create(request: Request) -> Response:
 
 async def edit_page(request: Request) -> Response:
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "read")
         row = await operations.registry_of(call.session, int(request.path_params["id"]))
     return render(
         request,
@@ -128,7 +127,7 @@ async def edit_page(request: Request) -> Response:
 async def update(request: Request) -> Response:
     registry_id = int(request.path_params["id"])
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "update")
         form = await checked_form(request)
         back = f"{BACK}/{registry_id}"
         try:
@@ -148,7 +147,7 @@ async def test_connection(request: Request) -> Response:
     """Ping now and record the verdict (no session held while the remote answers)."""
     registry_id = int(request.path_params["id"])
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "read")
         await checked_form(request)
         row = await operations.registry_of(call.session, registry_id)
         name = row.name
@@ -164,7 +163,7 @@ async def test_connection(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     registry_id = int(request.path_params["id"])
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "delete")
         await checked_form(request)
         try:
             row = await operations.registry_of(call.session, registry_id)

@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from harborlite.auth.permissions import Action
 from harborlite.endpoints import queries as endpoints
 from harborlite.endpoints.models import Registry
-from harborlite.errors import Forbidden, HarborliteError
+from harborlite.errors import HarborliteError
 from harborlite.jobs import operations as jobs
 from harborlite.portal.account_pages import sentence
 from harborlite.portal.call import PageCall, page_call
@@ -37,10 +38,8 @@ FLATTENING = {
 TRIGGERS = {"manual": "Manual", "scheduled": "Scheduled", "event_based": "Event based"}
 
 
-def _admin(call: PageCall) -> None:
-    principal = call.viewer.principal
-    if not principal.sysadmin or principal.robot is not None:
-        raise Forbidden("This page is for system administrators.")
+def _admin(call: PageCall, action: Action) -> None:
+    call.require_system("replication", action)
 
 
 def _wake(call: PageCall) -> None:
@@ -129,7 +128,7 @@ async def replications_page(request: Request) -> Response:
     chosen = request.query_params.get("policy")
     policy_id = int(chosen) if chosen and chosen.isdigit() else None
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "list")
         policies, _ = await replication.list_policies(call.session, offset=0, limit=100)
         runs, _ = await replication.list_executions(
             call.session, policy_id=policy_id, offset=0, limit=20
@@ -159,7 +158,7 @@ async def replications_page(request: Request) -> Response:
 
 async def create(request: Request) -> Response:
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "create")
         form = await checked_form(request)
         try:
             policy = await replication.create_policy(
@@ -173,7 +172,7 @@ async def create(request: Request) -> Response:
 
 async def edit_page(request: Request) -> Response:
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "read")
         policy = await replication.get_policy(call.session, int(request.path_params["id"]))
         registries = await _registries(call)
     return render(
@@ -193,7 +192,7 @@ async def edit_page(request: Request) -> Response:
 async def update(request: Request) -> Response:
     policy_id = int(request.path_params["id"])
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "update")
         form = await checked_form(request)
         try:
             policy = await replication.get_policy(call.session, policy_id)
@@ -207,7 +206,7 @@ async def update(request: Request) -> Response:
 async def run_now(request: Request) -> Response:
     policy_id = int(request.path_params["id"])
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "create")
         await checked_form(request)
         try:
             policy = await replication.get_policy(call.session, policy_id)
@@ -229,7 +228,7 @@ async def run_now(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     policy_id = int(request.path_params["id"])
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "delete")
         await checked_form(request)
         try:
             policy = await replication.get_policy(call.session, policy_id)
@@ -242,7 +241,7 @@ async def delete(request: Request) -> Response:
 
 async def execution_page(request: Request) -> Response:
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "read")
         execution = await replication.get_execution(call.session, int(request.path_params["id"]))
         tasks, _ = await replication.tasks_of(call.session, execution.id, limit=500)
         counts = await replication.task_counts(call.session, execution.id)
@@ -267,7 +266,7 @@ async def stop(request: Request) -> Response:
     execution_id = int(request.path_params["id"])
     back = f"{BACK}/executions/{execution_id}"
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "stop")
         await checked_form(request)
         try:
             execution = await replication.get_execution(call.session, execution_id)
@@ -279,7 +278,7 @@ async def stop(request: Request) -> Response:
 
 async def task_log(request: Request) -> Response:
     async with page_call(request) as call:
-        _admin(call)
+        _admin(call, "read")
         execution = await replication.get_execution(call.session, int(request.path_params["id"]))
         task = await replication.get_task(
             call.session, execution.id, int(request.path_params["task_id"])

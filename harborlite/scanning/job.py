@@ -27,9 +27,11 @@ from harborlite.scanning.adapter import AdapterError, AdapterUnreachable, Endpoi
 from harborlite.scanning.credentials import scanner_token
 from harborlite.scanning.models import Scanner, ScanReport
 from harborlite.scanning.operations import mark_stopped
-from harborlite.scanning.queries import VULNERABILITY_REPORT
+from harborlite.scanning.queries import VULNERABILITY_REPORT, overview_of
 from harborlite.scanning.registrations import endpoint_of
 from harborlite.scanning.sealing import SealError
+from harborlite.webhooks.enqueue import host_of, queue_event, scanning_event
+from harborlite.webhooks.events import SCANNING_COMPLETED, SCANNING_FAILED, SCANNING_STOPPED
 
 FIRST_POLL = 1.0  # seconds before the first look at the report (Harbor waits 2)
 DEFAULT_REFRESH = 5.0  # when a 302 names no Refresh-After
@@ -113,11 +115,30 @@ class Scan:
                         if stopped.status in ("Pending", RUNNING):
                             mark_stopped(stopped, "stopped on request")
                     await session.commit()
+                await self._announce(repository, target, SCANNING_STOPPED)
                 raise
+            await self._announce(repository, target, SCANNING_COMPLETED if ok else SCANNING_FAILED)
             failed += 0 if ok else 1
             self.context.progress = 100 * (number + 1) // max(1, len(targets))
         if failed:
             raise ScanFailed(f"{failed} of {len(targets)} scans failed (see the report logs)")
+
+    async def _announce(self, repository: str, target: dict[str, Any], kind: str) -> None:
+        """The scan's end, told to the project's webhooks (Harbor's SCANNING_* events, with
+        the artifact's scan overview); telling them never changes the scan's outcome."""
+        digest = str(target["digest"])
+        tag = str(self.context.parameters.get("tag") or "") or None
+        try:
+            async with self.context.sessions() as session:
+                overview = await overview_of(session, digest)
+                shown = {VULNERABILITY_REPORT: overview.as_harbor()} if overview else {}
+                event = scanning_event(
+                    kind, repository.split("/")[0], repository, digest, tag, "system", shown
+                )
+                if await queue_event(session, host_of(self.registry_url), event):
+                    await session.commit()
+        except Exception as error:  # a webhook table unreachable: the scan stands
+            self.context.log(f"{digest}: the {kind} webhook event was not queued: {error!r}")
 
     async def _scanner(self) -> tuple[Scanner | None, Endpoint | None, str]:
         async with self.context.sessions() as session:

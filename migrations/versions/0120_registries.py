@@ -1,7 +1,7 @@
 """registry endpoints, with encrypted credentials
 
 Revision ID: 0120_registries
-Revises: 0109_cosign_keys
+Revises: 0111_cve_allowlists
 Create Date: 2026-12-01 18:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0120_registries"
-down_revision = "0109_cosign_keys"
+down_revision = "0111_cve_allowlists"
 branch_labels = None
 depends_on = None
 

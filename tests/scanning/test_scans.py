@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harborlite.scanning.queries import VULNERABILITY_REPORT
 from tests.api.pushing import OCI_MANIFEST, Pusher
 from tests.harness import Harborlite, own_harborlite
 from tests.scanning.support import (
@@ -32,6 +33,8 @@ from tests.scanning.support import (
     wait_for_scan,
 )
 from tests.support.processes import free_port
+from tests.webhooks.receiver import started_receiver
+from tests.webhooks.test_delivery import make_policy
 
 PASSWORD = "Passw0rd!x"
 TIME_LIMIT = 6
@@ -398,3 +401,33 @@ def test_pull_policies_never_block_the_scanner(
     assert _scan(server, pushed).status_code == 202
     done = wait_for_scan(server, pushed)
     assert done["scan_status"] == "Success", scan_log(server, pushed, done["report_id"])
+
+
+def test_scan_ends_are_told_to_the_projects_webhooks(
+    server: Harborlite, adapter: AdapterProcess, pusher: Pusher
+) -> None:
+    """A finished scan sends Harbor's SCANNING_COMPLETED (with the scan overview), a failed
+    one SCANNING_FAILED, to the project's webhook policies that want them."""
+    with started_receiver() as receiver, running_adapter("--fail") as failing:
+        good = _project(server, adapter.url)
+        bad = _project(server, failing.url)
+        for project in (good, bad):
+            make_policy(
+                server,
+                project,
+                [{"type": "http", "address": f"{receiver.url}/ok/{project}"}],
+                ["SCANNING_COMPLETED", "SCANNING_FAILED"],
+            )
+        scanned = push_packages(pusher, f"{good}/app", "v1", VULNERABLE, seed="hooked")
+        broken = push_packages(pusher, f"{bad}/app", "v1", VULNERABLE, seed="hooked-bad")
+        assert _scan(server, scanned).status_code == 202
+        assert _scan(server, broken).status_code == 202
+        completed = receiver.of_type(f"/ok/{good}", "SCANNING_COMPLETED").json()
+        failed = receiver.of_type(f"/ok/{bad}", "SCANNING_FAILED").json()
+    (resource,) = completed["event_data"]["resources"]
+    assert resource["digest"] == scanned.digest
+    overview = resource["scan_overview"][VULNERABILITY_REPORT]
+    assert overview["scan_status"] == "Success" and overview["severity"] == "Critical"
+    assert completed["event_data"]["repository"]["repo_full_name"] == f"{good}/app"
+    (resource,) = failed["event_data"]["resources"]
+    assert resource["scan_overview"][VULNERABILITY_REPORT]["scan_status"] == "Error"
