@@ -146,6 +146,14 @@ CASES += [
         False,
         c.Target("min", 0.8, ">= 0.8x"),
     ),
+    c.Case(
+        "replication_push",
+        "replication A to B, push-based, big image (execution's bytes/s)",
+        "MB/s",
+        False,
+    ),
+    c.Case("replication_skopeo", "skopeo copy A to B, same image", "MB/s", False),
+    c.Case("replication_ratio", "replication / skopeo copy (medians)", "x", False),
 ]
 CASES += scale_cases.CASES
 
@@ -179,8 +187,8 @@ def parse_args() -> argparse.Namespace:
     scale_cases.add_arguments(parser)
     parser.add_argument(
         "--only",
-        help="comma-separated case groups: blob,manifest,skopeo,token,api,gc,scale,signed "
-        "(default all)",
+        help="comma-separated case groups: blob,manifest,skopeo,token,api,gc,scale,signed,"
+        "replication (default all)",
     )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temp folder)")
@@ -194,7 +202,9 @@ def parse_args() -> argparse.Namespace:
     args.artifacts = args.artifacts or (200 if smoke else 10_000)
     args.gc_blobs = args.gc_blobs or (300 if smoke else 10_000)
     args.out = args.out or (ROOT / "bench" / "results" / ("smoke" if smoke else ""))
-    args.groups = set((args.only or "blob,manifest,skopeo,token,api,gc,scale,signed").split(","))
+    args.groups = set(
+        (args.only or "blob,manifest,skopeo,token,api,gc,scale,signed,replication").split(",")
+    )
     scale_cases.sizes(args)
     return args
 
@@ -425,6 +435,30 @@ def signed_pulls(world: World, args: argparse.Namespace, rec: Recorder) -> None:
     print(f"{'signed_pulls':28s} {'harborlite':10s} ratio {answer['ratio']:.2f}", flush=True)
 
 
+def replication(world: World, args: argparse.Namespace, rec: Recorder) -> None:
+    """bench/replication.py: the big image replicated from the world's harborlite to a second
+    one, beside skopeo copying it between the two."""
+    module = _load(ROOT / "bench" / "replication.py", "replication_bench")
+    answer = module.measure(world.server, world.big_layout, args.rounds, world.workdir)
+    for value in answer["replication_mbps"]:
+        rec.add("replication_push", "harborlite", value)
+    for value in answer["skopeo_mbps"]:
+        rec.add("replication_skopeo", "harborlite", value)
+    rec.add("replication_ratio", "harborlite", answer["ratio"])
+    (r_lo, r_hi), (s_lo, s_hi) = answer["spread_replication"], answer["spread_skopeo"]
+    rec.notes.append(
+        f"replication between two local harborlite instances, {answer['rounds']} round(s) of a "
+        f"{answer['image_bytes'] / c.MB:,.0f} MB image into a new project each: replication "
+        f"{r_lo:,.0f} to {r_hi:,.0f} MB/s (the execution's bytes over its seconds), skopeo copy "
+        f"A to B {s_lo:,.0f} to {s_hi:,.0f} MB/s; ratio of medians {answer['ratio']:.2f}"
+    )
+    print(
+        f"{'replication':28s} {'harborlite':10s} {answer['median_replication']:10.1f} MB/s "
+        f"(skopeo {answer['median_skopeo']:.1f} MB/s)",
+        flush=True,
+    )
+
+
 def gc(world: World, args: argparse.Namespace, rec: Recorder) -> None:
     """bench/gc_bench.py: one collection of N planted blobs; the registry has no online GC,
     so the listing of the same blobs is the baseline."""
@@ -503,6 +537,8 @@ def main() -> int:
             measured(rec, "GC", lambda: gc(world, args, rec))
         if "signed" in args.groups:
             measured(rec, "signed pulls", lambda: signed_pulls(world, args, rec))
+        if "replication" in args.groups:
+            measured(rec, "replication", lambda: replication(world, args, rec))
         rec.add("rss_peak", "harborlite", c.peak_rss_mib(pid))
     finally:
         if scaled is not None:

@@ -42,6 +42,7 @@ from harborlite.remote.client import RemoteRegistry
 from harborlite.remote.errors import RemoteError
 from harborlite.replication.copy import Copier, is_legacy_accessory_tag
 from harborlite.replication.models import ReplicationPolicy, ReplicationTask
+from harborlite.replication.namespaces import Namespaces
 from harborlite.replication.policy import filters_of
 from harborlite.replication.selection import (
     Candidate,
@@ -107,6 +108,7 @@ async def run_replication(
     source, target = sides(src), sides(dst)
     started = time.monotonic()
     copier = Copier(source, target, snapshot.override, snapshot.speed, log=context.log)
+    namespaces = Namespaces.for_destination(dst, context.sessions)
     try:
         if not existing:
             planned = await _plan(context, snapshot, source, src is None)
@@ -117,7 +119,7 @@ async def run_replication(
                 f"resumed: {sum(t.status == SUCCEED for t in existing)} of "
                 f"{len(existing)} task(s) already done"
             )
-        failed = await _run_tasks(context, copier, existing, retries, backoff)
+        failed = await _run_tasks(context, copier, namespaces, existing, retries, backoff)
     finally:
         await source.close()
         await target.close()
@@ -364,6 +366,7 @@ async def _save(
 async def _run_tasks(
     context: JobContext,
     copier: Copier,
+    namespaces: Namespaces,
     tasks: list[ReplicationTask],
     retries: int,
     backoff: float,
@@ -375,7 +378,7 @@ async def _run_tasks(
             if task.status == SUCCEED:
                 continue
             context.check()
-            if not await _run_task(context, copier, task, retries, backoff):
+            if not await _run_task(context, copier, namespaces, task, retries, backoff):
                 failed += 1
     except JobStopped:
         for task in tasks:
@@ -392,7 +395,12 @@ async def _run_tasks(
 
 
 async def _run_task(
-    context: JobContext, copier: Copier, task: ReplicationTask, retries: int, backoff: float
+    context: JobContext,
+    copier: Copier,
+    namespaces: Namespaces,
+    task: ReplicationTask,
+    retries: int,
+    backoff: float,
 ) -> bool:
     """One task, tried ``1 + retries`` times; whether it succeeded."""
     log = task.log
@@ -408,6 +416,11 @@ async def _run_task(
         try:
             if not task.dst_resource:
                 raise RemoteError(f"no destination name for {src_repo}: see the execution log")
+            if task.operation == COPY:
+                created = await namespaces.prepare(task.dst_resource)
+                if created is not None:
+                    lines.append(f"{_stamp()} {created}\n")
+                    context.log(created)
             outcome = await _do(copier, task, src_repo, reference, tags)
         except RemoteError as error:
             moved = copier.bytes_moved - before
