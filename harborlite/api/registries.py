@@ -31,9 +31,9 @@ from harborlite.auth.permissions import Action
 from harborlite.endpoints import health, operations
 from harborlite.endpoints import queries as endpoints
 from harborlite.endpoints.models import Registry
-from harborlite.endpoints.secrets import SecretBox
 from harborlite.endpoints.validation import HIDDEN_SECRET
 from harborlite.errors import BadRequest
+from harborlite.sealing import SecretBox
 
 FIELDS = {
     "name": Field(Registry.name),

@@ -27,7 +27,7 @@ from harborlite.errors import BadRequest, NotFound
 from harborlite.scanning import adapter, registrations
 from harborlite.scanning.adapter import AdapterError
 from harborlite.scanning.models import Scanner
-from harborlite.scanning.sealing import SealError
+from harborlite.sealing import SealedSecretError
 
 
 def require_admin(
@@ -144,7 +144,7 @@ async def metadata(request: Request) -> Response:
         )
         try:
             endpoint = registrations.endpoint_of(call.services.settings.data_dir, scanner)
-        except SealError as error:
+        except SealedSecretError as error:
             raise BadRequest(str(error)) from None
     try:
         found = await adapter.metadata(endpoint)

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from harborlite.db.models import utcnow
 from harborlite.endpoints import queries
 from harborlite.endpoints.queries import Endpoint
-from harborlite.endpoints.secrets import SecretBox
 from harborlite.jobs import operations as jobs
 from harborlite.jobs.runner import JobContext
 from harborlite.remote.client import RemoteRegistry
 from harborlite.remote.errors import RemoteError
+from harborlite.sealing import SecretBox
 
 log = logging.getLogger("harborlite")
 

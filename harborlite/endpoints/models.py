@@ -1,6 +1,6 @@
 """The ``registries`` table (migration ``0120_registries``): remote registry endpoints.
 
-The credential's secret is stored sealed (:mod:`harborlite.endpoints.secrets`), never in clear.
+The credential's secret is stored sealed (:mod:`harborlite.sealing`), never in clear.
 """
 
 from __future__ import annotations

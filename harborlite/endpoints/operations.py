@@ -19,9 +19,9 @@ from harborlite.endpoints import health, queries
 from harborlite.endpoints import validation as check
 from harborlite.endpoints.models import Registry
 from harborlite.endpoints.queries import Endpoint, endpoint_of
-from harborlite.endpoints.secrets import SecretBox
 from harborlite.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from harborlite.proxycache import queries as proxy_queries
+from harborlite.sealing import SecretBox
 
 RESOURCE_TYPE = "registry"
 USERS = {"replication_policies": "replication policies", "projects": "proxy-cache projects"}

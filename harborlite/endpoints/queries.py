@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.db.models import Base
 from harborlite.endpoints.models import Registry
-from harborlite.endpoints.secrets import SecretBox
+from harborlite.sealing import SecretBox
 
 TYPES = ("harbor", "docker-registry", "docker-hub")
 DOCKER_HUB_URL = "https://registry-1.docker.io"

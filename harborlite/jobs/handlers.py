@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harborlite.endpoints.health import HEALTH_JOB, run_health_job
-from harborlite.endpoints.secrets import SecretBox
 from harborlite.gc.job import GC, run_gc
 from harborlite.jobs.runner import Handler, JobContext
 from harborlite.replication.handler import replication_handler
@@ -13,6 +12,7 @@ from harborlite.replication.operations import REPLICATION
 from harborlite.retention.job import run_retention
 from harborlite.retention.operations import RETENTION
 from harborlite.scanning.handlers import scan_handlers
+from harborlite.sealing import SecretBox
 from harborlite.settings import Settings
 from harborlite.storage.configured import registry_storage
 from harborlite.uploads.purge import UPLOAD_PURGE, run_upload_purge

@@ -18,12 +18,12 @@ from starlette.routing import Route
 from harborlite.auth.permissions import Action
 from harborlite.endpoints import health, operations
 from harborlite.endpoints import queries as endpoints
-from harborlite.endpoints.secrets import SecretBox
 from harborlite.errors import HarborliteError
 from harborlite.portal.account_pages import sentence
 from harborlite.portal.call import PageCall, page_call
 from harborlite.portal.pages import checked_form, page_number, redirect, render, text_field
 from harborlite.portal.paging import Pager
+from harborlite.sealing import SecretBox
 
 BACK = "/admin/registries"
 PAGE_SIZE = 20

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from harborlite.auth.tokens import TokenSigner
 from harborlite.endpoints.queries import Endpoint
-from harborlite.endpoints.secrets import SecretBox
 from harborlite.jobs.runner import Handler, JobContext
 from harborlite.remote.client import RemoteRegistry
 from harborlite.replication.job import run_replication
 from harborlite.replication.local import LocalRegistry, own_url
+from harborlite.sealing import SecretBox
 from harborlite.settings import Settings
 from harborlite.webhooks.enqueue import host_of
 

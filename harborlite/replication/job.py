@@ -36,7 +36,6 @@ from harborlite.db.models import (
 )
 from harborlite.db.models import Tag as TagRow
 from harborlite.endpoints.queries import Endpoint, get_endpoint
-from harborlite.endpoints.secrets import SecretBox
 from harborlite.jobs.runner import JobContext, JobStopped
 from harborlite.remote.client import RemoteRegistry
 from harborlite.remote.errors import RemoteError
@@ -53,6 +52,7 @@ from harborlite.replication.selection import (
 from harborlite.replication.selection import (
     select as select_candidate,
 )
+from harborlite.sealing import SecretBox
 from harborlite.webhooks.enqueue import queue_event, replication_event
 
 PENDING, IN_PROGRESS, SUCCEED, FAILED, STOPPED = (

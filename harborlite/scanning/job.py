@@ -29,7 +29,7 @@ from harborlite.scanning.models import Scanner, ScanReport
 from harborlite.scanning.operations import mark_stopped
 from harborlite.scanning.queries import VULNERABILITY_REPORT, overview_of
 from harborlite.scanning.registrations import endpoint_of
-from harborlite.scanning.sealing import SealError
+from harborlite.sealing import SealedSecretError
 from harborlite.webhooks.enqueue import host_of, queue_event, scanning_event
 from harborlite.webhooks.events import SCANNING_COMPLETED, SCANNING_FAILED, SCANNING_STOPPED
 
@@ -150,7 +150,7 @@ class Scan:
                 return None, None, "the scanner registration was deleted"
             try:
                 return scanner, endpoint_of(self.data_dir, scanner), ""
-            except SealError as error:
+            except SealedSecretError as error:
                 return scanner, None, str(error)
 
     async def _scan_one(self, repository: str, target: dict[str, Any]) -> bool:

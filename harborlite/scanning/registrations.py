@@ -24,7 +24,7 @@ from harborlite.db.models import Project, utcnow
 from harborlite.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from harborlite.scanning.adapter import AUTH_TYPES, Endpoint
 from harborlite.scanning.models import ProjectScanner, Scanner
-from harborlite.scanning.sealing import seal, unseal
+from harborlite.sealing import SecretBox
 
 NAME = re.compile(r"^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$")
 
@@ -114,7 +114,7 @@ def endpoint_of(data_dir: Path, scanner: Scanner) -> Endpoint:
     return Endpoint(
         url=scanner.url,
         auth=scanner.auth,
-        credential=unseal(data_dir, scanner.credential),
+        credential=SecretBox.for_data_dir(data_dir).open(scanner.credential),
         skip_cert_verify=scanner.skip_cert_verify,
     )
 
@@ -165,7 +165,7 @@ async def create(session: AsyncSession, data_dir: Path, settings: Settings) -> S
         description=settings.description,
         url=settings.url,
         auth=settings.auth,
-        credential=seal(data_dir, settings.access_credential),
+        credential=SecretBox.for_data_dir(data_dir).seal(settings.access_credential),
         skip_cert_verify=settings.skip_cert_verify,
         use_internal_addr=settings.use_internal_addr,
         disabled=settings.disabled,
@@ -184,7 +184,7 @@ async def replace(
     await _unique(session, settings, keep=scanner.id)
     if settings.auth:
         if settings.access_credential:
-            scanner.credential = seal(data_dir, settings.access_credential)
+            scanner.credential = SecretBox.for_data_dir(data_dir).seal(settings.access_credential)
         elif not scanner.credential or not scanner.auth:
             raise BadRequest(f"access_credential is required for auth type {settings.auth}")
     else:

@@ -27,7 +27,6 @@ from starlette.types import Scope, Send
 from harborlite.artifacts.pulls import Pull
 from harborlite.auth.tokens import Claims
 from harborlite.endpoints.queries import get_endpoint
-from harborlite.endpoints.secrets import SecretBox
 from harborlite.errors import HarborliteError
 from harborlite.http.origin import origin_of
 from harborlite.oci.reference import is_digest
@@ -38,6 +37,7 @@ from harborlite.proxycache.proxy_settings import settings_of
 from harborlite.proxycache.pull_through import Local, PullThrough, Target
 from harborlite.remote.errors import RemoteError
 from harborlite.remote.types import RemoteManifest
+from harborlite.sealing import SecretBox
 from harborlite.services import Services
 from harborlite.v2.challenge import API_VERSION, Refusal, send_error
 from harborlite.v2.routes import Route

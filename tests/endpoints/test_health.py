@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from harborlite.audit.events import Actor
 from harborlite.db.engine import make_engine, migrate
 from harborlite.endpoints import health, operations, queries
-from harborlite.endpoints.secrets import SecretBox
 from harborlite.jobs import operations as jobs
 from harborlite.jobs.runner import JobContext
+from harborlite.sealing import SecretBox
 from tests.support.processes import RegistryServer, free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -309,5 +309,5 @@ def test_zz_the_secret_is_never_shown_nor_stored_in_clear(
         if side.exists():
             raw += side.read_bytes()
     assert PASSWORD.encode() not in raw
-    key = Path(server.data_dir) / "endpoint-secrets.key"
+    key = Path(server.data_dir) / "secrets.key"
     assert key.exists() and (key.stat().st_mode & 0o777) == 0o600

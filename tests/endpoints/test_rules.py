@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from harborlite.endpoints.secrets import KEY_FILE, SealedSecretError, SecretBox
 from harborlite.endpoints.validation import check_ca, check_credential, check_rate, check_url
 from harborlite.errors import BadRequest
 from harborlite.remote.challenge import TokenCache, parse_challenge
 from harborlite.remote.errors import parse_retry_after
 from harborlite.remote.ratelimit import TokenBucket, bucket_for
+from harborlite.sealing import KEY_FILE, SealedSecretError, SecretBox
 
 
 @pytest.mark.parametrize(

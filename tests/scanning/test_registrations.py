@@ -93,7 +93,7 @@ def test_register_list_get_update_delete(server: Harborlite, adapter: AdapterPro
     assert "tok-123-secret" not in listed.text
     # the credential is sealed at rest: not in the database file
     assert b"tok-123-secret" not in (server.data_dir / "harborlite.db").read_bytes()
-    key_file = server.data_dir / "scanner-credentials.key"
+    key_file = server.data_dir / "secrets.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
 
     # PUT keeps the credential when none is given and auth still needs one

@@ -1,8 +1,10 @@
-"""Sealing endpoint credentials with a key of harborlite's data folder.
+"""Sealing the credentials harborlite keeps for others (registry endpoints, scanner adapters)
+with one key of its data folder.
 
 :class:`SecretBox` wraps a Fernet key (AES-128-CBC with HMAC-SHA256) kept in
-``<data_dir>/endpoint-secrets.key``, created with mode 0600 on first use. Every replica of a
-deployment shares the data folder (or the key file), so they all open what any of them sealed.
+``<data_dir>/secrets.key``, created with mode 0600 on first use. Every replica of a deployment
+shares the data folder (or the key file), so they all open what any of them sealed. An empty
+secret stays empty (nothing to hide, and "no credential" stays recognisable).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-KEY_FILE = "endpoint-secrets.key"
+KEY_FILE = "secrets.key"
 
 
 class SealedSecretError(ValueError):
@@ -47,9 +49,13 @@ class SecretBox:
         return cls(key)
 
     def seal(self, value: str) -> str:
+        if not value:
+            return ""
         return self._fernet.encrypt(value.encode()).decode("ascii")
 
     def open(self, sealed: str) -> str:
+        if not sealed:
+            return ""
         try:
             return self._fernet.decrypt(sealed.encode("ascii")).decode()
         except (InvalidToken, ValueError):
