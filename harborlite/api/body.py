@@ -8,9 +8,10 @@ from typing import Any
 
 from starlette.requests import Request
 
+from harborlite.db.models import MAX_KEY
 from harborlite.errors import BadRequest, NotFound
 
-MAX_ID = 2**31 - 1  # the database's integer keys: larger ones are simply not there
+MAX_ID = MAX_KEY  # the database's integer keys: larger ones are simply not there
 MAX_JSON_DEPTH = 32  # Harbor's bodies nest 3 levels; json.loads itself gives up near 1000
 
 

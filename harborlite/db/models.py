@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+MAX_KEY = 2**31 - 1  # the integer keys: a larger id names no row (PostgreSQL refuses to compare)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite.db.models import Base
+from harborlite.db.models import MAX_KEY, Base
 from harborlite.endpoints.models import Registry
 from harborlite.sealing import SecretBox
 
@@ -57,13 +57,15 @@ def endpoint_of(row: Registry, secrets: SecretBox) -> Endpoint:
 
 
 async def get_registry(session: AsyncSession, registry_id: int) -> Registry | None:
+    if registry_id > MAX_KEY:
+        return None
     return await session.get(Registry, registry_id)
 
 
 async def get_endpoint(
     session: AsyncSession, endpoint_id: int, secrets: SecretBox
 ) -> Endpoint | None:
-    row = await session.get(Registry, endpoint_id)
+    row = await get_registry(session, endpoint_id)
     return None if row is None else endpoint_of(row, secrets)
 
 

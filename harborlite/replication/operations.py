@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite.db.models import JobExecution, JobSchedule, utcnow
+from harborlite.db.models import MAX_KEY, JobExecution, JobSchedule, utcnow
 from harborlite.endpoints.models import Registry
 from harborlite.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from harborlite.jobs import operations as jobs
@@ -43,7 +43,7 @@ JOB_STATUS = {
 
 
 async def get_policy(session: AsyncSession, policy_id: int) -> ReplicationPolicy:
-    policy = await session.get(ReplicationPolicy, policy_id)
+    policy = None if policy_id > MAX_KEY else await session.get(ReplicationPolicy, policy_id)
     if policy is None:
         raise NotFound(f"policy {policy_id} not found")
     return policy
@@ -68,7 +68,9 @@ async def list_policies(
 
 async def _check_registries(session: AsyncSession, spec: PolicySpec) -> None:
     for registry_id in (spec.src_registry_id, spec.dest_registry_id):
-        if registry_id is not None and await session.get(Registry, registry_id) is None:
+        if registry_id is not None and (
+            registry_id > MAX_KEY or await session.get(Registry, registry_id) is None
+        ):
             raise BadRequest(f"registry {registry_id} not found")
 
 

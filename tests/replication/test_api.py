@@ -249,3 +249,28 @@ def test_single_active_stop_and_delete_while_running(
         ).status_code
         == 200
     )
+
+
+def test_ids_past_the_database_keys_are_not_found(harborlite: Harborlite) -> None:
+    """An id no integer key can hold (PostgreSQL refuses to compare it) names nothing: the
+    usual 404 or 400, never a 500."""
+    huge = 2**63 - 2
+    started = harborlite.api(
+        "POST", "/replication/executions", auth=harborlite.admin, json={"policy_id": huge}
+    )
+    assert started.status_code == 404, started.text
+    created = harborlite.api(
+        "POST",
+        "/replication/policies",
+        auth=harborlite.admin,
+        json={"name": harborlite.unique("huge"), "dest_registry": {"id": huge}},
+    )
+    assert created.status_code == 400, created.text
+    assert f"registry {huge} not found" in created.text
+    project = harborlite.api(
+        "POST",
+        "/projects",
+        auth=harborlite.admin,
+        json={"project_name": harborlite.unique("hugeproxy"), "registry_id": huge},
+    )
+    assert project.status_code == 400, project.text
