@@ -143,6 +143,8 @@ OPERATION_RESPONSES: dict[tuple[str, str], list[str]] = {
     ("post", _ARTIFACT_SCAN): ["409", "412"],
     ("post", _ARTIFACT_SCAN + "/stop"): ["412"],
     ("post", "/system/scanAll/stop"): ["412"],
+    # the policy the body names does not exist
+    ("post", "/replication/executions"): ["404"],
     # a registration's name or URL taken
     ("post", "/scanners"): ["409"],
     ("put", "/scanners/{registration_id}"): ["409"],
