@@ -24,7 +24,7 @@ from typing import Any
 from croniter import CroniterError, croniter
 
 from harborlite.errors import BadRequest
-from harborlite.retention.rules import glob_match
+from harborlite.retention.rules import glob_match, pattern_error
 
 MANUAL, EVENT_BASED, SCHEDULED = "manual", "event_based", "scheduled"
 TRIGGERS = (MANUAL, EVENT_BASED, SCHEDULED)
@@ -119,31 +119,10 @@ def _str(body: dict[str, Any], key: str, limit: int = MAX_NAME) -> str:
     return value
 
 
-def _unclosed(pattern: str) -> str:
-    """Why doublestar (bmatcuk/doublestar, Harbor's) would refuse ``pattern``, or ``""``."""
-    braces, in_class, escaped = 0, False, False
-    for char in pattern:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "{":
-            braces += 1
-        elif char == "}" and braces:
-            braces -= 1
-    if escaped:
-        return "it ends with a lone backslash"
-    return "a '[' is not closed" if in_class else "a '{' is not closed" if braces else ""
-
-
 def checked_pattern(pattern: str) -> str:
     if len(pattern) > MAX_PATTERN or not pattern.isprintable():
         raise BadRequest(f"invalid filter pattern {pattern[:64]!r}")
-    why = _unclosed(pattern)
+    why = pattern_error(pattern)
     if why:
         raise BadRequest(f"invalid filter pattern {pattern!r}: {why}")
     try:

@@ -75,7 +75,7 @@ def glob_match(pattern: str, value: str) -> bool:
     return bool(_matcher(pattern).match(value))
 
 
-def _pattern_error(pattern: str) -> str:
+def pattern_error(pattern: str) -> str:
     """Why doublestar would refuse ``pattern`` (an unclosed ``[`` or ``{``), or ``""``."""
     depth_brace, in_class, escaped = 0, False, False
     for char in pattern:
@@ -288,7 +288,7 @@ def parse_selector(raw: object, allowed: tuple[str, str], where: str) -> Selecto
     if decoration not in allowed:
         raise BadRequest(f"{where}.decoration must be {allowed[0]} or {allowed[1]}")
     pattern = checked_pattern(raw.get("pattern"), where)
-    problem = _pattern_error(pattern)
+    problem = pattern_error(pattern)
     if problem:
         raise BadRequest(f"{where}.pattern {pattern!r} is not a valid pattern: {problem}")
     extras = raw.get("extras")

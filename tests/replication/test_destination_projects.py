@@ -13,11 +13,10 @@ harborlite servers, each with its registry, and a bare ``docker-registry``):
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
-from tests.harness import Harborlite, own_harborlite
+from tests.harness import Harborlite
 from tests.replication.replicas import (
     Registry,
     add_policy,
@@ -28,16 +27,6 @@ from tests.replication.replicas import (
     wait_done,
 )
 from tests.support.processes import RegistryServer
-
-
-@pytest.fixture(scope="module")
-def source() -> Iterator[Harborlite]:
-    yield from own_harborlite()
-
-
-@pytest.fixture(scope="module")
-def target() -> Iterator[Harborlite]:
-    yield from own_harborlite()
 
 
 def test_push_based_creates_the_missing_project_on_the_far_side(

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.api.pushing import Pusher
-from tests.harness import Harborlite, own_harborlite
+from tests.harness import Harborlite
 from tests.replication.replicas import (
     Registry,
     add_policy,
@@ -39,24 +38,8 @@ from tests.webhooks.test_delivery import make_policy
 
 
 @pytest.fixture(scope="module")
-def source() -> Iterator[Harborlite]:
-    yield from own_harborlite()
-
-
-@pytest.fixture(scope="module")
-def target() -> Iterator[Harborlite]:
-    yield from own_harborlite()
-
-
-@pytest.fixture(scope="module")
 def target_id(source: Harborlite, target: Harborlite) -> int:
     return add_registry(source, "far", "harbor", target.url, target.admin)
-
-
-@pytest.fixture(scope="module")
-def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    with RegistryServer(tmp_path_factory.mktemp("bare")) as registry:
-        yield registry
 
 
 def test_push_based_multi_arch_signed(
