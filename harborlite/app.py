@@ -154,8 +154,8 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 metrics=metrics,
             )
             pulls.events = services.events  # pulls become PULL_ARTIFACT events
-            for name, subscriber in event_subscribers(settings, database.sessions):
-                services.events.subscribe(name, subscriber)
+            for name, subscriber, kinds in event_subscribers(settings, database.sessions):
+                services.events.subscribe(name, subscriber, kinds)
             stack.push_async_callback(services.events.drain)  # before the database closes
             jobs.start()
             stack.push_async_callback(jobs.stop)  # before the database closes

@@ -49,15 +49,20 @@ class EventBus:
     """Subscribers are called for every event, each in its own task; exceptions are logged."""
 
     def __init__(self) -> None:
-        self._subscribers: list[tuple[str, Subscriber]] = []
+        self._subscribers: list[tuple[str, Subscriber, frozenset[str] | None]] = []
         self._running: set[asyncio.Task[None]] = set()
 
-    def subscribe(self, name: str, subscriber: Subscriber) -> None:
-        self._subscribers.append((name, subscriber))
+    def subscribe(
+        self, name: str, subscriber: Subscriber, kinds: frozenset[str] | None = None
+    ) -> None:
+        """``kinds``: the event kinds it hears (None: all); the others never start a task."""
+        self._subscribers.append((name, subscriber, kinds))
 
     def emit(self, event: ArtifactEvent) -> None:
         """Hand ``event`` to every subscriber; returns at once (needs a running loop)."""
-        for name, subscriber in self._subscribers:
+        for name, subscriber, kinds in self._subscribers:
+            if kinds is not None and event.kind not in kinds:
+                continue
             task = asyncio.create_task(self._call(name, subscriber, event), name=f"event-{name}")
             self._running.add(task)
             task.add_done_callback(self._running.discard)

@@ -32,6 +32,7 @@ from harborlite.webhooks.events import (
 from harborlite.webhooks.models import WebhookPolicy, WebhookTask
 from harborlite.webhooks.operations import WEBHOOK
 from harborlite.webhooks.payloads import RepositoryInfo, body_for, event_data
+from harborlite.webhooks.wanted import WantedKinds
 
 log = logging.getLogger("harborlite.webhooks")
 
@@ -116,10 +117,14 @@ def host_of(external_url: str) -> str:
 
 
 def webhook_subscriber(sessions: async_sessionmaker[AsyncSession], external_url: str) -> Subscriber:
-    """The event bus subscriber: one short transaction per event."""
+    """The event bus subscriber: one short transaction per event some policy of its project
+    wants (the others, most pulls, cost no query)."""
     host = host_of(external_url)
+    wanted = WantedKinds(sessions)
 
     async def on_event(event: ArtifactEvent) -> None:
+        if event.kind not in await wanted.kinds(event.project):
+            return
         async with sessions() as session:
             if await queue_event(session, host, event):
                 await session.commit()

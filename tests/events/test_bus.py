@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from harborlite.events.bus import PUSH_ARTIFACT, ArtifactEvent, EventBus
+from harborlite.events.bus import PULL_ARTIFACT, PUSH_ARTIFACT, ArtifactEvent, EventBus
 
 
 def _event() -> ArtifactEvent:
@@ -52,5 +52,23 @@ def test_drain_is_bounded() -> None:
         bus.subscribe("never", never)
         bus.emit(_event())
         await bus.drain(timeout=0.05)  # returns though the subscriber still waits
+
+    asyncio.run(scenario())
+
+
+def test_a_subscriber_hears_only_its_kinds_and_others_start_no_task() -> None:
+    async def scenario() -> None:
+        bus = EventBus()
+        heard: list[str] = []
+
+        async def pushes(event: ArtifactEvent) -> None:
+            heard.append(event.kind)
+
+        bus.subscribe("pushes", pushes, frozenset({PUSH_ARTIFACT}))
+        bus.emit(ArtifactEvent(PULL_ARTIFACT, "p", "p/app", None, "1.0", "alice"))
+        assert not bus._running  # no task for a kind it does not hear
+        bus.emit(_event())
+        await bus.drain()
+        assert heard == [PUSH_ARTIFACT]
 
     asyncio.run(scenario())

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -153,3 +154,42 @@ async def test_retention_quota_and_scan_events_carry_harbors_members(
     scanned = bodies[SCANNING_COMPLETED]["event_data"]
     assert scanned["scan"] == {"scan_type": "vulnerability"}
     assert scanned["resources"][0]["scan_overview"] == {"x": 1}
+
+
+async def test_pulls_no_policy_wants_cost_no_query_and_a_new_policy_is_heard_at_once(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """2,000 pulls of a project without a pull policy: one query (the directory's load), not
+    two per pull; a policy created afterwards gets the very next pull."""
+    async with sessions() as session:
+        await projects.create_project(session, name="p", public=False, owner=None)
+        await session.commit()
+    statements: list[str] = []
+    engine = sessions.kw["bind"]
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
+    bus = EventBus()
+    bus.subscribe("webhooks", webhook_subscriber(sessions, f"http://{HOST}"))
+    for number in range(2000):
+        bus.emit(ArtifactEvent(PULL_ARTIFACT, "p", "p/app", None, str(number), "alice"))
+    await bus.drain()
+    assert len(statements) == 1, statements[:5]
+    assert await _tasks(sessions) == []
+
+    async with sessions() as session:
+        project = await projects.get_project_by_name(session, "p")
+        assert project is not None
+        body = {
+            "name": "pulls",
+            "event_types": [PULL_ARTIFACT],
+            "targets": [{"type": "http", "address": "http://127.0.0.1:9/h"}],
+        }
+        await operations.create_policy(session, project, parse_policy(body), by=ADMIN)
+        await session.commit()
+    bus.emit(ArtifactEvent(PULL_ARTIFACT, "p", "p/app", None, "after", "alice"))
+    await bus.drain()
+    (task,) = await _tasks(sessions)
+    assert json.loads(task.payload)["event_data"]["resources"][0]["tag"] == "after"
