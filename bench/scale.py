@@ -226,6 +226,10 @@ class ConnectionSampler(threading.Thread):
         self.port, self.database, self.every = port, database, every
         self.peak = 0
         self.samples = 0
+        # what harborlite's backends were doing, sample by sample: (state, wait event, the
+        # statement's first words) -> backends seen so (where a push waits, or holds, a
+        # connection)
+        self.doing: dict[str, int] = {}
         self._done = threading.Event()
         self.error: BaseException | None = None
 
@@ -237,10 +241,15 @@ class ConnectionSampler(threading.Thread):
         )
         try:
             while not self._done.is_set():
-                count = await conn.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", self.database
+                rows = await conn.fetch(
+                    "SELECT state, wait_event, left(query, 40) AS query FROM pg_stat_activity "
+                    "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    self.database,
                 )
-                self.peak = max(self.peak, int(count))
+                self.peak = max(self.peak, len(rows))
+                for row in rows:
+                    key = f"{row['state']} / {row['wait_event'] or '-'} / {row['query']}"
+                    self.doing[key] = self.doing.get(key, 0) + 1
                 self.samples += 1
                 await asyncio.sleep(self.every)
         finally:
@@ -347,7 +356,62 @@ class PushWorld:
             "failures": result.failures,
             "pg_connections_peak": connections.peak,
             "pg_samples": connections.samples,
+            "pg_doing": connections.doing,
             "rss_peak_mib": sampled.rss,
             "open_files_peak": sampled.fds,
             "rss_growth_mib": watch.growth,
         }
+
+
+# ------------------------------------------------------------------ alone
+
+
+def main() -> None:
+    """``python bench/scale.py push --pushers 40``: the push case alone, harborlite and the
+    registry in interleaved rounds of one run (the rest of the bench is not started)."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("case", choices=["push"])
+    parser.add_argument("--pushers", type=int, default=40)
+    parser.add_argument("--images", type=int, default=2, help="images per pusher")
+    parser.add_argument("--layer-bytes", type=int, default=4096)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--load-processes", type=int, default=2)
+    parser.add_argument(
+        "--doing", type=int, default=0, help="print what harborlite's backends did most"
+    )
+    args = parser.parse_args()
+    print(raise_open_files(4 * args.pushers + 256), flush=True)
+    with tempfile.TemporaryDirectory(prefix="scale-push-") as tmp:
+        world = PushWorld(Path(tmp), args.pushers)
+        try:
+            size, overflow = world.pool
+            print(f"{args.pushers} pushers; pool_size {size} + max_overflow {overflow}", flush=True)
+            for number in range(args.rounds):
+                for side in ("harborlite", "registry"):
+                    answer = world.push(
+                        side, f"r{number}", args.images, args.layer_bytes, args.load_processes
+                    )
+                    print(
+                        f"round {number + 1} {side:10s} {answer['rate']:7.1f} push/s "
+                        f"p50 {answer['p50_ms']:7.0f} ms p99 {answer['p99_ms']:7.0f} ms "
+                        f"errors {answer['errors']} pg connections "
+                        f"{answer['pg_connections_peak']} {_first(answer['failures'])}",
+                        flush=True,
+                    )
+                    if side == "harborlite" and args.doing:
+                        doing = sorted(answer["pg_doing"].items(), key=lambda kv: -kv[1])
+                        for what, seen in doing[: args.doing]:
+                            print(f"    {seen / answer['pg_samples']:6.2f}  {what}")
+        finally:
+            world.close()
+
+
+def _first(failures: list[str]) -> str:
+    return f"first failures: {failures[:3]}" if failures else ""
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +18,32 @@ from sqlalchemy.ext.asyncio import (
 from harborlite.resources import resource_dir
 
 MIGRATIONS_DIR = resource_dir("migrations")
+
+
+# PostgreSQL connections one process may hold: the pool, and the overflow it opens beyond it
+# under a burst (closed again once returned). A request that finds every one checked out waits
+# for one (up to POOL_TIMEOUT seconds) rather than failing.
+POOL_SIZE, MAX_OVERFLOW, POOL_TIMEOUT = 10, 20, 30
+# the database URL's query may set them (``?pool_size=5&max_overflow=0``): taken out of the
+# URL before the driver sees it
+POOL_PARAMETERS = ("pool_size", "max_overflow", "pool_timeout")
+
+
+def pool_of(url: str) -> tuple[str, dict[str, int]]:
+    """The URL without the pool's parameters, and the pool's sizes it sets (the defaults
+    otherwise); a value that is not a whole number (or a negative one) is a ValueError."""
+    parsed = make_url(url)
+    sizes = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW, "pool_timeout": POOL_TIMEOUT}
+    for name in POOL_PARAMETERS:
+        raw = parsed.query.get(name)
+        if raw is None:
+            continue
+        value = raw[-1] if isinstance(raw, tuple) else raw
+        if not value.isdigit() or (name == "pool_size" and int(value) < 1):
+            raise ValueError(f"the database URL's {name} must be a whole number, got {value!r}")
+        sizes[name] = int(value)
+    parsed = parsed.difference_update_query(POOL_PARAMETERS)
+    return parsed.render_as_string(hide_password=False), sizes
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -33,7 +59,8 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    url, sizes = pool_of(url)
+    engine = create_async_engine(url, pool_pre_ping=True, **sizes)
     event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
     return engine
 

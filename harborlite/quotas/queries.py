@@ -161,6 +161,27 @@ async def lock_quota(session: AsyncSession, project_id: int) -> int | None:
     return None if hard is None else int(hard)
 
 
+async def hard_of(session: AsyncSession, project_id: int) -> int | None:
+    """The project's hard limit, read without a lock (None when it has no quota row)."""
+    result = await session.execute(select(Quota.hard_storage).where(Quota.project_id == project_id))
+    hard = result.scalar_one_or_none()
+    return None if hard is None else int(hard)
+
+
+async def project_and_hard(session: AsyncSession, name: str) -> tuple[int, int | None] | None:
+    """The project's id and hard limit (None: no quota row), in one query; None when there is
+    no such project."""
+    result = await session.execute(
+        select(Project.id, Quota.hard_storage)
+        .outerjoin(Quota, Quota.project_id == Project.id)
+        .where(Project.name == name)
+    )
+    row = result.first()
+    if row is None:
+        return None
+    return int(row[0]), None if row[1] is None else int(row[1])
+
+
 async def get_quota(session: AsyncSession, quota_id: int) -> Quota | None:
     return await session.get(Quota, quota_id)
 

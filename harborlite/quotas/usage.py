@@ -1,9 +1,11 @@
 """What the ``/v2/`` gateway tells the quotas: uploads, mounts and manifest pushes, checked
 against the project's limit and recorded in one transaction each; and the registry's deletes.
 
-Each check takes the project's quota row first (:func:`~harborlite.quotas.queries.lock_quota`:
-PostgreSQL's row lock, SQLite's write transaction), so two pushes into one project are counted
-one after the other and cannot both take the last free bytes. A refused request writes
+Each check into a limited project takes the project's quota row first
+(:func:`~harborlite.quotas.queries.lock_quota`: PostgreSQL's row lock, SQLite's write
+transaction), so two pushes into one project are counted one after the other and cannot both
+take the last free bytes; an unlimited project on PostgreSQL is not locked
+(:func:`counting_hard`), so its pushes do not queue on one row. A refused request writes
 nothing. An accepted one is recorded as pending at once; a request the registry then refuses is
 given back (:func:`release`, :func:`manifest_refused`), so a refused push leaves the usage
 where it was.
@@ -27,7 +29,6 @@ from harborlite.db.models import utcnow
 from harborlite.oci.fields import ManifestError
 from harborlite.oci.manifest import parse_manifest
 from harborlite.oci.reference import digest_of, is_digest
-from harborlite.projects.queries import get_project_by_name
 from harborlite.quotas import queries
 from harborlite.quotas.limits import Overflow, already_over, overflow
 from harborlite.quotas.models import UNLIMITED, QuotaBlob
@@ -109,8 +110,8 @@ def manifest_push(body: bytes) -> ManifestPush:
 
 
 async def project_id_named(session: AsyncSession, name: str) -> int | None:
-    project = await get_project_by_name(session, name)
-    return None if project is None else project.id
+    found = await queries.project_and_hard(session, name)
+    return None if found is None else found[0]
 
 
 async def locked_hard(session: AsyncSession, project_id: int) -> int:
@@ -122,10 +123,29 @@ async def locked_hard(session: AsyncSession, project_id: int) -> int:
     return UNLIMITED if hard is None else hard
 
 
-async def refused_start(session: AsyncSession, project_id: int, clock: Clock) -> Overflow | None:
-    """An upload about to start: refused when the project is over its limit already."""
-    quota = await queries.quota_of(session, project_id)
-    hard = quota.hard_storage if quota is not None else await queries.default_hard(session)
+async def counting_hard(session: AsyncSession, project_id: int) -> int:
+    """The limit a reservation counts against, read first thing in its transaction. A limited
+    project's quota row is locked (:func:`locked_hard`), so reservations into it are counted
+    one after the other. An unlimited project on PostgreSQL is only read: nothing there can be
+    refused, and every push into one project must not queue on one row while holding a
+    connection (the rows a reservation writes are unique per project and digest: two pushes of
+    one blob conflict on it and the later one is tried again). SQLite always takes its write
+    transaction first: it has one writer, and a read upgraded to a write later is refused."""
+    if session.get_bind().dialect.name == "postgresql":
+        if await queries.hard_of(session, project_id) == UNLIMITED:
+            return UNLIMITED
+    return await locked_hard(session, project_id)
+
+
+async def refused_start(
+    session: AsyncSession, project_id: int, clock: Clock, hard: int | None = None
+) -> Overflow | None:
+    """An upload about to start: refused when the project is over its limit already (``hard``:
+    its limit when read already; else it is read here)."""
+    if hard is None:
+        hard = await queries.hard_of(session, project_id)
+    if hard is None:
+        hard = await queries.default_hard(session)
     if hard == UNLIMITED:
         return None
     return already_over(hard, await queries.usage(session, project_id, clock.cutoff))
@@ -136,7 +156,7 @@ async def reserve_blob(
 ) -> Reservation | Overflow:
     """Count ``digest`` (``size`` bytes) for the project, or the refusal when it does not fit.
     A blob the project counts already costs nothing (it is marked as touched by this push)."""
-    hard = await locked_hard(session, project_id)
+    hard = await counting_hard(session, project_id)
     row = (await queries.blob_rows(session, project_id, [digest])).get(digest)
     counts = False  # an unlimited project: recorded, never refused, no need to know
     if row is not None and hard != UNLIMITED:
@@ -198,7 +218,7 @@ async def reserve_manifest(
     rule: the manifest's bytes plus every blob it names that the project does not count yet.
     ``near_limit(used, hard)`` is told when the push takes the project to
     :data:`WARNING_SHARE` of its limit or more (Harbor's quota warning)."""
-    hard = await locked_hard(session, project_id)
+    hard = await counting_hard(session, project_id)
     wanted = {**push.blobs, push.digest: push.size}
     if hard != UNLIMITED:
         counts = await queries.counted_digests(session, project_id, wanted, clock.cutoff)
@@ -224,11 +244,12 @@ async def reserve_manifest(
         )
     else:
         manifest.manifest, manifest.size, manifest.pending_since = True, push.size, clock.now
-    for digest, size in push.blobs.items():
+    # in digest order: two unlocked pushes naming the same blobs insert them in one order
+    for digest, size in sorted(push.blobs.items()):
         if digest not in rows and digest != push.digest:  # counted through this manifest only
             session.add(QuotaBlob(project_id=project_id, digest=digest, size=size))
     named = await queries.references_of(session, project_id, push.digest)
-    queries.add_references(session, project_id, push.digest, set(push.blobs) - named)
+    queries.add_references(session, project_id, push.digest, sorted(set(push.blobs) - named))
     await session.flush()
     return None
 

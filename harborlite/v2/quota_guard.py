@@ -42,6 +42,7 @@ from harborlite.http.origin import header
 from harborlite.oci.reference import is_digest
 from harborlite.quotas import queries, usage
 from harborlite.quotas.limits import Overflow, format_size
+from harborlite.quotas.models import UNLIMITED
 from harborlite.quotas.uploads import blob_size_on_disk, upload_size_on_disk
 from harborlite.quotas.usage import Clock, Reservation
 from harborlite.services import Services
@@ -256,11 +257,14 @@ async def _checked_upload(
 
 
 async def _refused_start(services: Services, route: Route, clock: Clock) -> Refusal | None:
-    async with services.sessions() as session:
-        project_id = await usage.project_id_named(session, route.project)
-        if project_id is None:
+    async with services.sessions() as session:  # one query for a project within its limit
+        found = await queries.project_and_hard(session, route.project)
+        if found is None:
             return None
-        refused = await usage.refused_start(session, project_id, clock)
+        project_id, hard = found
+        if hard == UNLIMITED:
+            return None
+        refused = await usage.refused_start(session, project_id, clock, hard)
     return None if refused is None else _exceeded(services, route, refused)
 
 
