@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := docker-registry skopeo postgresql redis-server podman containerd chromium docker.io debootstrap docker-compose
+APT_PACKAGES := docker-registry skopeo postgresql redis-server podman containerd chromium docker.io debootstrap docker-compose gcc libc6-dev
 APT_STAMP := $(VENV)/.apt-$(shell echo $(APT_PACKAGES) | md5sum | cut -c1-8)
 VENV_STAMP := $(VENV)/.installed
 # pytest-xdist workers: most tests wait on real servers and clients, so two share two cores well

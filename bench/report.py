@@ -49,7 +49,27 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(clean) if clean else None
 
 
-def summarize(cases: list[Case], values: dict[str, dict[str, list[float]]]) -> list[dict[str, Any]]:
+def _spread(values: list[float]) -> list[float] | None:
+    """[lowest, highest] over the rounds (None with fewer than one clean value)."""
+    clean = [v for v in values if v is not None and not math.isnan(v)]
+    return [min(clean), max(clean)] if clean else None
+
+
+def _round_ratios(registry: list[float], harborlite: list[float]) -> list[float]:
+    """harborlite / registry within each round, when both sides have one value per round."""
+    if len(registry) != len(harborlite):
+        return []
+    return [h / r for r, h in zip(registry, harborlite, strict=True) if r]
+
+
+def summarize(
+    cases: list[Case],
+    values: dict[str, dict[str, list[float]]],
+    ceilings: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per case: values per side, medians, ratio, target met, spread over rounds and,
+    for a case named in ``ceilings`` (case -> ceiling case), each side's fraction of the
+    ceiling case's median (the ceiling's values are in its ``harborlite`` series)."""
     rows: list[dict[str, Any]] = []
     for case in cases:
         series = values.get(case.name, {})
@@ -58,6 +78,16 @@ def summarize(cases: list[Case], values: dict[str, dict[str, list[float]]]) -> l
         ratio = None
         if case.compared and registry and harborlite is not None:
             ratio = harborlite / registry
+        ratios = _round_ratios(series.get("registry", []), series.get("harborlite", []))
+        of_ceiling = None
+        ceiling_case = (ceilings or {}).get(case.name)
+        if ceiling_case is not None:
+            ceiling = _median(values.get(ceiling_case, {}).get("harborlite", []))
+            if ceiling:
+                of_ceiling = {
+                    side: (median / ceiling if median is not None else None)
+                    for side, median in (("registry", registry), ("harborlite", harborlite))
+                }
         met = None
         if case.target is not None:
             if case.target.kind == "ratio_min" and ratio is not None:
@@ -78,6 +108,13 @@ def summarize(cases: list[Case], values: dict[str, dict[str, list[float]]]) -> l
                 "ratio": ratio,
                 "target": case.target.text if case.target else None,
                 "met": met,
+                "spread": {
+                    side: _spread(series.get(side, []))
+                    for side in ("registry", "harborlite")
+                    if series.get(side)
+                },
+                "ratio_rounds": ratios if case.compared else [],
+                "of_ceiling": of_ceiling,
             }
         )
     return rows
@@ -93,6 +130,31 @@ def _fmt(value: float | None) -> str:
     return f"{value:.2f}"
 
 
+def _spread_text(row: dict[str, Any]) -> str:
+    """``registry lo to hi; harborlite lo to hi; ratio lo to hi`` over rounds, for cases with
+    more than one value on a side (one round has no spread)."""
+    parts = []
+    spread = row.get("spread") or {}
+    for side, short in (("registry", "reg"), ("harborlite", "hl")):
+        values = row.get(side) or []
+        if side in spread and len(values) > 1:
+            low, high = spread[side]
+            parts.append(f"{short} {_fmt(low)} to {_fmt(high)}")
+    ratios = row.get("ratio_rounds") or []
+    if len(ratios) > 1:
+        parts.append(f"x {min(ratios):.2f} to {max(ratios):.2f}")
+    return "; ".join(parts)
+
+
+def _ceiling_text(row: dict[str, Any]) -> str:
+    fractions = row.get("of_ceiling") or {}
+    return "; ".join(
+        f"{short} {fractions[side]:.0%}"
+        for side, short in (("registry", "reg"), ("harborlite", "hl"))
+        if fractions.get(side) is not None
+    )
+
+
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     m = meta["machine"]
     lines = [
@@ -102,17 +164,20 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"Linux {m['kernel']}, Python {m['python']}, {m['registry']}; loopback only. "
         "The registry column is the same registry process harborlite fronts, reached directly "
         "on its own port with the same token. Medians over rounds; ratio = harborlite / registry "
-        "(for a time or latency, lower is better).",
+        "(for a time or latency, lower is better). Spread: lowest to highest value of each side "
+        "over the rounds, and of the ratio within a round. Of ceiling: a median as a fraction "
+        "of the matching ceiling row's median.",
         "",
-        "| case | unit | registry | harborlite | ratio | target | met |",
-        "|---|---|---:|---:|---:|---|:---:|",
+        "| case | unit | registry | harborlite | ratio | target | met | spread over rounds "
+        "| of ceiling |",
+        "|---|---|---:|---:|---:|---|:---:|---|---|",
     ]
     for row in rows:
         met = {True: "yes", False: "**no**", None: ""}[row["met"]]
         lines.append(
             f"| {row['title']} | {row['unit']} | {_fmt(row['median_registry'])} | "
             f"{_fmt(row['median_harborlite'])} | {_fmt(row['ratio'])} | "
-            f"{row['target'] or ''} | {met} |"
+            f"{row['target'] or ''} | {met} | {_spread_text(row)} | {_ceiling_text(row)} |"
         )
     notes = meta.get("notes") or []
     if notes:

@@ -28,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import blob_matrix
 import cases as c
 import report
 import scale
@@ -54,6 +55,7 @@ CASES = [
         c.Target("ratio_min", 0.95, ">= 0.95x"),
     ),
 ]
+CASES += blob_matrix.CASES  # blob GET at two sizes, 1 and 8 clients, and the ceiling
 for _method in ("HEAD", "GET"):
     for _by in ("tag", "digest"):
         for _conns in (16, 1):
@@ -224,6 +226,7 @@ def run_round(
     number: int,
     rec: Recorder,
     scaled: scale_cases.ScaleRun | None = None,
+    matrix: blob_matrix.BlobMatrix | None = None,
 ) -> None:
     sides = ["registry", "harborlite"] if number % 2 == 0 else ["harborlite", "registry"]
     print(f"--- round {number + 1}/{args.rounds} (order: {', '.join(sides)})", flush=True)
@@ -245,6 +248,8 @@ def run_round(
                     print(f"{name:28s} {side:10s} {speed:10.1f} MB/s", flush=True)
 
                 measured(rec, f"{name} on {side}", one)
+        if matrix is not None:
+            matrix.round(number, sides, lambda label, work: measured(rec, label, work))
 
     if "manifest" in args.groups:
         for method in ("HEAD", "GET"):
@@ -514,6 +519,7 @@ def main() -> int:
     rec.notes.append(limit)
     extra_rows: list[dict[str, Any]] = []
     scaled = scale_cases.ScaleRun(args, rec) if "scale" in args.groups else None
+    matrix: blob_matrix.BlobMatrix | None = None
     try:
         pid = world.harborlite_pid()
         time.sleep(1.0)
@@ -523,8 +529,15 @@ def main() -> int:
             f"{c.rss_mib(pid):.1f} MiB",
             flush=True,
         )
+        if "blob" in args.groups:
+            try:
+                matrix = blob_matrix.BlobMatrix(world, args.smoke, rec.add)
+                rec.notes.append(matrix.note())
+            except Exception as error:
+                rec.notes.append(f"blob GET matrix setup failed: {error!r}"[:500])
+                traceback.print_exc()
         for number in range(args.rounds):
-            run_round(world, args, number, rec, scaled)
+            run_round(world, args, number, rec, scaled, matrix)
         if scaled is not None:
             measured(rec, "scale listing", lambda: scaled.listing(world))
         if "api" in args.groups:
@@ -546,7 +559,7 @@ def main() -> int:
         stop_world(world)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    rows = report.summarize(CASES, rec.values) + extra_rows
+    rows = report.summarize(CASES, rec.values, blob_matrix.CEILINGS) + extra_rows
     rec.notes.append(
         f"big blob and big image: {args.blob_mib} MiB; 20-layer image: 20 x "
         f"{(64 if args.smoke else 4096)} KiB, pushed and pulled by 10 skopeo clients at once; "

@@ -38,7 +38,7 @@ def test_bench_smoke_writes_every_case(tmp_path: Path) -> None:
     rows = {row["case"]: row for row in data["cases"]}
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        from run import CASES
+        from run import CASES  # imports blob_matrix too
     finally:
         sys.path.remove(str(ROOT / "bench"))
     for case in CASES:
@@ -56,3 +56,10 @@ def test_bench_smoke_writes_every_case(tmp_path: Path) -> None:
     assert rows["scale_push_pg_connections"]["harborlite"][0] > 0
     assert not [n for n in data["notes"] if n.startswith("scale") and " failed: " in n]
     assert data["machine"]["cores"]
+    # the blob GET matrix: each cell on both sides, with its fraction of the ceiling beside it
+    from blob_matrix import CEILINGS
+
+    for get, ceiling in CEILINGS.items():
+        assert rows[ceiling]["harborlite"], ceiling
+        assert set(rows[get]["of_ceiling"]) == {"registry", "harborlite"}, rows[get]
+    assert not [n for n in data["notes"] if n.startswith("blob GET matrix") and "failed" in n]
