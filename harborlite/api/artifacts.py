@@ -56,7 +56,7 @@ async def render_many(
         if with_accessory and rows
         else {}
     )
-    tags = await tag_rows.tags_for(session, ids) if with_tag else {}
+    tags = await tag_rows.tags_for(session, ids, limit=tag_rows.INLINE_TAGS) if with_tag else {}
     attached = await labels.labels_for(session, ids) if with_label else {}
     references = await artifacts.references_for(session, [a.id for a in rows if is_index(a)])
     overviews = await overviews_of(session, [a.digest for a in rows]) if with_scan_overview else {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts.accessories import IS_LINKED_ACCESSORY, link_of
@@ -20,6 +20,7 @@ from harborlite.db.models import (
     Tag,
     utcnow,
 )
+from harborlite.oci.mediatypes import INDEX_MEDIA_TYPES
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,40 @@ async def drop_repository_if_empty(session: AsyncSession, repository: Repository
 IS_CHILD = or_(exists().where(ArtifactReference.child_id == Artifact.id), IS_LINKED_ACCESSORY)
 
 
+def top_level_count(repository_id: int) -> Select[Any]:
+    """How many artifacts of the repository a list shows, without testing each one: all of
+    them (an index-only count), less the children of its indexes (the references of the
+    repository's indexes, found by ``ix_artifacts_repository_manifest_media_type``: a child is
+    always in its index's repository), less the linked accessories that are no index's child
+    (found by ``ix_artifacts_repository_subject``)."""
+    everything = (
+        select(func.count())
+        .select_from(Artifact)
+        .where(Artifact.repository_id == repository_id)
+        .scalar_subquery()
+    )
+    indexes = select(Artifact.id).where(
+        Artifact.repository_id == repository_id,
+        Artifact.manifest_media_type.in_(sorted(INDEX_MEDIA_TYPES)),
+    )
+    children = (
+        select(func.count(func.distinct(ArtifactReference.child_id)))
+        .where(ArtifactReference.parent_id.in_(indexes), ArtifactReference.child_id.is_not(None))
+        .scalar_subquery()
+    )
+    accessories = (
+        select(func.count())
+        .select_from(Artifact)
+        .where(
+            Artifact.repository_id == repository_id,
+            IS_LINKED_ACCESSORY,
+            ~exists().where(ArtifactReference.child_id == Artifact.id),
+        )
+        .scalar_subquery()
+    )
+    return select(everything - children - accessories)
+
+
 async def list_artifacts(
     session: AsyncSession,
     repository_id: int,
@@ -236,10 +271,19 @@ async def list_artifacts(
     limit: int = 10,
 ) -> tuple[list[Artifact], int]:
     query = select(Artifact).where(Artifact.repository_id == repository_id)
+    count = None
     if not include_children:
         query = query.where(~IS_CHILD)
+        if not conditions:
+            count = top_level_count(repository_id)
     return await page_of(
-        session, query, conditions=conditions, order_by=order_by, offset=offset, limit=limit
+        session,
+        query,
+        conditions=conditions,
+        order_by=order_by,
+        offset=offset,
+        limit=limit,
+        count=count,
     )
 
 

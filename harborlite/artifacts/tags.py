@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, exists, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.db.models import (
@@ -50,12 +50,43 @@ def tag_condition(kind: str, value: str) -> ColumnElement[bool]:
     return exists().where(Tag.artifact_id == Artifact.id, Tag.name == value)
 
 
-async def tags_for(session: AsyncSession, artifact_ids: Sequence[int]) -> dict[int, list[Tag]]:
+# An artifact shows at most this many of its tags inline (newest first) in a list or read: an
+# artifact with 100,000 tags would otherwise answer megabytes on every page (Harbor's #13099);
+# the tag list (``.../artifacts/{ref}/tags``) pages through all of them.
+INLINE_TAGS = 100
+NEWEST_FIRST = (Tag.push_time.desc(), Tag.id.desc())
+_BRANCHES = 400  # under SQLite's 500 terms of one compound SELECT
+
+
+async def tags_for(
+    session: AsyncSession, artifact_ids: Sequence[int], *, limit: int | None = None
+) -> dict[int, list[Tag]]:
+    """Each artifact's tags, newest first; with ``limit``, only the newest ``limit`` of each,
+    read in one statement whatever the tags per artifact (one ``LIMIT`` branch per artifact,
+    each from ``ix_tags_artifact_push_time``)."""
     if not artifact_ids:
         return {}
-    rows = await session.execute(
-        select(Tag).where(Tag.artifact_id.in_(artifact_ids)).order_by(Tag.push_time.desc(), Tag.id)
-    )
+    ids = list(dict.fromkeys(artifact_ids))
+    query = select(Tag)
+    if limit is None:
+        query = query.where(Tag.artifact_id.in_(ids))
+    else:
+        chosen: list[Any] = []
+        for first in range(0, len(ids), _BRANCHES):
+            branches = [
+                select(
+                    select(Tag.id)
+                    .where(Tag.artifact_id == artifact_id)
+                    .order_by(*NEWEST_FIRST)
+                    .limit(limit)
+                    .subquery()
+                    .c.id
+                )
+                for artifact_id in ids[first : first + _BRANCHES]
+            ]
+            chosen.append(Tag.id.in_(union_all(*branches) if len(branches) > 1 else branches[0]))
+        query = query.where(or_(*chosen))
+    rows = await session.execute(query.order_by(Tag.artifact_id, *NEWEST_FIRST))
     result: dict[int, list[Tag]] = {}
     for tag in rows.scalars():
         result.setdefault(tag.artifact_id, []).append(tag)
@@ -77,7 +108,7 @@ async def list_tags(
     total = int(
         (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     )
-    order = list(order_by) or [Tag.push_time.desc(), Tag.id.desc()]
+    order = list(order_by) or list(NEWEST_FIRST)
     rows = await session.execute(query.order_by(*order).offset(offset).limit(limit))
     return list(rows.scalars()), total
 
@@ -95,18 +126,24 @@ async def tag_names_page(
     session: AsyncSession, repository_name: str, *, last: str | None, limit: int | None
 ) -> list[str] | None:
     """The repository's tag names in byte order after ``last`` (the registry's order), at most
-    ``limit`` (None: all); None when the repository is not in the index."""
-    repository_id = (
-        await session.execute(select(Repository.id).where(Repository.name == repository_name))
-    ).scalar_one_or_none()
-    if repository_id is None:
-        return None
+    ``limit`` (None: all); None when the repository is not in the index.
+
+    One statement for a page (the repository by its name inside it, the names read in order
+    from the unique index on ``(repository_id, name)`` and stopped at ``limit``); a second only
+    when the page is empty, to tell an unknown repository from the end of the list."""
     bytewise = session.get_bind().dialect.name == "postgresql"  # its collation is not bytes
     name: ColumnElement[str] = Tag.name.collate("C") if bytewise else Tag.name.expression
+    repository_id = (
+        select(Repository.id).where(Repository.name == repository_name).scalar_subquery()
+    )
     query = select(Tag.name).where(Tag.repository_id == repository_id)
     if last:
         query = query.where(name > last)
     query = query.order_by(name)
     if limit is not None:
         query = query.limit(limit)
-    return list((await session.execute(query)).scalars())
+    names = list((await session.execute(query)).scalars())
+    if names:
+        return names
+    known = await session.execute(select(Repository.id).where(Repository.name == repository_name))
+    return names if known.scalar_one_or_none() is not None else None

@@ -120,7 +120,7 @@ async def artifacts_of(
     rows, total = await artifacts.list_artifacts(session, repository_id, offset=offset, limit=limit)
     children = await artifacts.children_for(session, rows)
     ids = [a.id for a in rows] + [c.id for kids in children.values() for c in kids]
-    tags = await tag_rows.tags_for(session, ids)
+    tags = await tag_rows.tags_for(session, ids, limit=tag_rows.INLINE_TAGS)
     listed = [
         Listed(
             artifact,

@@ -1,0 +1,298 @@
+"""Listings at scale: a page costs the same statements whatever the repository's size or the tags
+per artifact, its count is right, its queries read the listing indexes (SQLite and PostgreSQL),
+and the tag list pages in the registry's order."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from harborlite.artifacts import queries as artifacts
+from harborlite.artifacts import tags as tag_rows
+from harborlite.db.engine import make_engine, make_sessionmaker, migrate
+from harborlite.db.models import Artifact, ArtifactReference, Project, Repository, Tag, utcnow
+from tests.support.processes import PostgresServer
+
+INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _digest(*parts: object) -> str:
+    return "sha256:" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
+
+
+async def _engine(url: str) -> AsyncEngine:
+    engine = make_engine(url)
+    await migrate(engine)
+    async with make_sessionmaker(engine)() as session:
+        session.add(Project(name="p", project_metadata={}))
+        await session.commit()
+    return engine
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = await _engine(f"sqlite+aiosqlite:///{tmp_path / 'index.db'}")
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _seed(session: AsyncSession, name: str, count: int, tags: int = 1) -> int:
+    """``count`` top-level artifacts in ``p/name``, each with ``tags`` tags; one in ten an index
+    with two children; the newest artifact also has a linked accessory (hidden too)."""
+    project_id = (await session.execute(select(Project.id))).scalar_one()
+    repository = Repository(project_id=project_id, name=f"p/{name}", description="")
+    session.add(repository)
+    await session.flush()
+    start = utcnow() - timedelta(days=1)
+    rows: list[dict[str, Any]] = []
+    children: list[dict[str, Any]] = []
+    for n in range(count):
+        when = start + timedelta(seconds=n)
+        base = {"repository_id": repository.id, "type": "IMAGE", "push_time": when}
+        references = []
+        if n % 10 == 0:
+            for arch in ("amd64", "arm64"):
+                child = _digest(name, n, arch)
+                references.append({"child_digest": child})
+                children.append(
+                    {**base, "digest": child, "media_type": "c", "manifest_media_type": MANIFEST}
+                )
+        kind = INDEX if references else MANIFEST
+        rows.append(
+            {**base, "digest": _digest(name, n), "media_type": "c", "manifest_media_type": kind}
+            | {"references": references}
+        )
+    newest = rows[-1]["digest"]
+    accessory = {
+        "repository_id": repository.id,
+        "digest": _digest(name, "sig"),
+        "media_type": "s",
+        "manifest_media_type": MANIFEST,
+        "subject_digest": newest,
+        "accessory_type": "signature.cosign",
+        "push_time": start,
+    }
+    await session.execute(insert(Artifact), rows + children + [accessory])
+    ids = dict(
+        (
+            await session.execute(
+                select(Artifact.digest, Artifact.id).where(Artifact.repository_id == repository.id)
+            )
+        ).all()
+    )
+    await session.execute(
+        insert(Tag),
+        [
+            {
+                "repository_id": repository.id,
+                "artifact_id": ids[r["digest"]],
+                "name": f"v{n}" if t == 0 else f"v{n}-{t}",
+                "push_time": r["push_time"] + timedelta(milliseconds=t),
+            }
+            for n, r in enumerate(rows)
+            for t in range(tags)
+        ],
+    )
+    links = [
+        {"parent_id": ids[r["digest"]], "child_id": ids[x["child_digest"]]} | x
+        for r in rows
+        for x in r["references"]
+    ]
+    if links:
+        await session.execute(insert(ArtifactReference), links)
+    await session.commit()
+    return repository.id
+
+
+class Statements:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.seen: list[tuple[str, Any]] = []
+        sa_event.listen(engine.sync_engine, "before_cursor_execute", self._heard)
+
+    def _heard(self, conn: object, cursor: object, statement: str, params: Any, *a: Any) -> None:
+        self.seen.append((statement, params))
+
+
+async def _page(session: AsyncSession, repository_id: int, offset: int) -> tuple[int, int]:
+    """The artifacts API's page of 10 with tags inline: (rows, tags shown)."""
+    rows, _ = await artifacts.list_artifacts(session, repository_id, offset=offset, limit=10)
+    tags = await tag_rows.tags_for(session, [a.id for a in rows], limit=tag_rows.INLINE_TAGS)
+    return len(rows), sum(len(v) for v in tags.values())
+
+
+async def test_a_page_costs_the_same_statements_whatever_the_size_and_the_tags(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        small = await _seed(session, "small", 12)
+        large = await _seed(session, "large", 1500)
+        crowded = await _seed(session, "crowded", 12, tags=300)
+    statements = Statements(sessions.kw["bind"])
+    counts = []
+    async with sessions() as session:
+        for repository_id, offset in ((small, 0), (large, 0), (large, 700), (crowded, 0)):
+            statements.seen.clear()
+            shown, tags = await _page(session, repository_id, offset)
+            assert shown == 10
+            assert tags == (1000 if repository_id == crowded else 10)  # 10 x INLINE_TAGS
+            counts.append(len(statements.seen))
+    assert counts == [counts[0]] * 4 and counts[0] == 3, counts  # count, page, tags
+
+
+async def test_the_count_is_the_rows_a_list_shows(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        repository_id = await _seed(session, "r", 45)
+        rows, total = await artifacts.list_artifacts(session, repository_id, limit=1000)
+        # 45 top level; 5 indexes' 10 children and the accessory are hidden
+        assert total == len(rows) == 45
+        assert not any(a.accessory_type for a in rows)
+        everything = (
+            await session.execute(
+                select(func.count()).where(Artifact.repository_id == repository_id)
+            )
+        ).scalar_one()
+        assert everything == 56
+        _, with_children = await artifacts.list_artifacts(
+            session, repository_id, include_children=True, limit=1
+        )
+        assert with_children == 56
+        # a condition counts the slow way, and the same rows
+        tagged = tag_rows.tag_condition("exact", "*")
+        rows, total = await artifacts.list_artifacts(
+            session, repository_id, conditions=[tagged], limit=1000
+        )
+        assert total == len(rows) == 45
+
+
+async def test_pages_keep_their_order_to_the_end(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        repository_id = await _seed(session, "r", 33)
+        seen: list[int] = []
+        for offset in range(0, 40, 10):
+            rows, total = await artifacts.list_artifacts(
+                session, repository_id, offset=offset, limit=10
+            )
+            assert total == 33
+            seen += [a.id for a in rows]
+        everything, _ = await artifacts.list_artifacts(session, repository_id, limit=100)
+    assert seen == [a.id for a in everything] and len(seen) == 33
+    times = [a.push_time for a in everything]
+    assert times == sorted(times, reverse=True)
+
+
+async def test_inline_tags_are_the_newest_and_the_tag_list_pages_through_all(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        repository_id = await _seed(session, "r", 1, tags=250)
+        (artifact,), _ = await artifacts.list_artifacts(session, repository_id)
+        shown = (await tag_rows.tags_for(session, [artifact.id], limit=tag_rows.INLINE_TAGS))[
+            artifact.id
+        ]
+        everything = (await tag_rows.tags_for(session, [artifact.id]))[artifact.id]
+        assert len(everything) == 250
+        assert [t.id for t in shown] == [t.id for t in everything[: tag_rows.INLINE_TAGS]]
+        assert shown[0].name == "v0-249"
+        paged: list[str] = []
+        for offset in range(0, 300, 100):
+            page, total = await tag_rows.list_tags(session, artifact.id, offset=offset, limit=100)
+            assert total == 250
+            paged += [t.name for t in page]
+    assert paged == [t.name for t in everything]
+
+
+async def test_tags_list_is_one_statement_a_page_in_byte_order(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        await _seed(session, "r", 1)
+        artifact_id = (
+            await session.execute(select(Tag.artifact_id).where(Tag.name == "v0"))
+        ).scalar_one()
+        names = ["B", "a", "a.1", "b", "Z-", "_x"]
+        session.add_all(Tag(repository_id=1, artifact_id=artifact_id, name=name) for name in names)
+        await session.commit()
+    statements = Statements(sessions.kw["bind"])
+    expected = sorted([*names, "v0"], key=lambda n: n.encode())
+    async with sessions() as session:
+        first = await tag_rows.tag_names_page(session, "p/r", last=None, limit=3)
+        assert len(statements.seen) == 1
+        rest = await tag_rows.tag_names_page(session, "p/r", last=expected[2], limit=None)
+        assert first is not None and rest is not None
+        assert first + rest == expected
+        assert await tag_rows.tag_names_page(session, "p/r", last="zzz", limit=3) == []
+        assert await tag_rows.tag_names_page(session, "p/none", last=None, limit=3) is None
+
+
+async def _plans(
+    sessions: async_sessionmaker[AsyncSession], repository_id: int, explain: str
+) -> list[str]:
+    """The plans of the statements one page and one tag list page run."""
+    statements = Statements(sessions.kw["bind"])
+    async with sessions() as session:
+        rows, _ = await artifacts.list_artifacts(session, repository_id, offset=0, limit=10)
+        await tag_rows.tags_for(session, [a.id for a in rows], limit=tag_rows.INLINE_TAGS)
+        await tag_rows.list_tags(session, rows[0].id, offset=0, limit=10)
+    captured = list(statements.seen)
+    plans = []
+    engine = sessions.kw["bind"]
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        for statement, params in captured:
+            if engine.dialect.name == "sqlite":
+                cursor = await driver.execute(explain + statement, params)
+                plans.append(" ".join(str(row[-1]) for row in await cursor.fetchall()))
+            else:
+                await driver.execute("SET enable_seqscan = off")
+                rows = await driver.fetch(explain + statement, *params)
+                plans.append(" ".join(str(r[0]) for r in rows))
+    return plans
+
+
+def _uses(plans: list[str], index: str) -> bool:
+    return any(index in plan for plan in plans)
+
+
+async def test_sqlite_reads_the_listing_indexes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        repository_id = await _seed(session, "r", 30, tags=3)
+    plans = await _plans(sessions, repository_id, "EXPLAIN QUERY PLAN ")
+    assert _uses(plans, "ix_tags_artifact_push_time"), plans
+    assert _uses(plans, "ix_artifacts_repository_push_time"), plans
+    # the count reads the repository's indexes, not every reference nor every artifact's row
+    assert "ix_artifacts_repository_manifest_media_type" in plans[0], plans[0]
+    assert "SCAN artifact_references" not in plans[0], plans[0]
+    assert not any("USE TEMP B-TREE FOR ORDER BY" in plan for plan in plans[:2]), plans
+
+
+async def test_postgresql_reads_the_listing_indexes(postgres: PostgresServer) -> None:
+    engine = await _engine(postgres.create_database())
+    try:
+        sessions = make_sessionmaker(engine)
+        async with sessions() as session:
+            repository_id = await _seed(session, "r", 30, tags=3)
+            await session.execute(text("ANALYZE"))
+            await session.commit()
+        plans = await _plans(sessions, repository_id, "EXPLAIN ")
+    finally:
+        await engine.dispose()
+    assert _uses(plans, "ix_tags_artifact_push_time"), plans
+    assert _uses(plans, "ix_artifacts_repository_push_time_id"), plans
