@@ -95,7 +95,10 @@ class BodyRateMiddleware:
                 remaining = meter.remaining()
                 began = loop.time()
                 try:
-                    message = await asyncio.wait_for(receive(), remaining)
+                    # asyncio.timeout, not wait_for: wait_for starts a task per call, once per
+                    # body chunk of every upload (a 1 GiB push is thousands of chunks)
+                    async with asyncio.timeout(remaining):
+                        message = await receive()
                 except TimeoutError:
                     if meter.record(remaining, 0):
                         continue  # the last window was good: a new one starts
