@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,9 +22,19 @@ MIGRATIONS_DIR = resource_dir("migrations")
 
 
 # PostgreSQL connections one process may hold: the pool, and the overflow it opens beyond it
-# under a burst (closed again once returned). A request that finds every one checked out waits
-# for one (up to POOL_TIMEOUT seconds) rather than failing.
-POOL_SIZE, MAX_OVERFLOW, POOL_TIMEOUT = 10, 20, 30
+# under a burst (closed again once returned: PostgreSQL forks a backend for each one opened, so
+# the pool is the larger part). A request that finds every one checked out waits for one (up
+# to POOL_TIMEOUT seconds) rather than failing.
+POOL_SIZE, MAX_OVERFLOW, POOL_TIMEOUT = 20, 10, 30
+# A pooled connection idle longer than this is pinged before it is handed out (one that died
+# with a PostgreSQL restart is replaced, with every other one opened before); one in steady use
+# is not (a ping per checkout was a round trip per transaction). A connection that dies in use
+# fails its statement (503, try again) and invalidates the pool the same way.
+PING_IDLE_SECONDS = 1.0
+# prepared statements asyncpg keeps per connection (SQLAlchemy's default 100 is fewer than
+# the statements a push, a pull and the API's pages use)
+STATEMENT_CACHE = 500
+_CHECKED_IN = "harborlite.checked_in"  # connection record info: when it was last returned
 # the database URL's query may set them (``?pool_size=5&max_overflow=0``): taken out of the
 # URL before the driver sees it
 POOL_PARAMETERS = ("pool_size", "max_overflow", "pool_timeout")
@@ -60,9 +71,32 @@ def make_engine(url: str) -> AsyncEngine:
 
         return engine
     url, sizes = pool_of(url)
-    engine = create_async_engine(url, pool_pre_ping=True, **sizes)
+    connect_args: dict[str, Any] = {}
+    if "prepared_statement_cache_size" not in make_url(url).query:
+        connect_args["prepared_statement_cache_size"] = STATEMENT_CACHE
+    engine = create_async_engine(url, connect_args=connect_args, **sizes)
     event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
+    _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a connection on checkout only when it was idle for PING_IDLE_SECONDS or more."""
+    dialect, pool = engine.sync_engine.dialect, engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _returned(dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _handed_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        returned = record.info.get(_CHECKED_IN)
+        if returned is None or time.monotonic() - returned < PING_IDLE_SECONDS:
+            return  # just opened, or in steady use
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the pool replaces it, and every one opened before it
+            raise exc.InvalidatePoolError(f"an idle connection failed its ping: {error}") from error
 
 
 # SQLSTATE "sqlclient unable to establish sqlconnection": what a server that is down means

@@ -266,6 +266,36 @@ def add_references(
         )
 
 
+async def insert_blob(
+    session: AsyncSession, project_id: int, digest: str, size: int, pending_since: datetime
+) -> bool:
+    """Record the blob as pending unless the project has a row for it; whether it was new."""
+    statement = _insert(session)(QuotaBlob).values(
+        project_id=project_id, digest=digest, size=size, pending_since=pending_since
+    )
+    statement = statement.on_conflict_do_nothing(index_elements=["project_id", "digest"])
+    result = await session.execute(statement.returning(QuotaBlob.id))
+    return result.first() is not None
+
+
+async def insert_references(
+    session: AsyncSession, project_id: int, manifest_digest: str, blob_digests: Sequence[str]
+) -> None:
+    """The manifest names these blobs: one INSERT, the edges recorded already left as they are
+    (no read first)."""
+    rows = [
+        {"project_id": project_id, "manifest_digest": manifest_digest, "blob_digest": digest}
+        for digest in blob_digests
+    ]
+    for start in range(0, len(rows), 1000):  # within the drivers' bound parameters
+        statement = _insert(session)(QuotaReference).values(rows[start : start + 1000])
+        await session.execute(
+            statement.on_conflict_do_nothing(
+                index_elements=["project_id", "manifest_digest", "blob_digest"]
+            )
+        )
+
+
 async def settle(session: AsyncSession, project_id: int, manifest_digest: str) -> None:
     """A manifest left the registry (deleted): it and the blobs it names stop counting as
     pending; they count on only while an artifact of the project still holds them."""

@@ -123,16 +123,18 @@ async def locked_hard(session: AsyncSession, project_id: int) -> int:
     return UNLIMITED if hard is None else hard
 
 
-async def counting_hard(session: AsyncSession, project_id: int) -> int:
+async def counting_hard(session: AsyncSession, project_id: int, known: int | None = None) -> int:
     """The limit a reservation counts against, read first thing in its transaction. A limited
     project's quota row is locked (:func:`locked_hard`), so reservations into it are counted
     one after the other. An unlimited project on PostgreSQL is only read: nothing there can be
     refused, and every push into one project must not queue on one row while holding a
     connection (the rows a reservation writes are unique per project and digest: two pushes of
     one blob conflict on it and the later one is tried again). SQLite always takes its write
-    transaction first: it has one writer, and a read upgraded to a write later is refused."""
+    transaction first: it has one writer, and a read upgraded to a write later is refused.
+    ``known``: the limit this transaction read already (not read again)."""
     if session.get_bind().dialect.name == "postgresql":
-        if await queries.hard_of(session, project_id) == UNLIMITED:
+        hard = known if known is not None else await queries.hard_of(session, project_id)
+        if hard == UNLIMITED:
             return UNLIMITED
     return await locked_hard(session, project_id)
 
@@ -152,11 +154,21 @@ async def refused_start(
 
 
 async def reserve_blob(
-    session: AsyncSession, project_id: int, digest: str, size: int, clock: Clock
+    session: AsyncSession,
+    project_id: int,
+    digest: str,
+    size: int,
+    clock: Clock,
+    known_hard: int | None = None,
 ) -> Reservation | Overflow:
     """Count ``digest`` (``size`` bytes) for the project, or the refusal when it does not fit.
-    A blob the project counts already costs nothing (it is marked as touched by this push)."""
-    hard = await counting_hard(session, project_id)
+    A blob the project counts already costs nothing (it is marked as touched by this push).
+    ``known_hard``: the limit read already in this transaction."""
+    hard = await counting_hard(session, project_id, known_hard)
+    if hard == UNLIMITED and await queries.insert_blob(
+        session, project_id, digest, size, clock.now
+    ):
+        return Reservation(project_id, digest, size, clock.now, created=True)  # one statement
     row = (await queries.blob_rows(session, project_id, [digest])).get(digest)
     counts = False  # an unlimited project: recorded, never refused, no need to know
     if row is not None and hard != UNLIMITED:
@@ -213,12 +225,14 @@ async def reserve_manifest(
     push: ManifestPush,
     clock: Clock,
     near_limit: Callable[[int, int], None] | None = None,
+    known_hard: int | None = None,
 ) -> Overflow | None:
     """Count a manifest and what it names, or the refusal when it does not fit. Harbor's
     rule: the manifest's bytes plus every blob it names that the project does not count yet.
     ``near_limit(used, hard)`` is told when the push takes the project to
-    :data:`WARNING_SHARE` of its limit or more (Harbor's quota warning)."""
-    hard = await counting_hard(session, project_id)
+    :data:`WARNING_SHARE` of its limit or more (Harbor's quota warning). ``known_hard``: the
+    limit read already in this transaction."""
+    hard = await counting_hard(session, project_id, known_hard)
     wanted = {**push.blobs, push.digest: push.size}
     if hard != UNLIMITED:
         counts = await queries.counted_digests(session, project_id, wanted, clock.cutoff)
@@ -230,7 +244,36 @@ async def reserve_manifest(
                 return refused
             if near_limit is not None and used + adding >= WARNING_SHARE * hard:
                 near_limit(used + adding, hard)
+    await _write_manifest(session, project_id, push, clock, wanted)
+    return None
+
+
+async def record_manifest(
+    session: AsyncSession, project_id: int, hard: int | None, push: ManifestPush, clock: Clock
+) -> None:
+    """Record a manifest the registry accepted (and what it names) as counted, in the index's
+    transaction, when :func:`reserve_manifest` did not before the registry saw it: always for an
+    unlimited project (nothing there could be refused, so nothing was checked first), else only
+    when the manifest has no row (its limit was set within the second the guard trusted it
+    unlimited): never refused, it is stored already."""
+    wanted = {**push.blobs, push.digest: push.size}
     rows = await queries.blob_rows(session, project_id, wanted)
+    if hard != UNLIMITED and push.digest in rows:
+        return  # counted before the registry saw it
+    await _write_manifest(session, project_id, push, clock, wanted, rows)
+
+
+async def _write_manifest(
+    session: AsyncSession,
+    project_id: int,
+    push: ManifestPush,
+    clock: Clock,
+    wanted: Mapping[str, int],
+    rows: Mapping[str, QuotaBlob] | None = None,
+) -> None:
+    """The manifest's row (pending from now), the rows of the blobs it names, its references."""
+    if rows is None:
+        rows = await queries.blob_rows(session, project_id, wanted)
     manifest = rows.get(push.digest)
     if manifest is None:
         session.add(
@@ -248,10 +291,8 @@ async def reserve_manifest(
     for digest, size in sorted(push.blobs.items()):
         if digest not in rows and digest != push.digest:  # counted through this manifest only
             session.add(QuotaBlob(project_id=project_id, digest=digest, size=size))
-    named = await queries.references_of(session, project_id, push.digest)
-    queries.add_references(session, project_id, push.digest, sorted(set(push.blobs) - named))
     await session.flush()
-    return None
+    await queries.insert_references(session, project_id, push.digest, sorted(push.blobs))
 
 
 async def manifest_refused(

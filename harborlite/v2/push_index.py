@@ -6,7 +6,8 @@ registry) with no database connection held, then recorded in one short transacti
 transaction that loses a race (a concurrent push created the same repository, artifact or
 tag first; SQLite busy with another writer) is tried again: the next attempt finds the row
 and updates it. When the index cannot follow, the client is told in the registry's envelope,
-never with a 2xx: the registry holds what the index does not list.
+never with a 2xx: the registry holds what the index does not list. A database that is away
+is a 503 (the client sends the push again, and that one is recorded); anything else a 500.
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ from harborlite.artifacts.describe import describe_manifest
 from harborlite.artifacts.queries import PushedManifest
 from harborlite.audit.events import DELETE, PUSH, Actor, record
 from harborlite.auth.tokens import Claims
-from harborlite.db.errors import worth_retrying
+from harborlite.db.errors import is_busy, worth_retrying
 from harborlite.db.models import Artifact
 from harborlite.errors import HarborliteError
 from harborlite.events.bus import DELETE_ARTIFACT, DELETE_TAG, PUSH_ARTIFACT, ArtifactEvent
 from harborlite.http.origin import header, origin_of
 from harborlite.oci.reference import is_digest
 from harborlite.projects import queries as projects
+from harborlite.quotas import queries as quotas
+from harborlite.quotas.known_limits import known_limits
 from harborlite.services import Services
 from harborlite.upstream.calls import delete_manifest
+from harborlite.v2 import quota_guard
 from harborlite.v2.challenge import send_error
 from harborlite.v2.routes import Route
 
@@ -66,7 +70,7 @@ async def index_push(
     actor = Actor(claims.subject, origin_of(scope))
     for attempt in range(INDEX_ATTEMPTS):
         try:
-            await _record_push(services, route, actor, pushed, tag)
+            await _record_push(services, route, actor, pushed, tag, body)
             services.events.emit(
                 ArtifactEvent(
                     PUSH_ARTIFACT,
@@ -88,25 +92,37 @@ async def index_push(
 
 
 async def _record_push(
-    services: Services, route: Route, actor: Actor, pushed: PushedManifest, tag: str | None
+    services: Services,
+    route: Route,
+    actor: Actor,
+    pushed: PushedManifest,
+    tag: str | None,
+    body: bytes,
 ) -> None:
+    """The artifact, its tag, its audit entry and (for a project the quota guard let through
+    unchecked: an unlimited one) the manifest's quota rows, in one transaction."""
+    known = known_limits(services.sessions)
     async with services.sessions() as session:
-        project = await projects.get_project_by_name(session, route.project)
-        if project is None:  # deleted between the token and now
+        at = known.reading()
+        found = await quotas.project_and_hard(session, route.project)
+        known.learnt(route.project, found, at)
+        if found is None:  # deleted between the token and now
             raise IndexRefused(
                 f"project {route.project} was deleted during the push; the registry holds "
                 "the manifest but harborlite does not list it"
             )
+        project_id, hard = found
+        await quota_guard.record_manifest(services, session, project_id, hard, body)
         await artifacts.record_push(
             session,
-            project_id=project.id,
+            project_id=project_id,
             repository_name=route.name,
             manifest=pushed,
             tag=tag,
             pusher=actor.username,
         )
         resource = f"{route.name}:{tag}" if tag else f"{route.name}@{pushed.digest}"
-        record(session, actor.event(PUSH, "artifact", resource, project_id=project.id))
+        record(session, actor.event(PUSH, "artifact", resource, project_id=project_id))
         await session.commit()
 
 
@@ -184,6 +200,13 @@ async def index_failed(scope: Scope, send: Send, route: Route, error: Exception)
         error,
         exc_info=error,
     )
+    if is_busy(error):  # the database is away: the same request, sent again, records it
+        message = (
+            "the registry accepted the change but harborlite could not record it now (its "
+            f"database is unavailable); send it again (request id {request_id})"
+        )
+        await send_error(send, 503, "UNAVAILABLE", message)
+        return 503
     message = (
         error.args[0]
         if isinstance(error, IndexRefused)

@@ -14,6 +14,13 @@ PUT goes and :func:`manifest_answered` after. The rules and the bookkeeping are
   state says how many; else its storage or its upload status) plus this request's body.
 - A ``PATCH`` is not checked: what it sends counts only when the upload completes.
 
+A project known to be unlimited (:mod:`harborlite.quotas.known_limits`: read within the last
+second, forgotten at once when a quota or project changes through this process) costs an upload
+start nothing, and its manifest push nothing before the registry answers: there is nothing to
+refuse, and the manifest's quota rows are written in the index's transaction
+(:func:`record_manifest`). A limited project's requests are all counted before the registry
+sees them.
+
 A refusal is ``403 DENIED`` with Harbor's message; docker prints ``denied: <message>``. When
 the quota cannot be checked (the database is gone), the push is answered ``503`` (clients try
 again), never let through unchecked.
@@ -41,6 +48,7 @@ from harborlite.events.bus import ArtifactEvent
 from harborlite.http.origin import header
 from harborlite.oci.reference import is_digest
 from harborlite.quotas import queries, usage
+from harborlite.quotas.known_limits import known_limits
 from harborlite.quotas.limits import Overflow, format_size
 from harborlite.quotas.models import UNLIMITED
 from harborlite.quotas.uploads import blob_size_on_disk, upload_size_on_disk
@@ -111,17 +119,26 @@ def _warned(services: Services, route: Route, digest: str, used: int, hard: int)
 
 
 async def _in_transaction(
-    services: Services, step: Callable[[AsyncSession, int], Awaitable[T]], project: str
+    services: Services, step: Callable[[AsyncSession, int, int | None], Awaitable[T]], project: str
 ) -> T | None:
-    """``step(session, project_id)`` in a transaction of its own, committed; tried again when
-    it lost a race. None when the project does not exist (deleted during the push)."""
+    """``step(session, project_id, hard)`` in a transaction of its own, committed; tried again
+    when it lost a race. ``hard``: the limit as read first in the transaction (None: the project
+    has no quota row yet), or UNLIMITED known from the last second (no read then). None when the
+    project does not exist (deleted during the push)."""
+    known = known_limits(services.sessions)
     for attempt in range(ATTEMPTS):
         try:
             async with services.sessions() as session:
-                project_id = await usage.project_id_named(session, project)
+                project_id = known.unlimited(project)
+                hard: int | None = UNLIMITED
                 if project_id is None:
-                    return None
-                result = await step(session, project_id)
+                    at = known.reading()
+                    found = await queries.project_and_hard(session, project)
+                    known.learnt(project, found, at)
+                    if found is None:
+                        return None
+                    project_id, hard = found
+                result = await step(session, project_id, hard)
                 await session.commit()
                 return result
         except (IntegrityError, OperationalError) as error:
@@ -245,8 +262,10 @@ async def _checked_upload(
     else:
         return None  # the registry refuses a completion without a digest
 
-    async def reserve(session: AsyncSession, project_id: int) -> Reservation | Overflow:
-        return await usage.reserve_blob(session, project_id, digest, size, clock)
+    async def reserve(
+        session: AsyncSession, project_id: int, hard: int | None
+    ) -> Reservation | Overflow:
+        return await usage.reserve_blob(session, project_id, digest, size, clock, hard)
 
     outcome = await _in_transaction(services, reserve, route.project)
     if isinstance(outcome, Overflow):
@@ -257,8 +276,15 @@ async def _checked_upload(
 
 
 async def _refused_start(services: Services, route: Route, clock: Clock) -> Refusal | None:
+    """An upload start: an unlimited project's (known from the last second) costs no query; a
+    limited one's is refused when the project is over its limit already."""
+    known = known_limits(services.sessions)
+    if known.unlimited(route.project) is not None:
+        return None
     async with services.sessions() as session:  # one query for a project within its limit
+        at = known.reading()
         found = await queries.project_and_hard(session, route.project)
+        known.learnt(route.project, found, at)
         if found is None:
             return None
         project_id, hard = found
@@ -283,7 +309,9 @@ async def uploaded(
     try:
         if status != 201:  # refused, or a mount the registry turned into an upload (202)
             await _in_transaction(
-                services, lambda session, _: usage.release(session, reservation), route.project
+                services,
+                lambda session, _, __: usage.release(session, reservation),
+                route.project,
             )
             return
         if held.exact:
@@ -294,7 +322,7 @@ async def uploaded(
         if size is not None and size != reservation.size:
             await _in_transaction(
                 services,
-                lambda session, _: usage.confirm_size(session, reservation, size),
+                lambda session, _, __: usage.confirm_size(session, reservation, size),
                 route.project,
             )
     except Exception:  # the registry's answer goes out anyway; a recount repairs the usage
@@ -302,17 +330,22 @@ async def uploaded(
 
 
 async def refused_manifest_push(services: Services, route: Route, body: bytes) -> Refusal | None:
-    """A manifest PUT with ``body``; a Refusal, or None to go on."""
+    """A manifest PUT with ``body``; a Refusal, or None to go on. Into a project known
+    unlimited (within the last second) nothing can be refused: nothing is written here, the
+    index's transaction records the manifest's quota rows with the artifact
+    (:func:`record_manifest`)."""
     _listen(services)
+    if known_limits(services.sessions).unlimited(route.project) is not None:
+        return None
     push = usage.manifest_push(body)
     clock = _window(services)
 
     near: list[tuple[int, int]] = []
 
-    async def reserve(session: AsyncSession, project_id: int) -> Overflow | None:
+    async def reserve(session: AsyncSession, project_id: int, hard: int | None) -> Overflow | None:
         near.clear()  # a transaction tried again tells again
         return await usage.reserve_manifest(
-            session, project_id, push, clock, lambda used, hard: near.append((used, hard))
+            session, project_id, push, clock, lambda used, hard: near.append((used, hard)), hard
         )
 
     try:
@@ -325,6 +358,17 @@ async def refused_manifest_push(services: Services, route: Route, body: bytes) -
             _warned(services, route, push.digest, *near[-1])
         return None
     return _exceeded(services, route, refused, push.digest, _tag_of(route))
+
+
+async def record_manifest(
+    services: Services, session: AsyncSession, project_id: int, hard: int | None, body: bytes
+) -> None:
+    """In the index's transaction of a manifest the registry accepted: the quota rows of the
+    manifest and what it names, unless :func:`refused_manifest_push` counted them already
+    (a limited project's are always counted before the registry sees the manifest)."""
+    await usage.record_manifest(
+        session, project_id, hard, usage.manifest_push(body), _window(services)
+    )
 
 
 def _tag_of(route: Route) -> str | None:
@@ -341,7 +385,7 @@ async def manifest_answered(services: Services, route: Route, body: bytes, statu
     try:
         await _in_transaction(
             services,
-            lambda session, project_id: usage.manifest_refused(
+            lambda session, project_id, _: usage.manifest_refused(
                 session, project_id, push.digest, since
             ),
             route.project,

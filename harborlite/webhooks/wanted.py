@@ -2,76 +2,46 @@
 
 Every pull is an event, thousands a second: asking the database about each one (the project,
 its policies) took the event loop from the requests (a bench window of 16 pullers saw nothing
-answered for a second). This directory answers "does anything in project P want kind K" without
-the database; only a yes goes on to :func:`~harborlite.webhooks.enqueue.queue_event`, which
-decides from the database. It is a pre-filter: a stale yes costs one query, a stale no would
-lose an event, so a policy change in this process (:func:`changed`) reloads it at once, and a
-change made by another replica is seen within :data:`TTL` seconds.
+answered for a second). This directory (a :class:`~harborlite.events.directory.Directory`)
+answers "does anything in project P want kind K" without the database; only a yes goes on to
+:func:`~harborlite.webhooks.enqueue.queue_event`, which decides from the database. A policy
+change committed in this process reloads it at its next use; another replica's is seen within
+:data:`~harborlite.events.directory.TTL` seconds.
 """
 
 from __future__ import annotations
-
-import asyncio
-import logging
-import time
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harborlite.db.models import Project
+from harborlite.events import directory
+from harborlite.events.directory import Directory
 from harborlite.webhooks.models import WebhookPolicy
-
-log = logging.getLogger("harborlite.webhooks")
-TTL = 2.0  # seconds a loaded directory is trusted (another replica's change shows by then)
-SETTLING = 1.0  # after a change, loads are trusted briefly: its transaction may not be committed
-_generation = 0  # bumped by every policy change in this process
-_changed_at = 0.0  # when (monotonic) the last one was
 
 
 def changed() -> None:
-    """A webhook policy was created, changed or deleted here: directories reload."""
-    global _generation, _changed_at
-    _generation += 1
-    _changed_at = time.monotonic()
+    """A webhook policy was created, changed or deleted here: directories reload (the commit
+    of an ORM change says so too; this covers the time until it)."""
+    directory.changed(WebhookPolicy)
+
+
+async def _wanted_kinds(session: AsyncSession) -> dict[str, frozenset[str]]:
+    rows = await session.execute(
+        select(Project.name, WebhookPolicy.event_types)
+        .join(Project, Project.id == WebhookPolicy.project_id)
+        .where(WebhookPolicy.enabled.is_(True))
+    )
+    found: dict[str, set[str]] = {}
+    for name, kinds in rows.all():
+        found.setdefault(name, set()).update(kinds or ())
+    return {name: frozenset(kinds) for name, kinds in found.items()}
 
 
 class WantedKinds:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self._by_project: dict[str, frozenset[str]] = {}
-        self._expires = 0.0
-        self._generation = -1
-        self._lock = asyncio.Lock()
-
-    def _fresh(self) -> bool:
-        return self._generation == _generation and time.monotonic() < self._expires
+        # a project's deletion takes its policies with it: a stale yes, one query
+        self._directory = Directory("webhook policies", sessions, _wanted_kinds, (WebhookPolicy,))
 
     async def kinds(self, project: str) -> frozenset[str]:
-        if not self._fresh():
-            async with self._lock:  # one load for every event waiting on it
-                if not self._fresh():
-                    await self._load()
-        return self._by_project.get(project, frozenset())
-
-    async def _load(self) -> None:
-        generation, started = _generation, time.monotonic()
-        try:
-            async with self._sessions() as session:
-                rows = await session.execute(
-                    select(Project.name, WebhookPolicy.event_types)
-                    .join(Project, Project.id == WebhookPolicy.project_id)
-                    .where(WebhookPolicy.enabled.is_(True))
-                )
-                found: dict[str, set[str]] = {}
-                for name, kinds in rows.all():
-                    found.setdefault(name, set()).update(kinds or ())
-        except Exception as error:  # the database is away: keep what we knew, retry soon
-            if self._expires:
-                log.warning("webhook policies not reloaded (%s)", type(error).__name__)
-                self._expires = started + SETTLING
-                return
-            raise
-        self._by_project = {name: frozenset(kinds) for name, kinds in found.items()}
-        self._generation = generation
-        settling = started - _changed_at < SETTLING
-        self._expires = started + (0.1 if settling else TTL)
+        return (await self._directory.current()).get(project, frozenset())
