@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from harborlite.artifacts.top_level import refresh_repository  # noqa: E402
 from harborlite.db.engine import make_engine, make_sessionmaker  # noqa: E402
 from harborlite.db.models import (  # noqa: E402
     Artifact,
@@ -161,6 +162,7 @@ async def seed(
                 ]
                 if links:
                     await session.execute(insert(ArtifactReference), links)
+            await refresh_repository(session, repo.id)  # bulk rows: children are not top level
             await session.commit()
     finally:
         await engine.dispose()

@@ -85,6 +85,13 @@ CASES = [
         c.Target("ratio_min", 1.0, ">= 1.0x"),
     ),
     c.Case(
+        "scale_v2_tags_whole",
+        "scale: /v2/<name>/tags/list without n (both answer whole)",
+        "tags/s",
+        True,
+        c.Target("ratio_min", 1.0, ">= 1.0x"),
+    ),
+    c.Case(
         "rss_growth_scale_listing", "harborlite RSS growth over the listings", "MiB", False, RSS
     ),
 ]

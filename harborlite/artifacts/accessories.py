@@ -27,11 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from harborlite.artifacts.paging import page_of
+from harborlite.artifacts.top_level import IS_LINKED_ACCESSORY as IS_LINKED_ACCESSORY
+from harborlite.artifacts.top_level import refresh
 from harborlite.db.models import Artifact, Repository, Tag
 from harborlite.oci.mediatypes import (
     COSIGN_ARTIFACT_SIGNATURE,
@@ -100,18 +101,6 @@ def link_of(
     if signed is not None and cosign_layers:
         return Link(signed, BY_TAG, SIGNATURE_COSIGN)
     return None
-
-
-_SUBJECT = aliased(Artifact)
-
-# An accessory whose subject the index holds: shown under it, not among the artifacts.
-IS_LINKED_ACCESSORY: ColumnElement[bool] = and_(
-    Artifact.subject_digest.is_not(None),
-    exists().where(
-        _SUBJECT.repository_id == Artifact.repository_id,
-        _SUBJECT.digest == Artifact.subject_digest,
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -274,6 +263,8 @@ async def link_fallback_referrer(
         artifact.subject_digest = subject_digest
         artifact.subject_source = BY_FALLBACK
         artifact.accessory_type = accessory_type_of(artifact.artifact_type)
+        await session.flush()
+        await refresh(session, repository_id, ids=[artifact.id])
     return True
 
 

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite.artifacts.accessories import IS_LINKED_ACCESSORY, link_of
+from harborlite.artifacts.accessories import link_of
 from harborlite.artifacts.paging import page_of
 from harborlite.artifacts.tags import get_tag
+from harborlite.artifacts.top_level import IS_CHILD as IS_CHILD
+from harborlite.artifacts.top_level import TOP_LEVEL, refresh, shown_added, shown_count
 from harborlite.db.models import (
     Artifact,
     ArtifactReference,
@@ -20,7 +22,6 @@ from harborlite.db.models import (
     Tag,
     utcnow,
 )
-from harborlite.oci.mediatypes import INDEX_MEDIA_TYPES
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ async def record_push(
     now = when or utcnow()
     repository = await ensure_repository(session, project_id, repository_name)
     artifact = await get_artifact(session, repository.id, manifest.digest)
+    created = artifact is None
     if artifact is None:
         artifact = Artifact(
             repository_id=repository.id,
@@ -102,7 +104,12 @@ async def record_push(
     artifact.pusher = pusher
     artifact.push_time = now
     await session.flush()
-    await _link_references(session, repository.id, artifact, manifest.references)
+    if created:  # written top-level; refresh turns it if it is not
+        await shown_added(session, repository.id, 1)
+    children = await _link_references(session, repository.id, artifact, manifest.references)
+    # it may be a child now (an index waits for it), its children and the accessories
+    # waiting for its digest are shown under it, its own subject may be indexed
+    await refresh(session, repository.id, ids=[artifact.id, *children], subjects=[artifact.digest])
     if tag is not None:
         existing = await get_tag(session, repository.id, tag)
         if existing is None:
@@ -119,8 +126,9 @@ async def record_push(
 
 async def _link_references(
     session: AsyncSession, repository_id: int, artifact: Artifact, references: list[dict[str, Any]]
-) -> None:
-    """Keep ``artifact_references`` in step: this index's children, and parents waiting for it."""
+) -> set[int]:
+    """Keep ``artifact_references`` in step: this index's children, and parents waiting for it.
+    Returns the ids of the children it named before and names now."""
     await session.execute(
         update(ArtifactReference)
         .where(
@@ -135,11 +143,17 @@ async def _link_references(
     digests = list(
         dict.fromkeys(str(r["child_digest"]) for r in references if r.get("child_digest"))
     )
+    before = await session.execute(
+        select(ArtifactReference.child_id).where(
+            ArtifactReference.parent_id == artifact.id, ArtifactReference.child_id.is_not(None)
+        )
+    )
+    touched = {int(child_id) for child_id in before.scalars() if child_id is not None}
     await session.execute(
         delete(ArtifactReference).where(ArtifactReference.parent_id == artifact.id)
     )
     if not digests:
-        return
+        return touched
     rows = await session.execute(
         select(Artifact.digest, Artifact.id).where(
             Artifact.repository_id == repository_id, Artifact.digest.in_(digests)
@@ -153,6 +167,7 @@ async def _link_references(
             )
         )
     await session.flush()
+    return touched | {child_id for child_id in known.values()}
 
 
 async def record_pulls(
@@ -205,9 +220,7 @@ async def delete_artifact(session: AsyncSession, repository: Repository, digest:
     artifact = await get_artifact(session, repository.id, digest)
     if artifact is None:
         return False
-    await session.execute(delete(Tag).where(Tag.artifact_id == artifact.id))
-    await session.delete(artifact)
-    await session.flush()
+    await forget_artifacts(session, repository, [artifact.id])
     await drop_repository_if_empty(session, repository)
     return True
 
@@ -221,43 +234,10 @@ async def drop_repository_if_empty(session: AsyncSession, repository: Repository
         await session.flush()
 
 
-# Shown under another artifact, so lists hide it, as Harbor does: an artifact named by an
-# index (that index's child), or an accessory whose subject the index holds.
-IS_CHILD = or_(exists().where(ArtifactReference.child_id == Artifact.id), IS_LINKED_ACCESSORY)
-
-
 def top_level_count(repository_id: int) -> Select[Any]:
-    """How many artifacts of the repository a list shows, without testing each one: all of
-    them (an index-only count), less the children of its indexes (the references of the
-    repository's indexes, found by ``ix_artifacts_repository_manifest_media_type``: a child is
-    always in its index's repository), less the linked accessories that are no index's child
-    (found by ``ix_artifacts_repository_subject``)."""
-    everything = (
-        select(func.count())
-        .select_from(Artifact)
-        .where(Artifact.repository_id == repository_id)
-        .scalar_subquery()
-    )
-    indexes = select(Artifact.id).where(
-        Artifact.repository_id == repository_id,
-        Artifact.manifest_media_type.in_(sorted(INDEX_MEDIA_TYPES)),
-    )
-    children = (
-        select(func.count(func.distinct(ArtifactReference.child_id)))
-        .where(ArtifactReference.parent_id.in_(indexes), ArtifactReference.child_id.is_not(None))
-        .scalar_subquery()
-    )
-    accessories = (
-        select(func.count())
-        .select_from(Artifact)
-        .where(
-            Artifact.repository_id == repository_id,
-            IS_LINKED_ACCESSORY,
-            ~exists().where(ArtifactReference.child_id == Artifact.id),
-        )
-        .scalar_subquery()
-    )
-    return select(everything - children - accessories)
+    """How many artifacts of the repository a list shows: its kept count (one row), else an
+    index-only count of ``ix_artifacts_repository_top_level_push_time_id``."""
+    return shown_count(repository_id)
 
 
 async def list_artifacts(
@@ -273,7 +253,7 @@ async def list_artifacts(
     query = select(Artifact).where(Artifact.repository_id == repository_id)
     count = None
     if not include_children:
-        query = query.where(~IS_CHILD)
+        query = query.where(TOP_LEVEL)
         if not conditions:
             count = top_level_count(repository_id)
     return await page_of(
@@ -354,6 +334,22 @@ async def forget_artifacts(
     """Remove artifacts (their tags and references go with them) from the index."""
     if not artifact_ids:
         return
+    ids = list(artifact_ids)
+    # what they leave shown: the children of the indexes, the accessories of the subjects
+    children = await session.execute(
+        select(ArtifactReference.child_id).where(
+            ArtifactReference.parent_id.in_(ids), ArtifactReference.child_id.is_not(None)
+        )
+    )
+    orphans = {int(c) for c in children.scalars() if c is not None} - set(ids)
+    shown = (
+        await session.execute(
+            select(func.count()).select_from(Artifact).where(Artifact.id.in_(ids), TOP_LEVEL)
+        )
+    ).scalar_one()
+    digests = list(
+        (await session.execute(select(Artifact.digest).where(Artifact.id.in_(ids)))).scalars()
+    )
     await session.execute(delete(Tag).where(Tag.artifact_id.in_(artifact_ids)))
     await session.execute(
         delete(ArtifactReference).where(ArtifactReference.parent_id.in_(artifact_ids))
@@ -365,3 +361,5 @@ async def forget_artifacts(
     )
     await session.execute(delete(Artifact).where(Artifact.id.in_(artifact_ids)))
     await session.flush()
+    await shown_added(session, repository.id, -int(shown))
+    await refresh(session, repository.id, ids=orphans, subjects=digests)

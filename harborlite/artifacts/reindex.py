@@ -197,10 +197,9 @@ async def reindex(
         stale = await session.execute(
             select(Artifact).where(Artifact.repository_id == repository.id)
         )
-        for artifact in list(stale.scalars()):
-            if artifact.digest not in digests:
-                await session.delete(artifact)
-                report.removed_artifacts += 1
+        gone = [a.id for a in stale.scalars() if a.digest not in digests]
+        await artifacts.forget_artifacts(session, repository, gone)  # and what they showed
+        report.removed_artifacts += len(gone)
         for tag_row in list(
             (await session.execute(select(Tag).where(Tag.repository_id == repository.id))).scalars()
         ):

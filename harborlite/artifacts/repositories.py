@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harborlite.artifacts.queries import IS_CHILD, artifacts_of_repository, forget_artifacts
+from harborlite.artifacts.queries import artifacts_of_repository, forget_artifacts
+from harborlite.artifacts.top_level import TOP_LEVEL
 from harborlite.db.models import (
     Artifact,
     Member,
@@ -88,7 +89,7 @@ async def artifact_counts(session: AsyncSession, repository_ids: Sequence[int]) 
         return {}
     rows = await session.execute(
         select(Artifact.repository_id, func.count())
-        .where(Artifact.repository_id.in_(repository_ids), ~IS_CHILD)
+        .where(Artifact.repository_id.in_(repository_ids), TOP_LEVEL)
         .group_by(Artifact.repository_id)
     )
     return {repository_id: int(count) for repository_id, count in rows.all()}

@@ -132,17 +132,19 @@ async def tag_names_page(
     from the unique index on ``(repository_id, name)`` and stopped at ``limit``); a second only
     when the page is empty, to tell an unknown repository from the end of the list."""
     bytewise = session.get_bind().dialect.name == "postgresql"  # its collation is not bytes
-    name: ColumnElement[str] = Tag.name.collate("C") if bytewise else Tag.name.expression
+    tags, repositories = Tag.__table__.c, Repository.__table__.c  # Core: names, no ORM rows
+    name: ColumnElement[str] = tags.name.collate("C") if bytewise else tags.name
     repository_id = (
-        select(Repository.id).where(Repository.name == repository_name).scalar_subquery()
+        select(repositories.id).where(repositories.name == repository_name).scalar_subquery()
     )
-    query = select(Tag.name).where(Tag.repository_id == repository_id)
+    query = select(tags.name).where(tags.repository_id == repository_id)
     if last:
         query = query.where(name > last)
     query = query.order_by(name)
     if limit is not None:
         query = query.limit(limit)
-    names = list((await session.execute(query)).scalars())
+    connection = await session.connection()
+    names: list[str] = list((await connection.execute(query)).scalars())
     if names:
         return names
     known = await session.execute(select(Repository.id).where(Repository.name == repository_name))

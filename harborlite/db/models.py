@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -150,6 +151,9 @@ class Artifact(Base):
     subject_digest: Mapped[str | None] = mapped_column(String(255), nullable=True)
     subject_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
     accessory_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Shown in lists: no index's child, no accessory of an indexed subject. Kept by
+    # ``harborlite.artifacts.top_level`` wherever a link is made or undone (migration 0131).
+    top_level: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 Index("ix_artifacts_repository_subject", Artifact.repository_id, Artifact.subject_digest)

@@ -2,7 +2,7 @@
 
 Each takes a session and returns plain rows; none writes. Page-sized: aggregates are computed
 only for the ids on the page being shown, so a page costs the same with 10 or 10,000 rows.
-Artifacts are counted and listed as the REST API does (:data:`artifacts.queries.IS_CHILD`):
+Artifacts are counted and listed as the REST API does (:data:`artifacts.top_level.TOP_LEVEL`):
 an index's children are not artifacts of their own; the repository page shows them under it.
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts import tags as tag_rows
-from harborlite.artifacts.queries import IS_CHILD
+from harborlite.artifacts.top_level import TOP_LEVEL
 from harborlite.db.models import Artifact, AuditLog, Project, Repository, Tag
 
 
@@ -104,7 +104,7 @@ async def repositories_of(
     if ids:
         agg = await session.execute(
             select(Artifact.repository_id, func.count(), func.max(Artifact.push_time))
-            .where(Artifact.repository_id.in_(ids), ~IS_CHILD)
+            .where(Artifact.repository_id.in_(ids), TOP_LEVEL)
             .group_by(Artifact.repository_id)
         )
         for rid, count, last in agg.all():
@@ -136,7 +136,7 @@ async def totals(session: AsyncSession, project_ids: set[int] | None) -> Totals:
     """What a viewer can reach: ``project_ids=None`` means everything (system admins)."""
     projects_q = select(func.count()).select_from(Project)
     repos_q = select(func.count()).select_from(Repository)
-    artifacts_q = select(func.count()).select_from(Artifact).where(~IS_CHILD)
+    artifacts_q = select(func.count()).select_from(Artifact).where(TOP_LEVEL)
     storage_q = select(func.coalesce(func.sum(Artifact.size), 0)).select_from(Artifact)
     if project_ids is not None:
         if not project_ids:
@@ -161,7 +161,7 @@ async def recent_pushes(
     query = (
         select(Artifact, Repository.name)
         .join(Repository, Repository.id == Artifact.repository_id)
-        .where(~IS_CHILD)
+        .where(TOP_LEVEL)
     )
     if project_ids is not None:
         if not project_ids:

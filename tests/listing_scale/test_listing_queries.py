@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from harborlite.artifacts import queries as artifacts
 from harborlite.artifacts import tags as tag_rows
+from harborlite.artifacts.top_level import refresh_repository
 from harborlite.db.engine import make_engine, make_sessionmaker, migrate
 from harborlite.db.models import Artifact, ArtifactReference, Project, Repository, Tag, utcnow
 from tests.support.processes import PostgresServer
@@ -111,6 +112,7 @@ async def _seed(session: AsyncSession, name: str, count: int, tags: int = 1) -> 
     ]
     if links:
         await session.execute(insert(ArtifactReference), links)
+    await refresh_repository(session, repository.id)  # rows written in bulk: set the flag
     await session.commit()
     return repository.id
 
@@ -276,11 +278,17 @@ async def test_sqlite_reads_the_listing_indexes(
         repository_id = await _seed(session, "r", 30, tags=3)
     plans = await _plans(sessions, repository_id, "EXPLAIN QUERY PLAN ")
     assert _uses(plans, "ix_tags_artifact_push_time"), plans
-    assert _uses(plans, "ix_artifacts_repository_push_time"), plans
-    # the count reads the repository's indexes, not every reference nor every artifact's row
-    assert "ix_artifacts_repository_manifest_media_type" in plans[0], plans[0]
-    assert "SCAN artifact_references" not in plans[0], plans[0]
-    assert not any("USE TEMP B-TREE FOR ORDER BY" in plan for plan in plans[:2]), plans
+    # the count and the page read the top-level flag's index: no row tested for being a
+    # child, no reference read, the page in the index's order
+    assert "COVERING INDEX ix_artifacts_repository_top_level_push_time_id" in plans[0], plans
+    assert "ix_artifacts_repository_top_level_push_time_id" in plans[1], plans
+    assert not any("artifact_references" in plan for plan in plans[:2]), plans
+    # the page's ids from the index alone, in its order; then those rows by primary key (the
+    # temporary B-tree sorts the page's own rows only)
+    assert "USING INTEGER PRIMARY KEY" in plans[1], plans
+    assert "LIST SUBQUERY" in plans[1], plans
+    assert "COVERING INDEX ix_artifacts_repository_top_level_push_time_id" in plans[1], plans
+    assert "USE TEMP B-TREE" not in plans[0], plans
 
 
 async def test_postgresql_reads_the_listing_indexes(postgres: PostgresServer) -> None:
@@ -295,4 +303,29 @@ async def test_postgresql_reads_the_listing_indexes(postgres: PostgresServer) ->
     finally:
         await engine.dispose()
     assert _uses(plans, "ix_tags_artifact_push_time"), plans
-    assert _uses(plans, "ix_artifacts_repository_push_time_id"), plans
+    assert "ix_artifacts_repository_top_level_push_time_id" in plans[0], plans
+    assert "ix_artifacts_repository_top_level_push_time_id" in plans[1], plans
+
+
+async def test_an_index_scan_overview_finds_its_children_by_digest_from_an_index(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The portal's repository page asks each artifact's scan overview, which reads an index's
+    children by digest in any repository: ``ix_artifacts_digest``, not a scan of every
+    artifact (20,000 artifacts: the page 131 ms to 35 ms)."""
+    from harborlite.scanning.queries import children_of
+
+    async with sessions() as session:
+        await _seed(session, "r", 30)
+    engine = sessions.kw["bind"]
+    statements = Statements(engine)
+    async with sessions() as session:
+        assert len(await children_of(session, _digest("r", 0))) == 2
+    (statement, params), *_ = [s for s in statements.seen if "artifact_references" in s[0]]
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        cursor = await driver.execute("EXPLAIN QUERY PLAN " + statement, params)
+        plan = " ".join(str(row[-1]) for row in await cursor.fetchall())
+    assert "INDEX ix_artifacts_digest (digest=?)" in plan, plan
+    assert "SCAN artifacts" not in plan, plan
