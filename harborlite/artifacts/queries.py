@@ -75,8 +75,13 @@ async def record_push(
 ) -> Artifact:
     """Upsert the artifact (and move ``tag`` onto it)."""
     now = when or utcnow()
-    repository = await ensure_repository(session, project_id, repository_name)
-    artifact = await get_artifact(session, repository.id, manifest.digest)
+    repository = await get_repository(session, repository_name)
+    fresh = repository is None  # a new repository: nothing in it to look up
+    if repository is None:
+        repository = Repository(project_id=project_id, name=repository_name, update_time=now)
+        session.add(repository)
+        await session.flush()
+    artifact = None if fresh else await get_artifact(session, repository.id, manifest.digest)
     created = artifact is None
     if artifact is None:
         artifact = Artifact(
@@ -106,12 +111,14 @@ async def record_push(
     await session.flush()
     if created:  # written top-level; refresh turns it if it is not
         await shown_added(session, repository.id, 1)
-    children = await _link_references(session, repository.id, artifact, manifest.references)
+    children = await _link_references(
+        session, repository.id, artifact, manifest.references, new=created
+    )
     # it may be a child now (an index waits for it), its children and the accessories
     # waiting for its digest are shown under it, its own subject may be indexed
     await refresh(session, repository.id, ids=[artifact.id, *children], subjects=[artifact.digest])
     if tag is not None:
-        existing = await get_tag(session, repository.id, tag)
+        existing = None if fresh else await get_tag(session, repository.id, tag)
         if existing is None:
             session.add(
                 Tag(repository_id=repository.id, artifact_id=artifact.id, name=tag, push_time=now)
@@ -119,16 +126,23 @@ async def record_push(
         else:
             existing.artifact_id = artifact.id
             existing.push_time = now
-    repository.update_time = now
+    if not fresh:  # a new one was written with it
+        repository.update_time = now
     await session.flush()
     return artifact
 
 
 async def _link_references(
-    session: AsyncSession, repository_id: int, artifact: Artifact, references: list[dict[str, Any]]
+    session: AsyncSession,
+    repository_id: int,
+    artifact: Artifact,
+    references: list[dict[str, Any]],
+    *,
+    new: bool,
 ) -> set[int]:
     """Keep ``artifact_references`` in step: this index's children, and parents waiting for it.
-    Returns the ids of the children it named before and names now."""
+    Returns the ids of the children it named before and names now (``new``: the artifact was
+    just inserted, so it names none yet)."""
     await session.execute(
         update(ArtifactReference)
         .where(
@@ -143,15 +157,17 @@ async def _link_references(
     digests = list(
         dict.fromkeys(str(r["child_digest"]) for r in references if r.get("child_digest"))
     )
-    before = await session.execute(
-        select(ArtifactReference.child_id).where(
-            ArtifactReference.parent_id == artifact.id, ArtifactReference.child_id.is_not(None)
+    touched: set[int] = set()
+    if not new:
+        before = await session.execute(
+            select(ArtifactReference.child_id).where(
+                ArtifactReference.parent_id == artifact.id, ArtifactReference.child_id.is_not(None)
+            )
         )
-    )
-    touched = {int(child_id) for child_id in before.scalars() if child_id is not None}
-    await session.execute(
-        delete(ArtifactReference).where(ArtifactReference.parent_id == artifact.id)
-    )
+        touched = {int(child_id) for child_id in before.scalars() if child_id is not None}
+        await session.execute(
+            delete(ArtifactReference).where(ArtifactReference.parent_id == artifact.id)
+        )
     if not digests:
         return touched
     rows = await session.execute(
