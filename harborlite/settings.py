@@ -99,6 +99,9 @@ class Settings:
     webhook_retries: int = 3
     # replication: how often a failed task is tried again
     replication_retries: int = 3
+    # blob uploads written into the registry's folder by harborlite itself (hashed with
+    # OpenSSL, faster than the registry): auto (the embedded registry's folder), on, off
+    direct_uploads: str = "auto"
 
     @property
     def registry_storage_root(self) -> Path | None:
@@ -272,7 +275,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_timeout_seconds=_int(env, "HARBORLITE_WEBHOOK_TIMEOUT_SECONDS", 10, 1, 600),
         webhook_retries=_int(env, "HARBORLITE_WEBHOOK_RETRIES", 3, 0, 20),
         replication_retries=_int(env, "HARBORLITE_REPLICATION_RETRIES", 3, 0, 20),
+        direct_uploads=_direct_uploads(env),
     )
+
+
+def _direct_uploads(env: Mapping[str, str]) -> str:
+    raw = (env.get("HARBORLITE_DIRECT_UPLOADS") or "auto").strip().lower()
+    mode = {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off"}
+    value = mode.get(raw, raw)
+    if value not in ("auto", "on", "off"):
+        raise SettingsError(f"HARBORLITE_DIRECT_UPLOADS must be auto, on or off, got {raw!r}")
+    return value
 
 
 def _robot_prefix(env: Mapping[str, str]) -> str:

@@ -1,7 +1,8 @@
 """One line per ``/v2/`` request on ``harborlite.access``, written once the answer is out.
 
 ``via`` says who answered: ``cache`` (this process's memory), ``redis`` (the shared level),
-``storage`` (a blob read from the registry's filesystem), ``proxy`` (the registry),
+``storage`` (a blob read from the registry's filesystem), ``direct`` (a blob upload
+harborlite wrote into the registry's storage itself), ``proxy`` (the registry),
 ``harborlite`` (``/v2/`` itself and the catalog) or ``refused`` (harborlite said no: the line
 ends with the reason, quoted). It is also counted (``harborlite_registry_answers_total``).
 

@@ -34,6 +34,7 @@ from harborlite.v2.blobs import serve_blob_from_storage
 from harborlite.v2.cached_manifests import CachedManifests, accept_values
 from harborlite.v2.catalog import serve_catalog
 from harborlite.v2.challenge import API_VERSION, Refusal, send_error, send_unauthorized
+from harborlite.v2.direct_uploads import DirectUploads
 from harborlite.v2.forward import (
     BodyTooLarge,
     ClientGone,
@@ -59,6 +60,7 @@ class RegistryGateway:
         self.manifests = CachedManifests()
         self.refusals = RefusalThrottle()
         self.proxies = ProxyCache()
+        self.direct = DirectUploads()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -185,6 +187,10 @@ class RegistryGateway:
             if route.kind is Kind.UPLOAD and method in ("POST", "PATCH", "PUT"):
                 _check(await quota_guard.refused_upload(services, scope, route))
                 _check(await gc_fence.refused_upload(services, scope, route))
+            if self.direct.handles(services, scope, route):  # written into storage by us
+                status = await self.direct.serve(services, scope, receive, send, route)
+                access_logged(scope, status, started, claims.subject, "direct")
+                return
             status = await self._forward(services, scope, receive, send, route, claims, shared)
         except PolicyRefused as refused:  # a project policy (quota, immutability), or the GC
             answer = refused.refusal

@@ -27,7 +27,8 @@ LAYER_CHUNKS = 48  # a 48 MiB layer: the registry dies with most of it still to 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Harborlite]:
-    yield from own_harborlite()
+    # the proxy path: a PATCH that meets a dead registry (direct uploads never reach it)
+    yield from own_harborlite(extra_env={"HARBORLITE_DIRECT_UPLOADS": "off"})
 
 
 def registry_pid(server: Harborlite) -> int | None:
