@@ -37,7 +37,7 @@ CASES = [
         "scale: N pushers, peak PostgreSQL connections of harborlite",
         "conns",
         False,
-        # harborlite/db/engine.py: pool_size 10 + max_overflow 20 (the run's notes read it back)
+        # harborlite/db/engine.py: pool_size 20 + max_overflow 10 (the run's notes read it back)
         c.Target("max", 30, "<= pool (30)"),
     ),
     c.Case("rss_growth_scale_push", "harborlite RSS growth over N pushers", "MiB", False, RSS),
