@@ -84,6 +84,12 @@ class Metrics:
             ["direction"],
             registry=r,
         )
+        self.direct_bytes = Counter(
+            "harborlite_direct_upload_bytes",
+            "Blob upload bytes harborlite wrote into the registry's storage itself "
+            "(HARBORLITE_DIRECT_UPLOADS; they are not proxied)",
+            registry=r,
+        )
         self.upstream_seconds = Histogram(
             "harborlite_upstream_latency_seconds",
             "Time the registry took to answer a proxied request (until its status and headers)",
@@ -165,6 +171,9 @@ class Metrics:
     def proxied(self, direction: str, size: int) -> None:
         if size:
             self.proxied_bytes.labels(direction).inc(size)
+
+    def stored_directly(self, size: int) -> None:
+        self.direct_bytes.inc(size)
 
     def upstream_answered(self, method: str, seconds: float) -> None:
         self.upstream_seconds.labels(method_label(method)).observe(seconds)

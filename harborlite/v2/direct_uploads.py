@@ -149,7 +149,7 @@ class DirectUploads:
             if not (digest and has_body(scope)):  # a start (distribution ignores a bare digest)
                 return 202, _upload_headers(base, name, upload, 0)
             try:
-                done = await sessions.commit(name, upload, digest, _body(receive))
+                done = await sessions.commit(name, upload, digest, _body(receive, services))
             except BaseException:
                 await _discard(sessions, name, upload)  # nobody knows its id: it goes
                 raise
@@ -157,14 +157,14 @@ class DirectUploads:
         upload = route.reference
         if method == "PATCH":
             start = _chunk_start(scope)
-            size = await sessions.append(name, upload, _body(receive), start)
+            size = await sessions.append(name, upload, _body(receive, services), start)
             return 202, _upload_headers(base, name, upload, size)
         if method == "PUT":
             digest = params.get("digest", [""])[0]
             if not digest:
                 sessions.size(name, upload)  # an unknown upload is told so first
                 raise _digest_invalid("digest missing")
-            body = _body(receive) if has_body(scope) else None
+            body = _body(receive, services) if has_body(scope) else None
             try:
                 done = await sessions.commit(name, upload, digest, body)
             except OSError:  # a full disk: the partial blob goes, freeing its space
@@ -242,13 +242,14 @@ def _chunk_start(scope: Scope) -> int | None:
     return start
 
 
-async def _body(receive: Receive) -> AsyncIterator[bytes]:
+async def _body(receive: Receive, services: Services) -> AsyncIterator[bytes]:
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientLeft()
         chunk = message.get("body", b"")
         if chunk:
+            services.metrics.stored_directly(len(chunk))
             yield chunk
         if not message.get("more_body", False):
             return
