@@ -76,7 +76,11 @@ async def send_unauthorized(
 
 
 async def send_json(send: Send, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
-    data = json.dumps(body).encode()
+    await send_json_bytes(send, json.dumps(body).encode(), headers)
+
+
+async def send_json_bytes(send: Send, data: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    """A 200 whose JSON body is already written (``data``)."""
     await send(
         {
             "type": "http.response.start",

@@ -14,7 +14,7 @@ from starlette.types import Scope, Send
 
 from harborlite.artifacts.tags import tag_names_page
 from harborlite.services import Services
-from harborlite.v2.challenge import API_VERSION, send_error
+from harborlite.v2.challenge import send_error, send_json_bytes
 from harborlite.v2.routes import Route
 
 MAX_PAGE = 10_000  # a larger n is cut to this (and the Link header says how to go on)
@@ -57,17 +57,5 @@ async def serve_tags_list(services: Services, scope: Scope, send: Send, route: R
         headers.append((b"link", link.encode()))
     # written directly: the names are strings, the page is the whole body
     body = b'{"name":%s,"tags":%s}' % (json.dumps(route.name).encode(), json.dumps(tags).encode())
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"application/json; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                API_VERSION,
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json_bytes(send, body, headers)
     return 200
