@@ -33,10 +33,15 @@ def _die_with_parent() -> None:
 PR_SET_PDEATHSIG = 1
 
 
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_loopback_port(but: int | None = None) -> int:
+    """A loopback port free now, never ``but`` (harborlite's own port, which the kernel may
+    hand out while harborlite has not bound it yet: the registry then took it first)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port != but:
+            return port
 
 
 # distribution 2.8's S3 driver fails at start when this is set (it replaces the driver's HTTP
@@ -126,7 +131,7 @@ class RegistrySupervisor:
 
     def __init__(self, settings: Settings, port: int | None = None) -> None:
         self.settings = settings
-        self.port = port or free_loopback_port()
+        self.port = port or free_loopback_port(but=settings.port)
         self.url = f"http://127.0.0.1:{self.port}"
         self.storage_root = settings.registry_storage_dir
         self.config_path = settings.data_dir / "registry.yml"
