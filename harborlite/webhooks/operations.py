@@ -16,7 +16,6 @@ from harborlite.errors import Conflict, NotFound
 from harborlite.webhooks.models import WebhookPolicy, WebhookTask
 from harborlite.webhooks.policy import PolicyFields
 from harborlite.webhooks.signing import new_secret
-from harborlite.webhooks.wanted import changed
 
 WEBHOOK = "WEBHOOK"  # the job kind of a delivery
 
@@ -69,7 +68,6 @@ async def create_policy(
     )
     session.add(policy)
     await session.flush()
-    changed()
     record(session, by.event(CREATE, "webhook-policy", policy.name, project_id=project.id))
     return policy
 
@@ -83,7 +81,6 @@ async def update_policy(
     policy.enabled, policy.event_types = fields.enabled, fields.event_types
     policy.targets = fields.targets
     policy.update_time = utcnow()
-    changed()
     record(session, by.event(UPDATE, "webhook-policy", policy.name, project_id=policy.project_id))
 
 
@@ -91,7 +88,6 @@ async def set_enabled(
     session: AsyncSession, policy: WebhookPolicy, enabled: bool, *, by: Actor
 ) -> None:
     policy.enabled, policy.update_time = enabled, utcnow()
-    changed()
     record(session, by.event(UPDATE, "webhook-policy", policy.name, project_id=policy.project_id))
 
 
@@ -116,7 +112,6 @@ async def delete_policy(session: AsyncSession, policy: WebhookPolicy, *, by: Act
     await session.execute(delete(WebhookTask).where(WebhookTask.policy_id == policy.id))
     record(session, by.event(DELETE, "webhook-policy", policy.name, project_id=policy.project_id))
     await session.delete(policy)
-    changed()
 
 
 # ---------------------------------------------------------------- deliveries

@@ -15,15 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from harborlite.db.models import Project
-from harborlite.events import directory
 from harborlite.events.directory import Directory
 from harborlite.webhooks.models import WebhookPolicy
-
-
-def changed() -> None:
-    """A webhook policy was created, changed or deleted here: directories reload (the commit
-    of an ORM change says so too; this covers the time until it)."""
-    directory.changed(WebhookPolicy)
 
 
 async def _wanted_kinds(session: AsyncSession) -> dict[str, frozenset[str]]:
