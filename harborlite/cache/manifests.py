@@ -118,8 +118,9 @@ class ManifestCache:
         return entry
 
     def _find(
-        self, repository: str, reference: str, accepted: frozenset[str]
+        self, repository: str, reference: str, accepted: frozenset[str] | None
     ) -> CachedManifest | None:
+        """The fresh entry of ``reference``, if its type is ``accepted`` (None: any type)."""
         now = time.monotonic()
         if is_digest(reference):
             digest = reference
@@ -132,13 +133,18 @@ class ManifestCache:
         entry = self._manifests.get(key)
         if entry is None or now - entry.learnt_at > self.digest_ttl:
             return None
-        if entry.media_type not in accepted:
+        if accepted is not None and entry.media_type not in accepted:
             return None
         self._manifests.move_to_end(key)
         return entry
 
     def holds(self, repository: str, digest: str) -> bool:
         return (repository, digest) in self._manifests
+
+    def knows(self, repository: str, reference: str) -> bool:
+        """Whether a fresh entry answers ``reference`` (in whatever type): when it does and
+        still a lookup misses, the client's Accept is what the registry must answer."""
+        return self.enabled and self._find(repository, reference, None) is not None
 
     # ------------------------------------------------------------------ learning
 

@@ -7,11 +7,25 @@ it says is learnt here and shared with Redis (:meth:`CachedManifests.learnt`, th
 that does both), under the generations read before the registry was asked. A HEAD teaches no
 body, and a push forgets what its tag named: the manifest is then fetched once in the
 background, so the pulls that follow are answered from the cache.
+
+Misses are asked once (single flight): when the cache knows nothing of a reference (never
+pulled here, or its tag's entry expired), the first request fetches it from the registry for
+everyone, counted against its own client's budget, and the requests of the same reference that
+come meanwhile wait for that one answer and are served from the cache; a thousand pullers of
+one tag whose entry just expired cost the registry one request, not a thousand (and not a 429
+of the per-client budget for most of them). The fetch accepts every cacheable type, so the
+registry says what a tag really names (a client that accepts no lists may be answered one of
+a list's images by tag: that answer never teaches the tag); a client whose Accept the cached
+type does not suit is answered by the registry, as before. When the fetch's answer cannot be
+kept (not a 200, not cacheable), each request goes to the registry as before, and for the next
+:data:`UNCACHEABLE_SECONDS` that reference is not fetched ahead again (no doubled requests for
+a storm of unknown tags).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 
 from starlette.types import Scope, Send
@@ -25,10 +39,14 @@ from harborlite.http.origin import origin_of
 from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
 from harborlite.oci.reference import is_digest
 from harborlite.services import Services
+from harborlite.v2.budget import proxied
 from harborlite.v2.routes import Route
 
 # A manifest request carrying one of these is answered by the registry, never the cache.
 _GO_TO_REGISTRY = frozenset({b"if-none-match", b"if-match", b"range", b"if-modified-since"})
+FLIGHT_WAIT_SECONDS = 30.0  # a request waits this long for the fetch in flight, then asks itself
+UNCACHEABLE_SECONDS = 1.0  # a reference whose answer could not be kept is not fetched ahead
+MAX_UNCACHEABLE = 10_000  # references remembered as such (past it, all are forgotten)
 
 
 def accept_values(scope: Scope) -> list[bytes]:
@@ -36,10 +54,12 @@ def accept_values(scope: Scope) -> list[bytes]:
 
 
 class CachedManifests:
-    """The gateway's manifest answers; holds the background fills in flight."""
+    """The gateway's manifest answers; holds the fetches in flight."""
 
     def __init__(self) -> None:
-        self._filling: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # the fetches in flight (a miss asked for everyone, or a fill after a push or HEAD)
+        self._flights: dict[tuple[str, str], asyncio.Task[bool]] = {}
+        self._uncacheable: dict[tuple[str, str], float] = {}  # when an answer was not kept
 
     async def answer(
         self, services: Services, scope: Scope, send: Send, route: Route, claims: Claims
@@ -47,8 +67,8 @@ class CachedManifests:
         """Answer a manifest GET/HEAD from the cache or Redis, exactly as the registry did.
         Returns where the answer came from (None: not answered) and what Redis said, which
         the registry's answer is then shared under."""
-        for key, _ in scope["headers"]:
-            if key in _GO_TO_REGISTRY:
+        for name, _ in scope["headers"]:
+            if name in _GO_TO_REGISTRY:
                 return None, None
         accepted = accepted_types(accept_values(scope))
         cache = services.manifests
@@ -57,23 +77,79 @@ class CachedManifests:
         source = "cache"
         if entry is None:
             sync = services.manifest_sync
-            if sync is None:
-                return None, None
-            generation = cache.generation(route.name)
-            shared = await sync.shared.lookup(route.name, route.reference)
-            if shared is None or shared.learnt is None:
+            if sync is not None:
+                generation = cache.generation(route.name)
+                shared = await sync.shared.lookup(route.name, route.reference)
+                if shared is not None and shared.learnt is not None:
+                    cache.adopt(route.name, generation, shared.learnt)
+                    entry = shared.learnt.entry
+                    if entry is not None and entry.media_type in accepted:
+                        source = "redis"
+                    else:
+                        entry = None
+        if entry is None:
+            if not cache.enabled or cache.knows(route.name, route.reference):
+                return None, shared  # known, in a type this Accept is not served: the registry
+            led = await self._asked_once(services, scope, route, shared)
+            if led is None:
                 return None, shared
-            cache.adopt(route.name, generation, shared.learnt)
-            entry = shared.learnt.entry
-            if entry is None or entry.media_type not in accepted:
+            entry = cache.lookup(route.name, route.reference, accepted)
+            if entry is None:  # what it names is not served to this Accept from the cache
                 return None, shared
-            source = "redis"
+            source = "proxy" if led else "cache"  # the registry answered the one who asked
         head = scope["method"] == "HEAD"
         if not head:
             services.pulls.add(Pull(claims.subject, route.name, route.reference, origin_of(scope)))
         await send({"type": "http.response.start", "status": 200, "headers": entry.headers})
         await send({"type": "http.response.body", "body": b"" if head else entry.body})
         return source, shared
+
+    async def _asked_once(
+        self, services: Services, scope: Scope, route: Route, shared: SharedLookup | None
+    ) -> bool | None:
+        """Wait for the registry's answer to this reference, asked once for every request
+        missing it at the same time: True when this request asked, False when it waited for
+        another's (or a background fill's), None when there is no answer the cache kept (the
+        caller asks the registry itself). The request that asks raises the budget's
+        ``OverBudget`` when its client is over it, as its own request to the registry would."""
+        key = (route.name, route.reference)
+        refused_at = self._uncacheable.get(key)
+        if refused_at is not None:
+            if time.monotonic() - refused_at < UNCACHEABLE_SECONDS:
+                return None
+            del self._uncacheable[key]
+        flight = self._flights.get(key)
+        if flight is not None:
+            return False if await self._waited(flight) else None
+        with proxied(scope, None):  # counted against the client who asked first
+            flight = self._take_off(services, route, shared)
+            return True if await self._waited(flight) else None
+
+    def _take_off(
+        self, services: Services, route: Route, shared: SharedLookup | None
+    ) -> asyncio.Task[bool]:
+        """The one fetch of this reference: asked with every cacheable type accepted, so the
+        registry names what the tag really points at (never one image of a list)."""
+        key = (route.name, route.reference)
+        generation = services.manifests.generation(route.name)  # before the registry is asked
+        flight = asyncio.create_task(self._fetched(services, route, generation, shared))
+        self._flights[key] = flight
+        flight.add_done_callback(lambda done: self._landed(key, done))
+        return flight
+
+    async def _waited(self, flight: asyncio.Task[bool]) -> bool:
+        try:
+            async with asyncio.timeout(FLIGHT_WAIT_SECONDS):
+                return await asyncio.shield(flight)  # a waiter gone does not stop the fetch
+        except Exception:  # too slow, or failed: each request asks the registry itself
+            return False
+
+    def _landed(self, key: tuple[str, str], flight: asyncio.Task[bool]) -> None:
+        self._flights.pop(key, None)
+        if flight.cancelled() or flight.exception() is not None or not flight.result():
+            if len(self._uncacheable) >= MAX_UNCACHEABLE:
+                self._uncacheable.clear()
+            self._uncacheable[key] = time.monotonic()
 
     async def learnt(
         self,
@@ -108,57 +184,42 @@ class CachedManifests:
         """A HEAD answer has no body: learn what it says, then fetch the manifest once, in the
         background, so the next HEAD or GET of it is answered from the cache (clients often
         HEAD, then GET)."""
-        accept = accept_values(scope)
-        await self.learnt(services, route, generation, accept, headers, None, shared)
+        await self.learnt(services, route, generation, accept_values(scope), headers, None, shared)
         if digest and not services.manifests.holds(route.name, digest):
-            self._fill_later(services, route, generation, accept, shared)
+            self._fill_later(services, route, shared)
 
     def pushed(self, services: Services, route: Route) -> None:
         """The push made the cache forget the tag (pushes may be heard out of order); ask the
         registry what it names now, in the background."""
         if not is_digest(route.reference):
-            generation = services.manifests.generation(route.name)
-            self._fill_later(services, route, generation, [ACCEPT_CACHEABLE], None)
+            self._fill_later(services, route, None)
 
-    def _fill_later(
-        self,
-        services: Services,
-        route: Route,
-        generation: int,
-        accept: list[bytes],
-        shared: SharedLookup | None,
-    ) -> None:
-        key = (route.name, route.reference)
-        if key in self._filling:
-            return
-        task = asyncio.create_task(self._fill(services, route, generation, accept, shared))
-        self._filling[key] = task
-        task.add_done_callback(lambda _: self._filling.pop(key, None))
+    def _fill_later(self, services: Services, route: Route, shared: SharedLookup | None) -> None:
+        if (route.name, route.reference) not in self._flights:
+            self._take_off(services, route, shared)
 
-    async def _fill(
-        self,
-        services: Services,
-        route: Route,
-        generation: int,
-        accept: list[bytes],
-        shared: SharedLookup | None,
-    ) -> None:
+    async def _fetched(
+        self, services: Services, route: Route, generation: int, shared: SharedLookup | None
+    ) -> bool:
+        """The registry's GET of the manifest, learnt here and shared; True when it was
+        kept."""
         sync = services.manifest_sync
         if shared is None and sync is not None:
             # Redis's generation, read before the registry is asked, so the answer is shared
             shared = await sync.shared.lookup(route.name, route.reference)
-        headers = {"Accept": ", ".join(v.decode("latin-1") for v in accept)} if accept else {}
         try:
             status, answer, body = await services.upstream.fetch(
                 "GET",
                 route.name,
                 f"/v2/{route.name}/manifests/{route.reference}",
                 ("pull",),
-                headers=headers,
+                headers={"Accept": ACCEPT_CACHEABLE.decode()},
                 limit=MAX_MANIFEST_BYTES,
             )
         except HarborliteError:
-            return
-        if status == 200:
-            raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.items()]
-            await self.learnt(services, route, generation, accept, raw, body, shared)
+            return False
+        if status != 200:
+            return False
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.items()]
+        await self.learnt(services, route, generation, [ACCEPT_CACHEABLE], raw, body, shared)
+        return services.manifests.knows(route.name, route.reference)
