@@ -50,32 +50,32 @@ def _clients_text(clients: int, noun: str) -> str:
     return f"{clients} {noun}" + ("" if clients == 1 else "s")
 
 
-CASES: list[c.Case] = []
-CEILINGS: dict[str, str] = {}  # blob GET case -> its ceiling case
-for _slot, _mib, _smoke in SLOTS:
-    for _clients in CLIENTS:
-        CASES.append(
-            c.Case(
-                get_name(_slot, _clients),
-                f"blob GET from storage, {_size_text(_mib)}, "
-                f"{_clients_text(_clients, 'client')} (aggregate)",
-                "MB/s",
-                True,
-                TARGET,
+def _matrix(name: Callable[[str, int], str], text: str, noun: str, targeted: bool) -> list[c.Case]:
+    """One case per slot and client count: ``name(slot, clients)``, ``text`` + size, count."""
+    made = []
+    for slot, mib, _smoke in SLOTS:
+        for clients in CLIENTS:
+            made.append(
+                c.Case(
+                    name(slot, clients),
+                    f"{text}, {_size_text(mib)}, {_clients_text(clients, noun)}"
+                    + (" (aggregate)" if targeted else ""),
+                    "MB/s",
+                    targeted,
+                    TARGET if targeted else None,
+                )
             )
-        )
-        CEILINGS[get_name(_slot, _clients)] = ceiling_name(_slot, _clients)
-for _slot, _mib, _smoke in SLOTS:
-    for _clients in CLIENTS:
-        CASES.append(
-            c.Case(
-                ceiling_name(_slot, _clients),
-                f"ceiling: sendfile(2) page cache to loopback, C reader, {_size_text(_mib)}, "
-                f"{_clients_text(_clients, 'reader')}",
-                "MB/s",
-                False,
-            )
-        )
+    return made
+
+
+CASES: list[c.Case] = _matrix(get_name, "blob GET from storage", "client", True) + _matrix(
+    ceiling_name, "ceiling: sendfile(2) page cache to loopback, C reader", "reader", False
+)
+CEILINGS: dict[str, str] = {  # blob GET case -> its ceiling case
+    get_name(slot, clients): ceiling_name(slot, clients)
+    for slot, _mib, _smoke in SLOTS
+    for clients in CLIENTS
+}
 
 
 def build(workdir: Path) -> Path:
