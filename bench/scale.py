@@ -219,22 +219,32 @@ def pool_of(database_url: str) -> tuple[int, int]:
 
 
 class ConnectionSampler(threading.Thread):
-    """Peak number of PostgreSQL backends connected to ``database`` (pg_stat_activity)."""
+    """Peak number of PostgreSQL backends connected to ``database`` (pg_stat_activity) that
+    harborlite opened (its client backends, named :data:`harborlite.db.engine.APPLICATION_NAME`);
+    beside it the peak of the other client backends (a connection harborlite opened without its
+    name: 0 expected) and of PostgreSQL's own workers on the database (autovacuum, which an
+    earlier count of every backend took for a 31st connection of a pool of 30)."""
 
     def __init__(self, port: int, database: str, every: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.port, self.database, self.every = port, database, every
         self.peak = 0
+        self.others_peak = 0  # client backends not named harborlite's
+        self.workers_peak = 0  # PostgreSQL's own (autovacuum workers) on the database
+        self.workers_seen: set[str] = set()
         self.samples = 0
         # what harborlite's backends were doing, sample by sample: (state, wait event, the
         # statement's first words) -> backends seen so (where a push waits, or holds, a
         # connection)
         self.doing: dict[str, int] = {}
+        self.at_peak: list[str] = []  # harborlite's backends in the sample that saw the peak
         self._done = threading.Event()
         self.error: BaseException | None = None
 
     async def _sample(self) -> None:
         import asyncpg
+
+        from harborlite.db.engine import APPLICATION_NAME
 
         conn = await asyncpg.connect(
             host="127.0.0.1", port=self.port, user="postgres", database="postgres"
@@ -242,12 +252,25 @@ class ConnectionSampler(threading.Thread):
         try:
             while not self._done.is_set():
                 rows = await conn.fetch(
-                    "SELECT state, wait_event, left(query, 40) AS query FROM pg_stat_activity "
-                    "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    "SELECT pid, backend_type, application_name, backend_start, state, "
+                    "wait_event, left(query, 40) AS query FROM pg_stat_activity "
+                    "WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY backend_start",
                     self.database,
                 )
-                self.peak = max(self.peak, len(rows))
-                for row in rows:
+                ours = [r for r in rows if r["application_name"] == APPLICATION_NAME]
+                clients = [r for r in rows if r["backend_type"] == "client backend"]
+                workers = [r for r in rows if r["backend_type"] != "client backend"]
+                self.others_peak = max(self.others_peak, len(clients) - len(ours))
+                self.workers_peak = max(self.workers_peak, len(workers))
+                self.workers_seen.update(f"{r['backend_type']}: {r['query']}" for r in workers)
+                if len(ours) > self.peak:
+                    self.at_peak = [
+                        f"{row['pid']} {row['backend_start']:%H:%M:%S.%f} "
+                        f"{row['state']} / {row['query']}"
+                        for row in ours
+                    ]
+                self.peak = max(self.peak, len(ours))
+                for row in ours:
                     key = f"{row['state']} / {row['wait_event'] or '-'} / {row['query']}"
                     self.doing[key] = self.doing.get(key, 0) + 1
                 self.samples += 1
@@ -275,13 +298,14 @@ class PushWorld:
 
     DATABASE = "scale"
 
-    def __init__(self, workdir: Path, pushers: int) -> None:
+    def __init__(self, workdir: Path, pushers: int, pool_query: str = "") -> None:
         self.workdir = workdir
         self.pushers = pushers
         self.postgres = PostgresServer(database=self.DATABASE)
         self.server: Harborlite | None = None
         try:
-            self.database_url = self.postgres.dsn
+            # ``pool_query``: the pool's sizes in the database URL (``pool_size=5&max_overflow=2``)
+            self.database_url = self.postgres.dsn + (f"?{pool_query}" if pool_query else "")
             self.pool = pool_of(self.database_url)
             data_dir = workdir / "pg-harborlite"
             data_dir.mkdir(parents=True)
@@ -357,6 +381,10 @@ class PushWorld:
             "pg_connections_peak": connections.peak,
             "pg_samples": connections.samples,
             "pg_doing": connections.doing,
+            "pg_at_peak": connections.at_peak,
+            "pg_others_peak": connections.others_peak,
+            "pg_workers_peak": connections.workers_peak,
+            "pg_workers_seen": sorted(connections.workers_seen),
             "rss_peak_mib": sampled.rss,
             "open_files_peak": sampled.fds,
             "rss_growth_mib": watch.growth,
@@ -382,10 +410,13 @@ def main() -> None:
     parser.add_argument(
         "--doing", type=int, default=0, help="print what harborlite's backends did most"
     )
+    parser.add_argument(
+        "--pool", default="", help="pool sizes in the database URL: pool_size=5&max_overflow=2"
+    )
     args = parser.parse_args()
     print(raise_open_files(4 * args.pushers + 256), flush=True)
     with tempfile.TemporaryDirectory(prefix="scale-push-") as tmp:
-        world = PushWorld(Path(tmp), args.pushers)
+        world = PushWorld(Path(tmp), args.pushers, args.pool)
         try:
             size, overflow = world.pool
             print(f"{args.pushers} pushers; pool_size {size} + max_overflow {overflow}", flush=True)
@@ -398,9 +429,17 @@ def main() -> None:
                         f"round {number + 1} {side:10s} {answer['rate']:7.1f} push/s "
                         f"p50 {answer['p50_ms']:7.0f} ms p99 {answer['p99_ms']:7.0f} ms "
                         f"errors {answer['errors']} pg connections "
-                        f"{answer['pg_connections_peak']} {_first(answer['failures'])}",
+                        f"{answer['pg_connections_peak']} (others {answer['pg_others_peak']}, "
+                        f"PostgreSQL's workers {answer['pg_workers_peak']}) "
+                        f"{_first(answer['failures'])}",
                         flush=True,
                     )
+                    for worker in answer["pg_workers_seen"][: args.doing]:
+                        print(f"    not harborlite's: {worker}")
+                    if side == "harborlite" and args.doing and answer["pg_at_peak"]:
+                        print("    at the peak:")
+                        for backend in answer["pg_at_peak"]:
+                            print(f"      {backend}")
                     if side == "harborlite" and args.doing:
                         doing = sorted(answer["pg_doing"].items(), key=lambda kv: -kv[1])
                         for what, seen in doing[: args.doing]:

@@ -194,9 +194,12 @@ class ScaleRun:
                 size, overflow = push_world.pool
                 rec.notes.append(
                     f"{args.pushers} pushers x {args.push_images} images on {side}, round "
-                    f"{number + 1}: {_statuses(answer)}; PostgreSQL connections to the database "
-                    f"peaked at {answer['pg_connections_peak']} ({answer['pg_samples']} samples; "
-                    f"harborlite's pool: pool_size {size} + max_overflow {overflow})"
+                    f"{number + 1}: {_statuses(answer)}; harborlite's PostgreSQL connections "
+                    f"(application_name harborlite) peaked at {answer['pg_connections_peak']} "
+                    f"({answer['pg_samples']} samples; harborlite's pool: pool_size {size} + "
+                    f"max_overflow {overflow}); other clients of the database "
+                    f"{answer['pg_others_peak']}, PostgreSQL's own workers (autovacuum) "
+                    f"{answer['pg_workers_peak']}"
                 )
                 print(
                     f"{'scale_push':28s} {side:10s} {answer['rate']:10.1f} push/s "

@@ -34,6 +34,10 @@ PING_IDLE_SECONDS = 1.0
 # prepared statements asyncpg keeps per connection (SQLAlchemy's default 100 is fewer than
 # the statements a push, a pull and the API's pages use)
 STATEMENT_CACHE = 500
+# the name harborlite's connections give PostgreSQL (``pg_stat_activity.application_name``):
+# an operator (and the bench, and the tests) tells harborlite's backends from the others on
+# the same database (autovacuum's workers, psql sessions, another client's pool)
+APPLICATION_NAME = "harborlite"
 _CHECKED_IN = "harborlite.checked_in"  # connection record info: when it was last returned
 # the database URL's query may set them (``?pool_size=5&max_overflow=0``): taken out of the
 # URL before the driver sees it
@@ -71,7 +75,7 @@ def make_engine(url: str) -> AsyncEngine:
 
         return engine
     url, sizes = pool_of(url)
-    connect_args: dict[str, Any] = {}
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": APPLICATION_NAME}}
     if "prepared_statement_cache_size" not in make_url(url).query:
         connect_args["prepared_statement_cache_size"] = STATEMENT_CACHE
     engine = create_async_engine(url, connect_args=connect_args, **sizes)
