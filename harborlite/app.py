@@ -47,21 +47,33 @@ log = logging.getLogger("harborlite")
 
 
 TOKEN_PATH = "/service/token"
+REGISTRY_PREFIX = "/v2/"  # what Mount("/v2") matches (``/v2`` alone is the portal's)
 
 
 class Dispatcher:
     """The top of the app: ``/service/token``, asked once per pull and push, goes to its lean
     app behind only the guard, and ``/metrics`` (scraped, never a portal page: no session, no
-    catch-all) to its own; everything else (and the lifespan) goes to Starlette with its router
-    and the portal's session middleware."""
+    catch-all) to its own; so does every path under ``/v2/`` (the registry's hot path: exactly
+    the paths Starlette's ``/v2`` mount took, which the portal's session middleware never
+    touched). Everything else (and the lifespan) goes to Starlette with its router and the
+    portal's session middleware."""
 
-    def __init__(self, main: Starlette, token: ASGIApp, metrics: ASGIApp) -> None:
+    def __init__(
+        self, main: Starlette, token: ASGIApp, metrics: ASGIApp, registry: ASGIApp | None = None
+    ) -> None:
         self.main = main
         self.token = token
         self.metrics = metrics
+        self.registry = registry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == TOKEN_PATH:
+        if (
+            self.registry is not None
+            and scope["type"] == "http"
+            and scope["path"].startswith(REGISTRY_PREFIX)
+        ):
+            await self.registry(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == TOKEN_PATH:
             await self.token(scope, receive, send)
         elif scope["type"] == "http" and scope["path"] == METRICS_PATH:
             await self.metrics(scope, receive, send)
@@ -178,7 +190,9 @@ def create_app(settings: Settings) -> ZeroCopyHook:
         PortalSessionMiddleware, idle_minutes=portal.idle_minutes, max_hours=portal.max_hours
     )
     app.add_middleware(GuardMiddleware)
-    dispatcher = Dispatcher(app, GuardMiddleware(token_app), GuardMiddleware(metrics_app))
+    dispatcher = Dispatcher(
+        app, GuardMiddleware(token_app), GuardMiddleware(metrics_app), GuardMiddleware(gateway)
+    )
     # the request id first (every log line and metric below sees it), then counted and timed
     observed = RequestIdMiddleware(ObservedRequests(dispatcher, metrics))
     # trickling request bodies are cut off (inside the hook: it needs uvicorn's own send)

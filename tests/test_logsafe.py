@@ -196,3 +196,22 @@ def test_the_text_format_is_unchanged_by_default() -> None:
             root.removeHandler(handler)
         for handler in before:
             root.addHandler(handler)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "PASSWORD=Harbor12345",
+        "AuThOrIzAtIoN: BeArEr abcdefgh12345678",
+        f"TOKEN {JWT.upper()[:3]}{JWT[3:]}",
+        "x-AMZ-credential=AKIA/2026",
+        "HTTPS://u:pw@host/",
+        "pa\u017fsword=kelvin",  # a long s: the search folds it to s, lower() does not
+        "\u017fecret=hidden",
+        "author\u0131zation: Basic YWRtaW46SGFyYm9yMTIzNDU=",  # a dotless i
+        "GET /v2/a/b/manifests/v1 200 0.3ms user=admin via=cache rid=0f",
+    ],
+)
+def test_the_quick_look_never_skips_what_the_search_would_hide(line: str) -> None:
+    """Lines without a word of a credential skip the search; skipping changes nothing."""
+    assert logsafe.scrub(line) == logsafe._SECRETS.sub(logsafe._hidden, line)

@@ -6,8 +6,8 @@ layer, so every log line and every error envelope below it can name the request.
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,7 +31,7 @@ class RequestIdMiddleware:
                 break
         if request_id is None:
             # a missing or unsafe id is replaced, so what is logged is what is echoed
-            request_id = uuid.uuid4().hex.encode()
+            request_id = os.urandom(16).hex().encode()  # 32 hex digits, as uuid4().hex, quicker
             scope["headers"] = [
                 *(h for h in scope["headers"] if h[0] != b"x-request-id"),
                 (b"x-request-id", request_id),

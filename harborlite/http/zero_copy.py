@@ -23,6 +23,7 @@ CHUNK = 1024 * 1024  # the fallback's reads, when sendfile could not send everyt
 SENDFILE_SLICE = 8 * 1024 * 1024  # bytes per sendfile(2) call
 STALL_SECONDS = 120  # a client that takes nothing for this long is dropped
 ZERO_COPY_KEY = "harborlite.zero_copy"
+BLOB_PATH = "/blobs/"  # the paths (``/v2/<name>/blobs/<digest>``) that may send a file
 
 
 def zero_copy_of(scope: Scope) -> ZeroCopy | None:
@@ -128,7 +129,11 @@ class ZeroCopyHook:
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="harborlite-sendfile")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("http_version") in ("1.0", "1.1"):
+        if (
+            scope["type"] == "http"
+            and BLOB_PATH in scope["path"]  # only blob downloads send files: no other path pays
+            and scope.get("http_version") in ("1.0", "1.1")
+        ):
             cycle = getattr(send, "__self__", None)
             if (
                 cycle is not None

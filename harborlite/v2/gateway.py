@@ -23,9 +23,11 @@ from harborlite.audit.events import PUSH, Actor
 from harborlite.auth.tokens import Claims, TokenError
 from harborlite.cache.shared import SharedLookup
 from harborlite.http.origin import header, origin_of
+from harborlite.http.single_flight import SingleFlight
 from harborlite.oci.json_reader import UnreadableJson, read_object
 from harborlite.oci.mediatypes import MAX_MANIFEST_BYTES
 from harborlite.oci.reference import is_digest, valid_repository_name
+from harborlite.proxycache.pull_through import Target
 from harborlite.services import Services, services_of
 from harborlite.v2 import gc_fence, immutable_tags, quota_guard, signed_pulls, vulnerable_pulls
 from harborlite.v2.access_log import access_logged
@@ -60,6 +62,8 @@ class RegistryGateway:
         self.manifests = CachedManifests()
         self.refusals = RefusalThrottle()
         self.proxies = ProxyCache()
+        # a project's proxy binding read once when it expires under load, not once per request
+        self.proxy_reads: SingleFlight[Target | None] = SingleFlight()
         self.direct = DirectUploads()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,20 +99,20 @@ class RegistryGateway:
         # 1. authenticate: a bearer token harborlite signed
         authorization = header(scope, b"authorization")
         needed = required_actions(route, method)
-        wanted_scope = None
-        if route.kind is Kind.CATALOG:
-            wanted_scope = "registry:catalog:*"
-        elif needed:
-            wanted_scope = challenge_scope(route, challenge_actions(needed))
         if not authorization or not authorization.lower().startswith("bearer "):
-            await send_unauthorized(send, settings, wanted_scope, head=head)
+            await send_unauthorized(send, settings, _wanted_scope(route, needed), head=head)
             access_logged(scope, 401, started, "", "refused", "no bearer token")
             return
         try:
             claims = self.tokens.verify(services.signer, authorization[7:].strip())
         except TokenError as error:
             await send_unauthorized(
-                send, settings, wanted_scope, error.args[0], error="invalid_token", head=head
+                send,
+                settings,
+                _wanted_scope(route, needed),
+                error.args[0],
+                error="invalid_token",
+                head=head,
             )
             access_logged(scope, 401, started, "", "refused", f"invalid token: {error.args[0]}")
             return
@@ -116,7 +120,12 @@ class RegistryGateway:
         revoked = services.revocations.refused(claims, route.project if route.name else None)
         if revoked is not None:  # a right it carries was taken away: ask the token service again
             await send_unauthorized(
-                send, settings, wanted_scope, revoked, error="invalid_token", head=head
+                send,
+                settings,
+                _wanted_scope(route, needed),
+                revoked,
+                error="invalid_token",
+                head=head,
             )
             access_logged(scope, 401, started, claims.subject, "refused", revoked)
             return
@@ -144,7 +153,10 @@ class RegistryGateway:
         try:
             proxy = None
             if route.kind in (Kind.MANIFEST, Kind.BLOB, Kind.UPLOAD):
-                proxy = await self.proxies.target(services, route.project)
+                project = route.project
+                proxy = await self.proxy_reads.run(
+                    project, lambda: self.proxies.target(services, project)
+                )
                 if proxy is not None and stores_content(route, method):
                     _check(push_refusal(proxy))
             if route.kind is Kind.BLOB and method in ("GET", "HEAD"):
@@ -410,6 +422,13 @@ class PolicyRefused(Exception):
 def _check(refusal: Refusal | None) -> None:
     if refusal is not None:
         raise PolicyRefused(refusal)
+
+
+def _wanted_scope(route: Route, needed: tuple[str, ...]) -> str | None:
+    """The scope a 401 for a missing, invalid or revoked token names (built only then)."""
+    if route.kind is Kind.CATALOG:
+        return "registry:catalog:*"
+    return challenge_scope(route, challenge_actions(needed)) if needed else None
 
 
 def challenge_scope(route: Route, actions: tuple[str, ...]) -> str:

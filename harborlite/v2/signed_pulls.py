@@ -5,18 +5,25 @@ the project has trusted keys, signed with one of them), with Harbor's answer: 41
 which check a signature failed.
 
 The decisions are :mod:`harborlite.signatures.policy`'s; a project without the setting costs
-one dictionary lookup, and a policy-checked pull of an image judged before costs one more.
+one dictionary lookup, and a policy-checked pull of an image judged before costs one more. When
+a project's cached policy expires, the requests in flight share one read of it
+(:class:`~harborlite.http.single_flight.SingleFlight`).
 """
 
 from __future__ import annotations
 
 from harborlite.auth.tokens import Claims
+from harborlite.http.single_flight import SingleFlight
 from harborlite.services import Services
-from harborlite.signatures.policy import signed_pulls
+from harborlite.signatures.cache import ProjectPolicy
+from harborlite.signatures.policy import BYPASS_ACTIONS, signed_pulls
 from harborlite.v2.challenge import Refusal
 from harborlite.v2.routes import Route
 
 STATUS, CODE = 412, "PROJECTPOLICYVIOLATION"
+_BYPASS = frozenset(BYPASS_ACTIONS)
+# a project's policy read once when its cached entry expires under load, not once per request
+_READS: SingleFlight[ProjectPolicy] = SingleFlight()
 
 
 def _granted(claims: Claims, name: str) -> frozenset[str]:
@@ -35,7 +42,12 @@ async def refused_manifest_pull(services: Services, route: Route, claims: Claims
         return cache.generation(repository) if cache.enabled else None
 
     decisions = signed_pulls(services.sessions, services.upstream, generation)
-    why = await decisions.refusal(
-        route.project, route.name, route.reference, _granted(claims, route.name)
-    )
+    granted = _granted(claims, route.name)
+    if granted & _BYPASS:  # as decisions.refusal would say, before any read
+        return None
+    policies, project = decisions.policies, route.project
+    policy = await _READS.run((policies, project), lambda: policies.policy(project))
+    if not policy.required:
+        return None
+    why = await decisions.refusal(project, route.name, route.reference, granted)
     return Refusal(STATUS, CODE, why) if why is not None else None

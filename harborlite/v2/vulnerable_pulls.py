@@ -11,7 +11,8 @@ checked when pulled); an artifact that is not an image (a chart: no image scanne
 a reference the index does not hold (the registry answers 404 itself). Push rights alone do
 not let a pull through, as in Harbor.
 
-A project without ``prevent_vul`` costs one dictionary lookup.
+A project without ``prevent_vul`` costs one dictionary lookup; when its cached policy expires,
+the requests in flight share one read (:class:`~harborlite.http.single_flight.SingleFlight`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.types import Scope
 
 from harborlite.auth.tokens import Claims
 from harborlite.http.origin import header
+from harborlite.http.single_flight import SingleFlight
 from harborlite.oci.mediatypes import INDEX_MEDIA_TYPES
 from harborlite.oci.reference import is_digest
 from harborlite.scanning.credentials import is_scanner_pull
@@ -30,11 +32,13 @@ from harborlite.services import Services
 from harborlite.v2.challenge import Refusal
 from harborlite.v2.routes import Route
 from harborlite.vulnerabilities import queries
-from harborlite.vulnerabilities.policy import policy_cache, refusal
+from harborlite.vulnerabilities.policy import VulnerabilityPolicy, policy_cache, refusal
 
 STATUS, CODE = 412, "PROJECTPOLICYVIOLATION"
 SIGNERS = ("cosign", "notation")
 SCANNED_TYPES = frozenset({"IMAGE"})
+# a project's policy read once when its cache entry expires under load, not once per request
+_READS: SingleFlight[VulnerabilityPolicy] = SingleFlight()
 
 
 def _granted(claims: Claims, name: str) -> frozenset[str]:
@@ -54,7 +58,9 @@ async def refused_manifest_pull(
     services: Services, scope: Scope, route: Route, claims: Claims
 ) -> Refusal | None:
     """``route`` is a manifest GET or HEAD the token covers; a Refusal, or None to go on."""
-    policy = await policy_cache(services.sessions).policy(route.project)
+    cache = policy_cache(services.sessions)
+    project = route.project
+    policy = await _READS.run((cache, project), lambda: cache.policy(project))
     if not policy.prevent:
         return None
     granted = _granted(claims, route.name)
