@@ -120,32 +120,3 @@ def add_tag(session: AsyncSession, repository: Repository, artifact: Artifact, n
     session.add(tag)
     repository.update_time = now
     return tag
-
-
-async def tag_names_page(
-    session: AsyncSession, repository_name: str, *, last: str | None, limit: int | None
-) -> list[str] | None:
-    """The repository's tag names in byte order after ``last`` (the registry's order), at most
-    ``limit`` (None: all); None when the repository is not in the index.
-
-    One statement for a page (the repository by its name inside it, the names read in order
-    from the unique index on ``(repository_id, name)`` and stopped at ``limit``); a second only
-    when the page is empty, to tell an unknown repository from the end of the list."""
-    bytewise = session.get_bind().dialect.name == "postgresql"  # its collation is not bytes
-    tags, repositories = Tag.__table__.c, Repository.__table__.c  # Core: names, no ORM rows
-    name: ColumnElement[str] = tags.name.collate("C") if bytewise else tags.name
-    repository_id = (
-        select(repositories.id).where(repositories.name == repository_name).scalar_subquery()
-    )
-    query = select(tags.name).where(tags.repository_id == repository_id)
-    if last:
-        query = query.where(name > last)
-    query = query.order_by(name)
-    if limit is not None:
-        query = query.limit(limit)
-    connection = await session.connection()
-    names: list[str] = list((await connection.execute(query)).scalars())
-    if names:
-        return names
-    known = await session.execute(select(Repository.id).where(Repository.name == repository_name))
-    return names if known.scalar_one_or_none() is not None else None

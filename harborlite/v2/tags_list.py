@@ -1,9 +1,10 @@
 """``/v2/<name>/tags/list`` from harborlite's index, with the spec's paging.
 
 distribution 2.8 ignores ``n`` and ``last`` (its paging came in 3.0) and reads every tag's link
-file from storage; the index answers a page with one query, ``n`` and ``last`` as the
-distribution spec says: at most ``n`` tags in lexical order after ``last``, and a ``Link`` header
-with ``rel="next"`` when more follow."""
+file from storage; harborlite answers from the repository's names held in memory
+(:mod:`harborlite.artifacts.tag_names`: what keeps them right, and how stale another replica's
+change may be), ``n`` and ``last`` as the distribution spec says: at most ``n`` tags in lexical
+order after ``last``, and a ``Link`` header with ``rel="next"`` when more follow."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from urllib.parse import parse_qs, quote
 
 from starlette.types import Scope, Send
 
-from harborlite.artifacts.tags import tag_names_page
+from harborlite.artifacts.tag_names import cache_for
 from harborlite.services import Services
 from harborlite.v2.challenge import send_error, send_json_bytes
 from harborlite.v2.routes import Route
@@ -36,11 +37,8 @@ async def serve_tags_list(services: Services, scope: Scope, send: Send, route: R
             await send_error(send, 400, "PAGINATION_NUMBER_INVALID", "n must not be negative")
             return 400
         limit = min(limit, MAX_PAGE)
-    async with services.sessions() as session:
-        tags = await tag_names_page(
-            session, route.name, last=last, limit=None if limit is None else limit + 1
-        )
-    if tags is None:
+    names = await cache_for(services.sessions).get(route.name)
+    if names is None:
         await send_error(
             send,
             404,
@@ -50,12 +48,16 @@ async def serve_tags_list(services: Services, scope: Scope, send: Send, route: R
         )
         return 404
     headers: list[tuple[bytes, bytes]] = []
-    if limit is not None and len(tags) > limit:
-        tags = tags[:limit]
-        after = quote(tags[-1], safe="") if tags else ""
-        link = f'</v2/{route.name}/tags/list?last={after}&n={limit}>; rel="next"'
-        headers.append((b"link", link.encode()))
+    if limit is None and not last:
+        listed = names.whole_json()  # the whole list, encoded once
+    else:
+        tags, more = names.after(last, limit)
+        if more and limit is not None:
+            after = quote(tags[-1], safe="") if tags else ""
+            link = f'</v2/{route.name}/tags/list?last={after}&n={limit}>; rel="next"'
+            headers.append((b"link", link.encode()))
+        listed = json.dumps(tags).encode()
     # written directly: the names are strings, the page is the whole body
-    body = b'{"name":%s,"tags":%s}' % (json.dumps(route.name).encode(), json.dumps(tags).encode())
+    body = b'{"name":%s,"tags":%s}' % (json.dumps(route.name).encode(), listed)
     await send_json_bytes(send, body, headers)
     return 200
