@@ -7,9 +7,10 @@ With S3 (``HARBORLITE_STORAGE=s3``) this path is off: the registry answers a blo
 307 to a presigned URL of the bucket (its ``storage.redirect`` is on), which the proxy passes
 through untouched, so the bytes go from S3 to the client and never through harborlite.
 
-A whole-blob GET goes out with ``sendfile(2)`` (:mod:`harborlite.http.zero_copy`); when the
-server offers no zero copy (another server, a test client) or the request is a HEAD or a Range
-request, Starlette's FileResponse with 1 MiB chunks serves it.
+A whole-blob GET goes out on the connection's own socket (:mod:`harborlite.http.zero_copy`):
+by ``sendfile(2)`` to a fast reader, by copies to a slow one (:mod:`harborlite.http.blob_body`
+says why). When the server offers no zero copy (another server, a test client) or the request
+is a HEAD or a Range request, Starlette's FileResponse with 1 MiB chunks serves it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
-from harborlite.http.zero_copy import send_whole_file, zero_copy_of
+from harborlite.http import blob_body
+from harborlite.http.zero_copy import zero_copy_of
 from harborlite.services import Services
 from harborlite.v2.challenge import send_error
 from harborlite.v2.routes import Route
@@ -112,7 +114,7 @@ async def serve_blob_from_storage(
                 (b"content-type", b"application/octet-stream"),
                 (b"content-length", str(stat.st_size).encode()),
             ]
-            await send_whole_file(zero_copy, send, fd, stat.st_size, headers)
+            await blob_body.send_whole_file(zero_copy, send, fd, stat.st_size, headers)
         finally:
             os.close(fd)
         services.metrics.served_from_storage(stat.st_size)
