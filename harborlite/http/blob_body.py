@@ -10,7 +10,8 @@ machine kind over 1 GiB pulls: skopeo spent 5.2 to 5.7 CPU seconds on a pull sen
 this process ``pread``s into a 1 MiB buffer and ``write``s (hot in the cache when the reader
 copies them); that difference was the 0.84x harborlite had on that pull. So:
 
-- every :data:`WINDOW` bytes the worker looks at how fast the client took the last window;
+- every :data:`WINDOW` bytes the worker looks at how fast the client took the bytes so far
+  (from :data:`JUDGED_AFTER` on: a busy moment of the machine is not a slow reader);
 - below :data:`SLOW_READER` bytes a second (skopeo tops out at 260 MB/s here, copying between
   two local layouts; the bench's C reader takes 1.7 to 2.1 GB/s), and while no more than
   :data:`COPY_WHEN_AT_MOST` transfers run at once (with many clients this process's CPU is the
@@ -37,6 +38,7 @@ from starlette.types import Send
 from harborlite.http.zero_copy import CHUNK, ZeroCopy
 
 WINDOW = 16 * 1024 * 1024  # bytes between two looks at the client's pace
+JUDGED_AFTER = 4 * WINDOW  # the pace is judged from the first byte once this much went
 SLOW_READER = 400_000_000  # bytes/s: a client slower than this gets copies
 COPY_WHEN_AT_MOST = 2  # transfers at once; with more, everything goes by sendfile
 PIECE = 1024 * 1024  # bytes per pread/write in copy mode (the least CPU on both sides, measured)
@@ -126,13 +128,17 @@ def send_file_paced(socket_fd: int, file_fd: int, count: int) -> int:
     with _active_lock:
         _active += 1
     try:
+        started = time.monotonic()
         while done.offset < count:
-            begun, end = done.offset, min(done.offset + WINDOW, count)
-            started = time.monotonic()
+            end = min(done.offset + WINDOW, count)
             window = _copy_window if copy else _sendfile_window
             window(socket_fd, file_fd, done, end, poller, buffer)
-            pace = (done.offset - begun) / max(time.monotonic() - started, 1e-6)
-            copy = pace < SLOW_READER and _active <= COPY_WHEN_AT_MOST
+            # the pace since the first byte, judged once a few windows went: one window slowed
+            # by a busy moment of this machine does not turn a fast reader to copies
+            pace = done.offset / max(time.monotonic() - started, 1e-6)
+            copy = (
+                done.offset >= JUDGED_AFTER and pace < SLOW_READER and _active <= COPY_WHEN_AT_MOST
+            )
     except (_Stalled, _Gone):
         pass
     except OSError as error:
