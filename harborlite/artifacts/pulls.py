@@ -108,12 +108,14 @@ class PullRecorder:
         return True
 
     def _emit(self, batch: list[Pull]) -> None:
-        """A PULL_ARTIFACT event per pull written (the reference pulled: a tag, or a digest)."""
+        """A PULL_ARTIFACT event per pull written (the reference pulled: a tag, or a digest),
+        handed over as one batch."""
         if self.events is None:
             return
+        events = []
         for pull in batch:
             by_digest = ":" in pull.reference
-            self.events.emit(
+            events.append(
                 ArtifactEvent(
                     PULL_ARTIFACT,
                     pull.repository.split("/", 1)[0],
@@ -124,6 +126,7 @@ class PullRecorder:
                     occurred_at=pull.when,
                 )
             )
+        self.events.emit_all(events)
 
     def _requeue(self, batch: list[Pull], error: BaseException) -> None:
         room = max(0, MAX_QUEUED - len(self._queue))

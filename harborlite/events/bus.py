@@ -60,12 +60,26 @@ class EventBus:
 
     def emit(self, event: ArtifactEvent) -> None:
         """Hand ``event`` to every subscriber; returns at once (needs a running loop)."""
+        self.emit_all([event])
+
+    def emit_all(self, events: list[ArtifactEvent]) -> None:
+        """Hand each of ``events`` (a batch: the pulls of half a second) to every subscriber
+        that hears its kind: one task per subscriber for the whole batch, which hears them in
+        order (a thousand pulls start a task per subscriber, not a thousand)."""
         for name, subscriber, kinds in self._subscribers:
-            if kinds is not None and event.kind not in kinds:
+            heard = [e for e in events if kinds is None or e.kind in kinds]
+            if not heard:
                 continue
-            task = asyncio.create_task(self._call(name, subscriber, event), name=f"event-{name}")
+            called = self._call_all(name, subscriber, heard)
+            task = asyncio.create_task(called, name=f"event-{name}")
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+
+    async def _call_all(
+        self, name: str, subscriber: Subscriber, events: list[ArtifactEvent]
+    ) -> None:
+        for event in events:
+            await self._call(name, subscriber, event)
 
     async def _call(self, name: str, subscriber: Subscriber, event: ArtifactEvent) -> None:
         try:

@@ -72,3 +72,32 @@ def test_a_subscriber_hears_only_its_kinds_and_others_start_no_task() -> None:
         assert heard == [PUSH_ARTIFACT]
 
     asyncio.run(scenario())
+
+
+def test_a_batch_starts_one_task_per_subscriber_that_hears_it() -> None:
+    """The pulls of half a second come as one batch: each subscriber hears every event of its
+    kinds in order, in one task; one event it fails on does not lose it the rest."""
+
+    async def scenario() -> None:
+        bus = EventBus()
+        heard: list[str] = []
+
+        async def pulls(event: ArtifactEvent) -> None:
+            if event.tag == "3":
+                raise RuntimeError("one bad event")
+            heard.append(event.tag or "")
+
+        async def pushes(event: ArtifactEvent) -> None:
+            heard.append("push")
+
+        bus.subscribe("pulls", pulls)
+        bus.subscribe("pushes", pushes, frozenset({PUSH_ARTIFACT}))
+        batch = [
+            ArtifactEvent(PULL_ARTIFACT, "p", "p/app", None, str(i), "alice") for i in range(1000)
+        ]
+        bus.emit_all(batch)
+        assert len(bus._running) == 1  # the push subscriber hears none of them: no task
+        await bus.drain()
+        assert heard == [str(i) for i in range(1000) if i != 3]
+
+    asyncio.run(scenario())
