@@ -181,7 +181,9 @@ class TagNameCache:
             async with lock:  # a burst of lists of one repository loads it once
                 held = self._fresh(repository_name)
                 if held is None:
-                    held = await self._load(repository_name)
+                    before = self._held.get(repository_name)  # an expired or stale copy
+                    known = None if before is None else before.repository_id
+                    held = await self._load(repository_name, known)
                     self._forget(repository_name)
                     if held is not None and len(held.names) <= self._max_names:
                         self._keep(repository_name, held)
@@ -202,8 +204,12 @@ class TagNameCache:
             _, dropped = self._held.popitem(last=False)
             self._total -= len(dropped.names)
 
-    async def _load(self, repository_name: str) -> TagNames | None:
+    async def _load(self, repository_name: str, known_id: int | None = None) -> TagNames | None:
+        """``known_id``: the repository's id as a copy held before said, whose generation is
+        then read before the database is (a commit to another repository meanwhile does not
+        make the copy untrusted; without it, any commit meanwhile does)."""
         started, commits = time.monotonic(), _commits[0]
+        known = None if known_id is None else generation(known_id)
         async with self._sessions() as session:
             found = await session.execute(
                 select(Repository.id).where(Repository.name == repository_name)
@@ -219,7 +225,9 @@ class TagNameCache:
             names = tuple(sorted(rows.scalars()))  # code point order: no collation to trust
         # a change committed while this read (whatever snapshot the database gave it): the
         # names answer this request, and the next one reads again
-        seen = generation(repository_id) if _commits[0] == commits else (-1, -1)
+        now = generation(repository_id)
+        quiet = now == known if repository_id == known_id else _commits[0] == commits
+        seen = now if quiet else (-1, -1)
         return TagNames(repository_id, names, seen, started + self._ttl)
 
     @property

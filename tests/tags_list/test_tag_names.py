@@ -287,3 +287,32 @@ async def test_a_change_committed_during_a_load_reads_again(
     assert loads.count == 2  # the first copy was not trusted
     assert await _names(cache, "p/r") == ["a"]
     assert loads.count == 2
+
+
+async def test_a_reload_overlapping_another_repository_commit_is_trusted(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Pushes into other repositories commit all the time: a copy read again (its TTL over)
+    while one of them commits is kept; one of its own repository's commits is not."""
+    repository_id, _ = await _repository(sessions, "r", ["a"])
+    other_id, _ = await _repository(sessions, "other", ["x"])
+    cache, loads = TagNameCache(sessions, ttl=0.2), Loads(sessions)
+    engine = sessions.kw["bind"].sync_engine
+    landing: list[int] = []
+
+    def commit_elsewhere(_c: object, _cur: object, statement: str, *_a: object) -> None:
+        if statement.startswith("SELECT tags.name") and landing:
+            changed([landing.pop()])  # as a commit landing while the names are read
+
+    event.listen(engine, "before_cursor_execute", commit_elsewhere)
+    assert await _names(cache, "p/r") == ["a"]
+    await asyncio.sleep(0.25)
+    landing.append(other_id)
+    assert await _names(cache, "p/r") == ["a"]  # read again: the TTL is over
+    assert await _names(cache, "p/r") == ["a"]
+    assert loads.count == 2  # the second copy was trusted
+    await asyncio.sleep(0.25)
+    landing.append(repository_id)
+    assert await _names(cache, "p/r") == ["a"]
+    assert await _names(cache, "p/r") == ["a"]
+    assert loads.count == 4  # its own repository's commit: not trusted, read once more
