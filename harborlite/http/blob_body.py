@@ -25,17 +25,12 @@ that takes nothing for :data:`STALL_SECONDS` dropped.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import select
 import threading
 import time
 from typing import Any
-
-from starlette.types import Send
-
-from harborlite.http.zero_copy import CHUNK, ZeroCopy
 
 WINDOW = 16 * 1024 * 1024  # bytes between two looks at the client's pace
 JUDGED_AFTER = 4 * WINDOW  # the pace is judged from the first byte once this much went
@@ -148,40 +143,3 @@ def send_file_paced(socket_fd: int, file_fd: int, count: int) -> int:
         with _active_lock:
             _active -= 1
     return done.offset
-
-
-def _socket_fd(zero_copy: ZeroCopy) -> int | None:
-    cycle: Any = getattr(zero_copy, "_cycle", None)
-    sock = cycle.transport.get_extra_info("socket") if cycle is not None else None
-    return None if sock is None else int(sock.fileno())
-
-
-async def send_whole_file(
-    zero_copy: ZeroCopy, send: Send, fd: int, size: int, headers: list[tuple[bytes, bytes]]
-) -> None:
-    """A 200 with ``headers`` and the ``size`` bytes of ``fd``, paced by
-    :func:`send_file_paced` where the socket takes them, ordinary ASGI body messages for the
-    rest (as :func:`harborlite.http.zero_copy.send_whole_file`)."""
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    offset = 0
-    socket_fd = _socket_fd(zero_copy)
-    loop = asyncio.get_running_loop()
-    if socket_fd is not None and zero_copy.ready():  # the status line and headers are out
-        offset = await loop.run_in_executor(
-            zero_copy.executor, send_file_paced, socket_fd, fd, size
-        )
-        # uvicorn counts the body bytes it wrote against Content-Length: these went around it
-        zero_copy._cycle.expected_content_length -= offset
-        if offset < size and zero_copy.closing():
-            zero_copy.abandon()
-            await send({"type": "http.response.body", "body": b""})
-            return
-    while offset < size:  # whatever is left (a busy socket buffer): reads through ASGI
-        chunk = await loop.run_in_executor(
-            zero_copy.executor, os.pread, fd, min(CHUNK, size - offset), offset
-        )
-        if not chunk:
-            break
-        offset += len(chunk)
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})

@@ -14,6 +14,7 @@ import contextlib
 import errno
 import os
 import select
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -32,15 +33,25 @@ def zero_copy_of(scope: Scope) -> ZeroCopy | None:
     return found
 
 
+# what sends a file's first ``count`` bytes on a non-blocking socket, in a worker thread:
+# (socket fd, file fd, count) -> bytes sent
+FileSender = Callable[[int, int, int], int]
+
+
 async def send_whole_file(
-    zero_copy: ZeroCopy, send: Send, fd: int, size: int, headers: list[tuple[bytes, bytes]]
+    zero_copy: ZeroCopy,
+    send: Send,
+    fd: int,
+    size: int,
+    headers: list[tuple[bytes, bytes]],
+    sender: FileSender | None = None,
 ) -> None:
-    """A 200 with ``headers`` and the ``size`` bytes of ``fd``, through sendfile(2) where the
-    socket takes them and ordinary ASGI body messages for the rest."""
+    """A 200 with ``headers`` and the ``size`` bytes of ``fd``, through ``sender`` (sendfile(2)
+    by default) where the socket takes them and ordinary ASGI body messages for the rest."""
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     offset = 0
     if zero_copy.ready():  # the status line and headers are on the wire
-        offset = await zero_copy.sendfile(fd, size)
+        offset = await zero_copy.send_by(sender or _sendfile_whole, fd, size)
         if offset < size and zero_copy.closing():
             zero_copy.abandon()
             await send({"type": "http.response.body", "body": b""})
@@ -56,6 +67,10 @@ async def send_whole_file(
         offset += len(chunk)
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
+
+
+def _sendfile_whole(socket_fd: int, file_fd: int, count: int) -> int:
+    return _sendfile_blocking(socket_fd, file_fd, 0, count)
 
 
 def _sendfile_blocking(socket_fd: int, file_fd: int, offset: int, count: int) -> int:
@@ -104,11 +119,14 @@ class ZeroCopy:
         return bool(self._cycle.transport.is_closing() or self._cycle.disconnected)
 
     async def sendfile(self, file_fd: int, count: int) -> int:
+        return await self.send_by(_sendfile_whole, file_fd, count)
+
+    async def send_by(self, sender: FileSender, file_fd: int, count: int) -> int:
+        """The first ``count`` bytes of ``file_fd`` sent around uvicorn by ``sender`` on a
+        worker thread; how many went out."""
         socket_fd = self._cycle.transport.get_extra_info("socket").fileno()
         loop = asyncio.get_running_loop()
-        sent: int = await loop.run_in_executor(
-            self.executor, _sendfile_blocking, socket_fd, file_fd, 0, count
-        )
+        sent: int = await loop.run_in_executor(self.executor, sender, socket_fd, file_fd, count)
         # uvicorn counts the body bytes it wrote against Content-Length: these went around it.
         self._cycle.expected_content_length -= sent
         return sent

@@ -23,7 +23,7 @@ from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
 from harborlite.http import blob_body
-from harborlite.http.zero_copy import zero_copy_of
+from harborlite.http.zero_copy import send_whole_file, zero_copy_of
 from harborlite.services import Services
 from harborlite.v2.challenge import send_error
 from harborlite.v2.routes import Route
@@ -114,7 +114,9 @@ async def serve_blob_from_storage(
                 (b"content-type", b"application/octet-stream"),
                 (b"content-length", str(stat.st_size).encode()),
             ]
-            await blob_body.send_whole_file(zero_copy, send, fd, stat.st_size, headers)
+            await send_whole_file(
+                zero_copy, send, fd, stat.st_size, headers, blob_body.send_file_paced
+            )
         finally:
             os.close(fd)
         services.metrics.served_from_storage(stat.st_size)
