@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.api.pushing import Pusher, digest_of
+from tests.e2e.test_fast_path import access_line
 from tests.harness import Harborlite
 
 SIZE = 32 * 1024 * 1024
@@ -41,16 +42,6 @@ def served(harborlite_sqlite: Harborlite) -> Served:
         digest = pusher.blob(repository, data, headers)
     assert digest == digest_of(data)
     return Served(repository, digest, hashlib.sha256(data).hexdigest(), headers)
-
-
-def access_line(server: Harborlite, rid: str, seconds: float = 10) -> str:
-    deadline = time.monotonic() + seconds
-    while True:
-        for line in server.log_path.read_text(errors="replace").splitlines():
-            if f"rid={rid}" in line and "harborlite.access" in line:
-                return line
-        assert time.monotonic() < deadline, f"no access-log line with rid={rid}"
-        time.sleep(0.05)
 
 
 def test_a_big_blob_arrives_whole_to_a_slow_reader_and_the_connection_goes_on(
