@@ -72,6 +72,13 @@ class Metrics:
             "Blob bytes sent to clients straight from the registry's storage (sendfile)",
             registry=r,
         )
+        self.blob_sent_bytes = Counter(
+            "harborlite_storage_sent_bytes",
+            "Blob bytes sent straight from the registry's storage, by the way they went: copy "
+            "(through a buffer, while few downloads run) or sendfile (while many do)",
+            ["way"],
+            registry=r,
+        )
         self.storage_redirects = Counter(
             "harborlite_storage_redirects",
             "Blob downloads sent to object storage by a presigned redirect",
@@ -164,6 +171,10 @@ class Metrics:
 
     def served_from_storage(self, size: int) -> None:
         self.storage_bytes.inc(size)
+
+    def blob_sent(self, way: str, size: int) -> None:
+        """Called on a worker thread (prometheus-client's counters are thread-safe)."""
+        self.blob_sent_bytes.labels(way).inc(size)
 
     def redirected_to_storage(self) -> None:
         self.storage_redirects.inc()

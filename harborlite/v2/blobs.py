@@ -8,7 +8,7 @@ With S3 (``HARBORLITE_STORAGE=s3``) this path is off: the registry answers a blo
 through untouched, so the bytes go from S3 to the client and never through harborlite.
 
 A whole-blob GET goes out on the connection's own socket (:mod:`harborlite.http.zero_copy`):
-by ``sendfile(2)`` to a fast reader, by copies to a slow one (:mod:`harborlite.http.blob_body`
+by copies while few transfers run, by ``sendfile(2)`` when many do (:mod:`harborlite.http.blob_body`
 says why). When the server offers no zero copy (another server, a test client) or the request
 is a HEAD or a Range request, Starlette's FileResponse with 1 MiB chunks serves it.
 """
@@ -115,7 +115,12 @@ async def serve_blob_from_storage(
                 (b"content-length", str(stat.st_size).encode()),
             ]
             await send_whole_file(
-                zero_copy, send, fd, stat.st_size, headers, blob_body.send_file_paced
+                zero_copy,
+                send,
+                fd,
+                stat.st_size,
+                headers,
+                blob_body.sender(services.metrics.blob_sent),
             )
         finally:
             os.close(fd)

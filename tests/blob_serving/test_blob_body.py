@@ -1,6 +1,7 @@
 """How a whole file goes to a client (harborlite.http.blob_body), on real loopback TCP
-sockets: everything arrives to a fast reader (sendfile) and to a slow one (copies), copies are
-bounded in number, and a client that takes nothing is dropped."""
+sockets: everything arrives, fast reader or slow, by copies while few transfers run and by
+sendfile while many do (the tally tells which way each byte went), and a client that takes
+nothing is dropped."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from harborlite.http import blob_body
 
-SIZE = 96 * 1024 * 1024  # past JUDGED_AFTER (64 MiB): the pace is judged
+SIZE = 40 * 1024 * 1024  # three windows of blob_body.WINDOW (16 MiB)
 
 
 @pytest.fixture(scope="module")
@@ -64,71 +65,78 @@ def reader(client: socket.socket, out: list[str], pause: float) -> None:
     out.append(digest.hexdigest())
 
 
-def send(server: socket.socket, path: Path) -> int:
+def send(server: socket.socket, path: Path, tally: blob_body.Tally | None = None) -> int:
     fd = os.open(path, os.O_RDONLY)
     try:
-        return blob_body.send_file_paced(server.fileno(), fd, SIZE)
+        return blob_body.sender(tally)(server.fileno(), fd, SIZE)
     finally:
         os.close(fd)
 
 
-@pytest.mark.parametrize("pause", [0.0, 0.005], ids=["fast-reader", "slow-reader"])
-def test_the_whole_file_arrives(
-    blob: tuple[Path, str],
-    pair: tuple[socket.socket, socket.socket],
-    pause: float,
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("pause", [0.0, 0.002], ids=["fast-reader", "slow-reader"])
+def test_one_transfer_goes_whole_by_copies(
+    blob: tuple[Path, str], pair: tuple[socket.socket, socket.socket], pause: float
 ) -> None:
-    modes: list[str] = []
-    real_copy, real_sendfile = blob_body._copy_window, blob_body._sendfile_window
-    monkeypatch.setattr(blob_body, "_copy_window", lambda *a: modes.append("copy") or real_copy(*a))
-    monkeypatch.setattr(
-        blob_body, "_sendfile_window", lambda *a: modes.append("sendfile") or real_sendfile(*a)
-    )
     server, client = pair
     out: list[str] = []
+    ways: list[tuple[str, int]] = []
     thread = threading.Thread(target=reader, args=(client, out, pause))
     thread.start()
-    assert send(server, blob[0]) == SIZE
+    assert send(server, blob[0], lambda way, n: ways.append((way, n))) == SIZE
     thread.join(60)
     assert out == [blob[1]]
-    assert modes[0] == "sendfile"  # every transfer starts by sendfile
-    if pause:  # at most 200 MB/s: a slow reader, copies once its pace is judged
-        assert "copy" in modes[1:]
+    # every window told, each by copies: one transfer is below COPY_WHEN_AT_MOST
+    assert ways == [("copy", blob_body.WINDOW), ("copy", blob_body.WINDOW), ("copy", 8 << 20)]
     assert blob_body.active_now() == 0
     assert not os.get_blocking(server.fileno())
 
 
-def test_with_many_transfers_at_once_none_copies(
-    blob: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+def test_beside_two_other_transfers_everything_goes_by_sendfile(
+    blob: tuple[Path, str],
+    pair: tuple[socket.socket, socket.socket],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Three slow readers at once, above COPY_WHEN_AT_MOST = 2: all by sendfile."""
+    """Two transfers already run (COPY_WHEN_AT_MOST = 2): the third one sends by sendfile."""
     monkeypatch.setattr(blob_body, "COPY_WHEN_AT_MOST", 2)
-    copies: list[int] = []
-    real_copy = blob_body._copy_window
-    monkeypatch.setattr(
-        blob_body, "_copy_window", lambda *a: copies.append(blob_body.active_now()) or real_copy(*a)
-    )
+    monkeypatch.setattr(blob_body, "_active", 2)
+    server, client = pair
+    out: list[str] = []
+    ways: list[tuple[str, int]] = []
+    thread = threading.Thread(target=reader, args=(client, out, 0.0))
+    thread.start()
+    assert send(server, blob[0], lambda way, n: ways.append((way, n))) == SIZE
+    thread.join(60)
+    assert out == [blob[1]]
+    assert {way for way, _ in ways} == {"sendfile"}
+    assert sum(n for _, n in ways) == SIZE
+    assert blob_body.active_now() == 2  # its own count given back
+
+
+def test_three_transfers_at_once_arrive_whole(blob: tuple[Path, str]) -> None:
     pairs = [connected() for _ in range(3)]
+    told: list[list[tuple[str, int]]] = [[] for _ in pairs]
     gate = threading.Barrier(3)
 
-    def sender(server: socket.socket) -> None:
-        gate.wait()
-        send(server, blob[0])
+    def sender(number: int, server: socket.socket) -> None:
+        gate.wait(30)
+        send(server, blob[0], lambda way, n: told[number].append((way, n)))
 
     try:
         outs: list[list[str]] = [[] for _ in pairs]
         readers = [
-            threading.Thread(target=reader, args=(client, out, 0.005))
+            threading.Thread(target=reader, args=(client, out, 0.001))
             for (_, client), out in zip(pairs, outs, strict=True)
         ]
-        senders = [threading.Thread(target=sender, args=(server,)) for server, _ in pairs]
+        senders = [
+            threading.Thread(target=sender, args=(number, server))
+            for number, (server, _) in enumerate(pairs)
+        ]
         for thread in readers + senders:
             thread.start()
         for thread in readers + senders:
             thread.join(120)
         assert outs == [[blob[1]]] * 3
-        assert all(active <= 2 for active in copies)  # copies only once the others ended
+        assert [sum(n for _, n in tallies) for tallies in told] == [SIZE] * 3
         assert blob_body.active_now() == 0
     finally:
         for server, client in pairs:

@@ -57,6 +57,7 @@ def test_metrics_is_prometheus_text_open_and_no_portal_page(observed: Harborlite
             "harborlite_manifest_cache_lookups",
             "harborlite_job_executions",
             "harborlite_storage_served_bytes",
+            "harborlite_storage_sent_bytes",
             "process_resident_memory_bytes",
         } <= names, names
         assert client.head("/metrics").status_code == 200
@@ -114,6 +115,9 @@ def test_a_push_and_a_pull_move_their_counters(observed: Harborlite) -> None:
     assert delta("harborlite_registry_answers_total", via="proxy") >= 1
     assert delta("harborlite_registry_answers_total", via="direct") >= 4  # 2 POST, 2 PUT
     assert delta("harborlite_storage_served_bytes_total") >= layer["size"]
+    # one download at a time: its bytes went by copies, none by sendfile
+    assert delta("harborlite_storage_sent_bytes_total", way="copy") >= layer["size"]
+    assert delta("harborlite_storage_sent_bytes_total", way="sendfile") == 0
     assert value(after, "harborlite_manifest_cache_entries") >= 1
 
 
