@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -98,22 +99,33 @@ def _label_ids(term: Term) -> list[int]:
     return ids
 
 
-def _special_conditions(request: Request) -> tuple[list[ColumnElement[bool]], bool]:
+def _special_conditions(
+    request: Request,
+) -> tuple[Callable[[int], list[ColumnElement[bool]]], bool]:
+    """The query's conditions for the artifacts of a repository (by its id), and whether an
+    index's children are listed; a malformed query is refused before anything is read."""
     terms = q_of(request)
     result = conditions(terms, FIELDS, handled=SPECIAL_KEYS)
+    tagged: list[tuple[str, str]] = []
     include_children = False
     for term in terms:
         if term.key == "tags":
             if term.kind not in ("exact", "fuzzy"):
                 raise BadRequest("tags supports tags=*, tags=nil, tags=v and tags=~v")
-            result.append(tag_rows.tag_condition(term.kind, term.values[0] or ""))
+            tagged.append((term.kind, term.values[0] or ""))
         elif term.key == "labels":
             result.append(labels.carries_all(_label_ids(term)))
         elif term.key == "base":
             if term.kind != "exact" or term.values[0] != "*":
                 raise BadRequest('the value of "base" can only be exactly "*"')
             include_children = True
-    return result, include_children
+
+    def where(repository_id: int) -> list[ColumnElement[bool]]:
+        return result + [
+            tag_rows.tag_condition(kind, value, repository_id) for kind, value in tagged
+        ]
+
+    return where, include_children
 
 
 async def list_artifacts(request: Request) -> Response:
@@ -131,7 +143,7 @@ async def list_artifacts(request: Request) -> Response:
         rows, total = await artifacts.list_artifacts(
             call.session,
             found.repository.id,
-            conditions=where,
+            conditions=where(found.repository.id),
             include_children=include_children,
             order_by=order,
             offset=page.offset,

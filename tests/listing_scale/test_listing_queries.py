@@ -173,11 +173,56 @@ async def test_the_count_is_the_rows_a_list_shows(
         )
         assert with_children == 56
         # a condition counts the slow way, and the same rows
-        tagged = tag_rows.tag_condition("exact", "*")
+        tagged = tag_rows.tag_condition("exact", "*", repository_id)
         rows, total = await artifacts.list_artifacts(
             session, repository_id, conditions=[tagged], limit=1000
         )
         assert total == len(rows) == 45
+
+
+async def test_a_fuzzy_tag_matches_this_repositorys_names_only(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _fuzzy_tags(sessions)
+
+
+async def test_a_fuzzy_tag_on_postgresql(postgres: PostgresServer) -> None:
+    engine = await _engine(postgres.create_database())
+    try:
+        await _fuzzy_tags(make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _fuzzy_tags(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        here = await _seed(session, "fuzzy-here", 120, tags=2)
+        await _seed(session, "fuzzy-there", 120, tags=2)  # the same tag names elsewhere
+
+        async def listed(value: str, limit: int = 1000) -> tuple[list[int], int]:
+            condition = tag_rows.tag_condition("fuzzy", value, here)
+            rows, total = await artifacts.list_artifacts(
+                session, here, conditions=[condition], limit=limit
+            )
+            return [a.id for a in rows], total
+
+        # v1, v10..v19, v100..v119: 1 + 10 + 20 artifacts, each once though both its tags match
+        ids, total = await listed("v1")
+        assert total == len(ids) == 31
+        names = (
+            await session.execute(
+                select(Tag.name).where(Tag.artifact_id.in_(ids), ~Tag.name.contains("-"))
+            )
+        ).scalars()
+        assert sorted(names) == sorted(
+            ["v1", *(f"v{n}" for n in range(10, 20)), *(f"v{n}" for n in range(100, 120))]
+        )
+        page, total = await listed("v1", limit=5)
+        assert total == 31 and page == ids[:5]  # newest first, the same order
+        assert (await listed("-1"))[1] == 120  # every artifact's second tag
+        assert (await listed("%"))[1] == 0  # LIKE's wildcards are plain characters
+        assert (await listed("_1"))[1] == 0
+        assert (await listed("nothing"))[1] == 0
 
 
 async def test_pages_keep_their_order_to_the_end(
