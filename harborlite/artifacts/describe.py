@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,10 @@ from harborlite.oci.config import parse_chart_config, parse_image_config
 from harborlite.oci.fields import ManifestError
 from harborlite.oci.manifest import ManifestInfo, parse_manifest
 from harborlite.oci.mediatypes import COSIGN_SIGNATURE_LAYER
-from harborlite.upstream.client import Upstream
+from harborlite.upstream.client import ANSWER_LIMIT, Upstream
+
+if TYPE_CHECKING:
+    from harborlite.storage.store import RegistryStorage
 
 log = logging.getLogger("harborlite.index")
 
@@ -30,8 +34,10 @@ async def describe_manifest(
     digest: str,
     *,
     child_sizes: Mapping[str, int] | None = None,
+    storage: RegistryStorage | None = None,
 ) -> PushedManifest:
-    """Parse the manifest and, for images and charts, read their config from the registry.
+    """Parse the manifest and, for images and charts, read their config from the registry
+    (from its filesystem ``storage`` when given and the repository holds the blob there).
 
     An index's size counts its children's: as ``child_sizes`` gives them (children described
     but not yet indexed), else as the index has them, else as the index's descriptors say."""
@@ -67,7 +73,7 @@ async def describe_manifest(
                 }
             )
     elif info.config is not None and info.harbor_type in ("IMAGE", "CHART"):
-        extra = await _config_attrs(upstream, repository, info)
+        extra = await _config_attrs(upstream, repository, info, storage)
     return PushedManifest(
         digest=digest,
         manifest_media_type=info.media_type,
@@ -84,17 +90,23 @@ async def describe_manifest(
     )
 
 
-async def _config_attrs(upstream: Upstream, repository: str, info: ManifestInfo) -> dict[str, Any]:
+async def _config_attrs(
+    upstream: Upstream, repository: str, info: ManifestInfo, storage: RegistryStorage | None
+) -> dict[str, Any]:
     assert info.config is not None
-    try:
-        status, _, data = await upstream.fetch(
-            "GET", repository, f"/v2/{repository}/blobs/{info.config.digest}", ("pull",)
-        )
-    except HarborliteError as error:
-        log.warning("config of %s unreadable: %s", repository, error.message)
-        return {}
-    if status != 200:
-        return {}
+    data = None
+    if storage is not None and storage.kind == "filesystem":
+        data = await asyncio.to_thread(_stored_config, storage, repository, info.config.digest)
+    if data is None:  # not in a folder harborlite reads: the registry serves it
+        try:
+            status, _, data = await upstream.fetch(
+                "GET", repository, f"/v2/{repository}/blobs/{info.config.digest}", ("pull",)
+            )
+        except HarborliteError as error:
+            log.warning("config of %s unreadable: %s", repository, error.message)
+            return {}
+        if status != 200:
+            return {}
     try:
         if info.harbor_type == "CHART":
             return parse_chart_config(data)
@@ -102,6 +114,18 @@ async def _config_attrs(upstream: Upstream, repository: str, info: ManifestInfo)
     except ManifestError as error:
         log.warning("config of %s unparsable: %s", repository, error)
         return {}
+
+
+def _stored_config(storage: RegistryStorage, repository: str, digest: str) -> bytes | None:
+    """The config's bytes from the storage, as the registry would serve them: only a blob the
+    repository links, and no larger than an answer harborlite reads (None: ask the registry,
+    which answers or refuses as before)."""
+    if not storage.blob_linked(repository, digest):
+        return None
+    size = storage.blob_size(digest)
+    if size is None or size > ANSWER_LIMIT:
+        return None
+    return storage.read_blob(digest)
 
 
 async def _child_sizes(

@@ -65,7 +65,13 @@ async def index_push(
     # No connection is held meanwhile: the session only runs a query for an index's children.
     async with services.sessions() as session:
         pushed = await describe_manifest(
-            services.upstream, session, route.name, body, content_type, digest
+            services.upstream,
+            session,
+            route.name,
+            body,
+            content_type,
+            digest,
+            storage=services.storage,
         )
     actor = Actor(claims.subject, origin_of(scope))
     for attempt in range(INDEX_ATTEMPTS):
