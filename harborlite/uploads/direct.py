@@ -15,7 +15,7 @@ storage harborlite receives an upload, hashes it and writes it where distributio
 
 No HTTP here: :mod:`harborlite.v2.direct_uploads` reads requests and answers them. File work
 runs in threads; a body is written in slices, the next slice received while the last one is
-written and hashed.
+written and hashed (a last slice of at most 64 KiB is written and hashed on the event loop).
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ from harborlite.settings import Settings
 from harborlite.storage import layout
 
 SLICE = 1024 * 1024  # bytes received before they are written and hashed (in a thread)
+# a last slice this small is written and hashed on the event loop (microseconds): handing it
+# to two threads costs more than the work (a small image's config and layer, every push)
+INLINE = 64 * 1024
 HASHERS_KEPT = 4096  # uploads whose running hash this process keeps (a few hundred bytes each)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _DIGEST = re.compile(r"^(sha256|sha512):([a-f0-9]{64}|[a-f0-9]{128})$")
@@ -219,6 +222,17 @@ class UploadSessions:
         def flush(parts: list[bytes]) -> asyncio.Future[Any]:
             data = b"".join(parts)
             hasher = None if held is None else held.hasher
+            if len(data) <= INLINE:
+                done: asyncio.Future[Any] = loop.create_future()
+                try:
+                    sizes = (_write_all(fd, data),)
+                    if hasher is not None:
+                        hasher.update(data)
+                except Exception as error:  # raised where a thread's would be: at settle
+                    done.set_exception(error)
+                else:
+                    done.set_result(sizes)
+                return done
             writing = loop.run_in_executor(None, _write_all, fd, data)
             if hasher is None:
                 return asyncio.gather(writing)

@@ -65,3 +65,49 @@ def test_the_setting(tmp_path: Path) -> None:
     assert direct.enabled(load_settings({**mounted, "HARBORLITE_DIRECT_UPLOADS": "on"}))
     with pytest.raises(SettingsError):
         load_settings({**base, "HARBORLITE_DIRECT_UPLOADS": "sometimes"})
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [b"config"],  # a small blob in one chunk
+        [b"x" * 1000] * 20,  # in many
+        [b"y" * (direct.INLINE + 1)],  # just above the slice written on the event loop
+        [b"z" * direct.SLICE, b"tail"],  # a full slice in threads, then a small last one
+    ],
+)
+async def test_a_blob_is_written_and_hashed_as_received(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes]
+) -> None:
+    def rehashed(*_: object) -> str:
+        raise AssertionError("the running hash was not kept")
+
+    monkeypatch.setattr(direct, "_hash_file", rehashed)
+    sessions = UploadSessions(tmp_path)
+    upload = await sessions.start("p/app")
+    data = b"".join(parts)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    done = await sessions.commit("p/app", upload, digest, body(*parts))
+    assert done.size == len(data)
+    blob = tmp_path / f"docker/registry/v2/blobs/sha256/{digest[7:9]}/{digest[7:]}/data"
+    assert blob.read_bytes() == data
+
+
+async def test_a_failed_small_write_is_raised_and_the_file_decides_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = UploadSessions(tmp_path)
+    upload = await sessions.start("p/app")
+    await sessions.append("p/app", upload, body(b"abc"))
+    real = direct._write_all
+
+    def full(fd: int, data: bytes) -> int:
+        real(fd, data[:1])  # part of it landed before the disk filled up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(direct, "_write_all", full)
+    with pytest.raises(OSError):
+        await sessions.append("p/app", upload, body(b"def"))
+    monkeypatch.setattr(direct, "_write_all", real)
+    digest = "sha256:" + hashlib.sha256(b"abcd").hexdigest()  # what the file holds
+    assert (await sessions.commit("p/app", upload, digest, None)).size == 4
