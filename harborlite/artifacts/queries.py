@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.artifacts.accessories import link_of
@@ -63,6 +63,31 @@ async def get_artifact(session: AsyncSession, repository_id: int, digest: str) -
     return result.scalar_one_or_none()
 
 
+async def _pushed_into(
+    session: AsyncSession, repository_name: str, digest: str, tag: str | None
+) -> tuple[Repository | None, Artifact | None, Tag | None]:
+    """The repository, the artifact of ``digest`` in it and its ``tag``, as they are, in one
+    query (None for what does not exist)."""
+    found_artifact = and_(Artifact.repository_id == Repository.id, Artifact.digest == digest)
+    if tag is None:
+        pair = await session.execute(
+            select(Repository, Artifact)
+            .outerjoin(Artifact, found_artifact)
+            .where(Repository.name == repository_name)
+        )
+        row = pair.first()
+        return (None, None, None) if row is None else (row[0], row[1], None)
+    found_tag = and_(Tag.repository_id == Repository.id, Tag.name == tag)
+    rows = await session.execute(
+        select(Repository, Artifact, Tag)
+        .outerjoin(Artifact, found_artifact)
+        .outerjoin(Tag, found_tag)
+        .where(Repository.name == repository_name)
+    )
+    triple = rows.first()
+    return (None, None, None) if triple is None else (triple[0], triple[1], triple[2])
+
+
 async def record_push(
     session: AsyncSession,
     *,
@@ -75,13 +100,14 @@ async def record_push(
 ) -> Artifact:
     """Upsert the artifact (and move ``tag`` onto it)."""
     now = when or utcnow()
-    repository = await get_repository(session, repository_name)
-    fresh = repository is None  # a new repository: nothing in it to look up
+    repository, artifact, existing = await _pushed_into(
+        session, repository_name, manifest.digest, tag
+    )
+    fresh = repository is None  # a new repository: nothing in it
     if repository is None:
         repository = Repository(project_id=project_id, name=repository_name, update_time=now)
         session.add(repository)
         await session.flush()
-    artifact = None if fresh else await get_artifact(session, repository.id, manifest.digest)
     created = artifact is None
     if artifact is None:
         artifact = Artifact(
@@ -118,7 +144,6 @@ async def record_push(
     # waiting for its digest are shown under it, its own subject may be indexed
     await refresh(session, repository.id, ids=[artifact.id, *children], subjects=[artifact.digest])
     if tag is not None:
-        existing = None if fresh else await get_tag(session, repository.id, tag)
         if existing is None:
             session.add(
                 Tag(repository_id=repository.id, artifact_id=artifact.id, name=tag, push_time=now)

@@ -168,3 +168,40 @@ def test_a_limit_set_here_applies_to_the_next_upload_and_manifest(counted: Harbo
         )
         assert answer.status_code == 403, answer.text
         assert "exceed the configured upper limit" in answer.text
+
+
+def test_a_push_into_a_repository_that_exists_reads_it_once(counted: Harborlite) -> None:
+    """The repository, the artifact and the tag are read in one statement, whether the image
+    and the tag are new, the tag moves onto a new image, or back onto one indexed before."""
+    project = "counted-again"  # no webhook policy: only the push's own statements
+    counted.create_project(project)
+    repository = f"{project}/again"
+    push(counted, repository, "a", "again-a")  # a fresh repository, its tag v1
+    manifests: dict[str, bytes] = {}
+    for seed, tag in (("b", "v2"), ("c", "v1"), ("b", "v1")):
+        name = f"again-{seed}-{tag}"
+        config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed}).encode()
+        layer = f"a layer of {repository} {seed}".encode() * 16
+        manifest = manifests.setdefault(seed, image_manifest(config, layer))
+        with Pusher(counted) as pusher:
+            headers = {**pusher._headers(repository), "X-Count-Sql": name}
+            pusher.blob(repository, config, headers)
+            pusher.blob(repository, layer, headers)
+            pusher.manifest(repository, tag, manifest, OCI_MANIFEST, headers)
+        found = counts(counted, name)
+        shown = json.dumps(found, indent=1)
+        reads = [
+            k for k in found if k.startswith(("sql: SELECT repositories.", "sql: SELECT tags."))
+        ]
+        reads += [k for k in found if k.startswith("sql: SELECT artifacts.id, artifacts.repo")]
+        assert len(reads) == 1 and found[reads[0]] == 1, shown  # all three at once
+        assert "LEFT OUTER JOIN tags" in reads[0], shown
+        listed = counted.api(
+            "GET", f"/projects/{project}/repositories/again/artifacts/{tag}", auth=counted.admin
+        )
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["digest"] == digest_of(manifest), listed.text
+    tags = counted.api(
+        "GET", f"/projects/{project}/repositories/again/artifacts/v2", auth=counted.admin
+    )
+    assert {t["name"] for t in tags.json()["tags"]} == {"v1", "v2"}, tags.text
