@@ -17,6 +17,7 @@ place, :func:`reaching`.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +37,12 @@ ANSWER_LIMIT = 4 * 1024 * 1024
 OWN_CALLS = aiohttp.ClientTimeout(total=30, sock_connect=10)
 # connections harborlite's own calls keep to the registry at most (no client reaches them)
 OWN_POOL = 64
+# harborlite's own tokens live a minute; one is handed out again (same repository, same
+# actions) while at least half of it is left, at most this many kept (not an ES256 signature
+# for each of harborlite's own calls: one after every tag pushed)
+OWN_TOKEN_SECONDS = 60
+OWN_TOKEN_REUSE_SECONDS = 30
+OWN_TOKENS_KEPT = 4096
 
 _MANIFEST_PATH = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
 
@@ -76,6 +83,8 @@ class Upstream:
         self.session = session  # harborlite's own calls
         self.proxy_session = proxy_session or session  # the /v2/ proxy's
         self.manifest_listeners: list[ManifestWriteListener] = []
+        # (repository, actions) -> (Authorization value, monotonic time it is reused until)
+        self._own_tokens: dict[tuple[str, tuple[str, ...]], tuple[str, float]] = {}
 
     @classmethod
     def open(cls, base_url: str, signer: TokenSigner, *, own_pool: int = OWN_POOL) -> Upstream:
@@ -96,11 +105,25 @@ class Upstream:
             await self.proxy_session.close()
 
     def own_authorization(self, repository: str, actions: tuple[str, ...]) -> str:
-        """A short-lived token harborlite signs itself, with exactly the scope it needs."""
+        """A short-lived token harborlite signs itself, with exactly the scope it needs (one
+        signed less than half its lifetime ago for the same scope is given again)."""
+        key = (repository, actions)
+        now = time.monotonic()
+        kept = self._own_tokens.get(key)
+        if kept is not None and now < kept[1]:
+            return kept[0]
         token, _, _ = self.signer.sign(
-            "harborlite", [Access("repository", repository, actions)], expiration_seconds=60
+            "harborlite",
+            [Access("repository", repository, actions)],
+            expiration_seconds=OWN_TOKEN_SECONDS,
         )
-        return f"Bearer {token}"
+        value = f"Bearer {token}"
+        if len(self._own_tokens) >= OWN_TOKENS_KEPT:
+            self._own_tokens = {k: v for k, v in self._own_tokens.items() if now < v[1]}
+            if len(self._own_tokens) >= OWN_TOKENS_KEPT:
+                self._own_tokens.clear()
+        self._own_tokens[key] = (value, now + OWN_TOKEN_SECONDS - OWN_TOKEN_REUSE_SECONDS)
+        return value
 
     async def fetch(
         self,
