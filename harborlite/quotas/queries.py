@@ -12,7 +12,18 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, delete, exists, func, or_, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Subquery,
+    Table,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -121,6 +132,13 @@ async def counted_digests(
 
 
 # --- quota rows ----------------------------------------------------------------------------
+
+
+def _table(model: type[Any]) -> Table:
+    """The model's table, for Core statements that load no ORM object."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -269,12 +287,15 @@ def add_references(
 async def insert_blob(
     session: AsyncSession, project_id: int, digest: str, size: int, pending_since: datetime
 ) -> bool:
-    """Record the blob as pending unless the project has a row for it; whether it was new."""
-    statement = _insert(session)(QuotaBlob).values(
+    """Record the blob as pending unless the project has a row for it; whether it was new.
+    A Core statement on the table: no ORM object is loaded or changed, and the ORM's bulk
+    insert path costs more than the statement (every blob upload runs it)."""
+    table = _table(QuotaBlob)
+    statement = _insert(session)(table).values(
         project_id=project_id, digest=digest, size=size, pending_since=pending_since
     )
     statement = statement.on_conflict_do_nothing(index_elements=["project_id", "digest"])
-    result = await session.execute(statement.returning(QuotaBlob.id))
+    result = await session.execute(statement.returning(table.c.id))
     return result.first() is not None
 
 
@@ -288,7 +309,7 @@ async def insert_references(
         for digest in blob_digests
     ]
     for start in range(0, len(rows), 1000):  # within the drivers' bound parameters
-        statement = _insert(session)(QuotaReference).values(rows[start : start + 1000])
+        statement = _insert(session)(_table(QuotaReference)).values(rows[start : start + 1000])
         await session.execute(
             statement.on_conflict_do_nothing(
                 index_elements=["project_id", "manifest_digest", "blob_digest"]
