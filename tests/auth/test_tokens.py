@@ -22,20 +22,15 @@ from harborlite.auth.tokens import (
     sign_refresh_token,
     verify_refresh_token,
 )
+from tests.support.signing import KEY, new_signer
 
 
 @pytest.fixture(scope="module")
 def signer(tmp_path_factory: pytest.TempPathFactory) -> TokenSigner:
     directory = tmp_path_factory.mktemp("keys")
-    generate_key_pair(directory / "k.pem", directory / "c.pem", "test")
-    assert (directory / "k.pem").stat().st_mode & 0o777 == 0o600
-    return TokenSigner.load(
-        directory / "k.pem",
-        directory / "c.pem",
-        issuer="iss",
-        service="svc",
-        expiration_seconds=1800,
-    )
+    signer = new_signer(directory, issuer="iss", service="svc")
+    assert (directory / KEY).stat().st_mode & 0o777 == 0o600
+    return signer
 
 
 def _segments(token: str) -> tuple[dict[str, object], dict[str, object]]:

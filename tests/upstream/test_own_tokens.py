@@ -10,21 +10,15 @@ from typing import Any, cast
 import pytest
 
 from harborlite.auth.scopes import Access
-from harborlite.auth.tokens import TokenSigner, generate_key_pair
+from harborlite.auth.tokens import TokenSigner
 from harborlite.upstream import client as upstream_client
 from harborlite.upstream.client import Upstream
+from tests.support.signing import new_signer
 
 
 @pytest.fixture
 def signer(tmp_path: Path) -> TokenSigner:
-    generate_key_pair(tmp_path / "token.key", tmp_path / "token.crt", "harborlite-token-signer")
-    return TokenSigner.load(
-        tmp_path / "token.key",
-        tmp_path / "token.crt",
-        issuer="harborlite-token-issuer",
-        service="harbor-registry",
-        expiration_seconds=1800,
-    )
+    return new_signer(tmp_path)
 
 
 class Clock:
