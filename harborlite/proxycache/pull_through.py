@@ -45,7 +45,6 @@ log = logging.getLogger("harborlite.proxycache")
 
 PROXY_PUSHER = "proxy-cache"
 INDEX_ATTEMPTS = 3
-KEPT_PENDING_SECONDS = 10  # a kept manifest is still answered from memory this long after
 
 
 @dataclass(frozen=True)
@@ -195,21 +194,12 @@ class PullThrough:
                 raise
             finally:
                 self._stores.pop(key, None)
-                # still answered from memory a little while: a pull that looked for a local copy
-                # before it was stored and asks for the digest after would fetch it again
-                asyncio.get_running_loop().call_later(
-                    KEPT_PENDING_SECONDS, self._forget_pending, local_name, manifest
-                )
+                self.pending.pop(f"{local_name}@{manifest.digest}", None)
 
         task = asyncio.create_task(store(), name=f"proxy-keep-{manifest.digest[:19]}")
         task.add_done_callback(_quiet)
         self._stores[key] = task
         return task
-
-    def _forget_pending(self, local_name: str, manifest: RemoteManifest) -> None:
-        name = f"{local_name}@{manifest.digest}"
-        if self.pending.get(name) is manifest:  # not a later keep's of the same digest
-            del self.pending[name]
 
     async def _store(
         self,
