@@ -49,8 +49,14 @@ def is_unique_violation(error: BaseException) -> bool:
 
 def is_busy(error: BaseException) -> bool:
     """The database could not serve the statement now; the same statement may pass later."""
+    if isinstance(error, ConnectionError):
+        # a new connection refused or reset (PostgreSQL stopped or restarting): asyncpg's
+        # connect raises it, and SQLAlchemy passes it on unwrapped
+        return True
     if not isinstance(error, DBAPIError):
-        return False
+        # asyncpg's own error at connect, also unwrapped: 57P03, the server is starting up
+        code = getattr(error, "sqlstate", None)
+        return isinstance(code, str) and code.startswith(_PG_TRY_AGAIN)
     code = _sqlite_code(error)
     if code is not None:
         return isinstance(error, OperationalError) and (code & 0xFF) in _SQLITE_BUSY

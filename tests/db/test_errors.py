@@ -75,3 +75,35 @@ def test_errors_of_harborlite_itself_stay_500s(tmp_path: Path, statement: str) -
     error = error_of(tmp_path / "db", statement)
     assert translated(error) is None
     assert not worth_retrying(error)
+
+
+async def test_a_postgresql_that_refuses_connections_is_busy() -> None:
+    """asyncpg's connect raises ConnectionRefusedError (SQLAlchemy does not wrap it): a stopped
+    or restarting PostgreSQL, a 503 and a push worth sending again, never a 500."""
+    import socket
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = create_async_engine(f"postgresql+asyncpg://u:p@127.0.0.1:{port}/db")
+    try:
+        with pytest.raises(OSError) as raised:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert is_busy(raised.value) and worth_retrying(raised.value)
+    assert isinstance(translated(raised.value), UpstreamUnavailable)
+    assert not is_busy(OSError("disk"))  # not a connection: harborlite's bug, a 500
+    assert not is_busy(ValueError("x"))
+
+
+class _StartingUp(Exception):
+    sqlstate = "57P03"  # asyncpg's CannotConnectNowError carries its state so
+
+
+def test_a_postgresql_starting_up_is_busy() -> None:
+    assert is_busy(_StartingUp())
+    assert not is_busy(type("Other", (Exception,), {"sqlstate": "42P01"})())
