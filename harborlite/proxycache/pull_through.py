@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -94,9 +94,10 @@ class PullThrough:
         self._remotes.clear()
 
     def remote(self, endpoint: Endpoint) -> RemoteRegistry:
-        """The client of ``endpoint`` (a new one when the endpoint changed)."""
+        """The client of ``endpoint`` (a new one when the endpoint changed; its health status
+        is no change: a new client would lose the tokens it holds, and ask again behind a 401)."""
         found = self._remotes.get(endpoint.id)
-        if found is not None and found.endpoint == endpoint:
+        if found is not None and replace(found.endpoint, status=endpoint.status) == endpoint:
             return found
         if found is not None:
             asyncio.get_running_loop().create_task(found.close())
