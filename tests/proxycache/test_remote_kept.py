@@ -6,22 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from harborlite.endpoints.queries import Endpoint
 from harborlite.proxycache.pull_through import PullThrough
+from tests.remote.common import endpoint
 
-HUB = Endpoint(
-    id=7,
-    name="hub",
-    type="docker-hub",
-    url="http://127.0.0.1:1",
-    insecure=False,
-    ca_pem=None,
-    username=None,
-    password=None,
-    rate_per_second=None,
-    description="",
-    status="unknown",
-)
+HUB = endpoint("http://127.0.0.1:1", kind="docker-hub", endpoint_id=7)
 
 
 async def test_a_health_change_keeps_the_client_and_a_new_url_does_not(tmp_path: Path) -> None:
