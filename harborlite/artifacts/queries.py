@@ -68,24 +68,15 @@ async def _pushed_into(
 ) -> tuple[Repository | None, Artifact | None, Tag | None]:
     """The repository, the artifact of ``digest`` in it and its ``tag``, as they are, in one
     query (None for what does not exist)."""
-    found_artifact = and_(Artifact.repository_id == Repository.id, Artifact.digest == digest)
-    if tag is None:
-        pair = await session.execute(
-            select(Repository, Artifact)
-            .outerjoin(Artifact, found_artifact)
-            .where(Repository.name == repository_name)
-        )
-        row = pair.first()
-        return (None, None, None) if row is None else (row[0], row[1], None)
-    found_tag = and_(Tag.repository_id == Repository.id, Tag.name == tag)
-    rows = await session.execute(
-        select(Repository, Artifact, Tag)
-        .outerjoin(Artifact, found_artifact)
-        .outerjoin(Tag, found_tag)
-        .where(Repository.name == repository_name)
-    )
-    triple = rows.first()
-    return (None, None, None) if triple is None else (triple[0], triple[1], triple[2])
+    found = and_(Artifact.repository_id == Repository.id, Artifact.digest == digest)
+    query: Select[*tuple[Any, ...]] = select(Repository, Artifact).outerjoin(Artifact, found)
+    if tag is not None:
+        found_tag = and_(Tag.repository_id == Repository.id, Tag.name == tag)
+        query = query.add_columns(Tag).outerjoin(Tag, found_tag)
+    row = (await session.execute(query.where(Repository.name == repository_name))).first()
+    if row is None:
+        return None, None, None
+    return row[0], row[1], row[2] if tag is not None else None
 
 
 async def record_push(
