@@ -69,7 +69,8 @@ class Metrics:
         )
         self.storage_bytes = Counter(
             "harborlite_storage_served_bytes",
-            "Blob bytes sent to clients straight from the registry's storage (sendfile)",
+            "Blob bytes sent to clients straight from the registry's storage (by way: "
+            "harborlite_storage_sent_bytes)",
             registry=r,
         )
         self.blob_sent_bytes = Counter(
