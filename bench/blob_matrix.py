@@ -47,6 +47,14 @@ def ceiling_name(slot: str, clients: int) -> str:
     return f"blob_ceiling_{slot}_c{clients}"
 
 
+def _row(slot: str, clients: int, side: str) -> tuple[str, str]:
+    """The case and the column a transfer of the cell on ``side`` is recorded in (the ceiling
+    is a row of its own, in the harborlite column)."""
+    if side == "ceiling":
+        return ceiling_name(slot, clients), "harborlite"
+    return get_name(slot, clients), side
+
+
 def _size_text(mib: int) -> str:
     return f"{mib // 1024} GiB" if mib >= 1024 and mib % 1024 == 0 else f"{mib} MiB"
 
@@ -191,19 +199,14 @@ class BlobMatrix:
                         measured(f"blob GET matrix {slot} x{clients} on {side}", one)
                 for side, speeds in turns.items():
                     if speeds:
-                        name = ceiling_name(slot, clients) if side == "ceiling" else None
-                        self.add(
-                            name or get_name(slot, clients),
-                            "harborlite" if side == "ceiling" else side,
-                            statistics.median(speeds),
-                        )
+                        self.add(*_row(slot, clients, side), statistics.median(speeds))
 
     def _one(self, slot: str, clients: int, side: str) -> float:
         """One transfer of the cell on one side: its MB/s."""
+        name, _ = _row(slot, clients, side)
         if side == "ceiling":
-            name, speed = ceiling_name(slot, clients), self.ceiling(slot, clients)
+            speed = self.ceiling(slot, clients)
         else:
-            name = get_name(slot, clients)
             watch = c.PeakWatch(self.world, side == "harborlite")
             speed = self.get(side, slot, clients)
             watch.done()
