@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from harborlite.errors import envelope_bytes
+from harborlite.http.zero_copy import BLOB_PATH
 from harborlite.settings import Settings
 
 log = logging.getLogger("harborlite")
@@ -36,6 +37,7 @@ OVER_LIMIT_HEAD_SECONDS = 5.0  # an over-limit connection that sends no head is 
 WARN_EVERY_SECONDS = 10.0  # the over-limit warning, at most this often
 LINGER_SECONDS = 2.0  # after a refusal, input is read and dropped this long before the close
 LINGER_BYTES = 1024 * 1024  # ... or until this much more arrived
+JOIN_BODY_BYTES = 64 * 1024  # first body bytes up to this size leave in one write with the head
 
 _JSON = b"application/json; charset=utf-8"
 _API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
@@ -131,6 +133,10 @@ class BudgetedProtocol(HttpToolsProtocol):
         self._disarm_head_timer()
         self._head_bytes = 0
         super().on_headers_complete()
+        scope = self.scope
+        if scope["method"] != "HEAD" and BLOB_PATH not in scope["path"]:
+            # a HEAD has no body to join; a blob download may hand the socket to sendfile(2)
+            self.cycle.transport = HeadWithBody(self.transport)  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
@@ -175,6 +181,46 @@ class BudgetedProtocol(HttpToolsProtocol):
         if self._lingering is not None:
             self._lingering.cancel()
         self.transport.close()
+
+
+class HeadWithBody:
+    """The transport uvicorn's request cycle writes to, holding the response head (status
+    line and headers) until the first body bytes, so the two leave in one ``write``: one
+    segment and one wakeup of the client, where uvicorn would write twice. A manifest GET
+    answered from memory is a few hundred bytes of head and body.
+
+    Anything else asked of the transport (close, ``write_eof``, ``get_extra_info``...) first
+    writes what is held, so nothing is reordered or lost. An interim answer (``100
+    Continue``) is never held: the client waits for it before it sends the request body."""
+
+    __slots__ = ("_held", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if len(data) <= JOIN_BODY_BYTES:
+                self._transport.write(held + data)
+                return
+            self._transport.write(held)  # a large body is not copied to join it
+            self._transport.write(data)
+        elif data.startswith(b"HTTP/1.1 ") and data[9:10] != b"1":
+            self._held = data
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self._transport.write(held)
+
+    def __getattr__(self, name: str) -> Any:
+        self.flush()
+        return getattr(self._transport, name)
 
 
 def protocol_for(settings: Settings) -> type[BudgetedProtocol]:
