@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.audit.timing import PENDING, STARTED
-from harborlite.db.models import AuditLog, utcnow
+from harborlite.db.models import AuditLog, table_of, utcnow
 
 log = logging.getLogger("harborlite.audit")
 
@@ -129,5 +129,5 @@ async def record_many(session: AsyncSession, events: list[AuditEvent]) -> None:
     ]
     session.info[PENDING] = True
     session.info.setdefault(STARTED, time.perf_counter())
-    await session.execute(insert(AuditLog), rows)  # one executemany, no ORM objects
+    await session.execute(insert(table_of(AuditLog)), rows)  # one executemany, no ORM objects
     log.info("audit %d %s entries", len(events), events[0].operation)

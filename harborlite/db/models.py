@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -27,6 +28,14 @@ MAX_KEY = 2**31 - 1  # the integer keys: a larger id names no row (PostgreSQL re
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def table_of(model: type[Any]) -> Table:
+    """A model's table, for Core statements that load no ORM object (and skip the ORM's
+    bulk pass over every row)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class UTCDateTime(TypeDecorator[datetime]):

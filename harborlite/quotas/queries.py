@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Subquery,
-    Table,
     delete,
     exists,
     func,
@@ -28,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from harborlite.db.models import Artifact, Project, Repository, User, utcnow
+from harborlite.db.models import Artifact, Project, Repository, User, table_of, utcnow
 from harborlite.quotas.models import UNLIMITED, Configuration, Quota, QuotaBlob, QuotaReference
 
 STORAGE_PER_PROJECT = "storage_per_project"
@@ -132,13 +131,6 @@ async def counted_digests(
 
 
 # --- quota rows ----------------------------------------------------------------------------
-
-
-def _table(model: type[Any]) -> Table:
-    """The model's table, for Core statements that load no ORM object."""
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -290,7 +282,7 @@ async def insert_blob(
     """Record the blob as pending unless the project has a row for it; whether it was new.
     A Core statement on the table: no ORM object is loaded or changed, and the ORM's bulk
     insert path costs more than the statement (every blob upload runs it)."""
-    table = _table(QuotaBlob)
+    table = table_of(QuotaBlob)
     statement = _insert(session)(table).values(
         project_id=project_id, digest=digest, size=size, pending_since=pending_since
     )
@@ -309,7 +301,7 @@ async def insert_references(
         for digest in blob_digests
     ]
     for start in range(0, len(rows), 1000):  # within the drivers' bound parameters
-        statement = _insert(session)(_table(QuotaReference)).values(rows[start : start + 1000])
+        statement = _insert(session)(table_of(QuotaReference)).values(rows[start : start + 1000])
         await session.execute(
             statement.on_conflict_do_nothing(
                 index_elements=["project_id", "manifest_digest", "blob_digest"]
