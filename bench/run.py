@@ -7,7 +7,7 @@
 
 Starts its own harborlite (with its embedded registry) in a temporary folder. In every round
 each compared case runs on both sides, the order alternating between rounds; the tables show
-medians. Load comes from separate processes (curl, skopeo, bench/loadgen.py), never from
+medians. Load comes from separate processes (curl, skopeo, docker, bench/loadgen.py), never from
 harborlite's own process. Results go to bench/results/ (or --out).
 """
 
@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import blob_matrix
 import cases as c
+import docker_push
 import report
 import scale
 import scale_cases
@@ -112,6 +113,9 @@ CASES += [
         c.Target("ratio_min", 1.0, ">= 1.0x"),
     ),
     c.Case("skopeo_pull_many", "skopeo pull, 20 layers x 10 clients", "MB/s", True),
+]
+CASES += docker_push.CASES  # docker push and pull of the big image, a fresh layer each push
+CASES += [
     c.Case(
         "token_rate",
         "token issuance, cached credential, 16 conn",
@@ -173,6 +177,21 @@ CASES += [
 CASES += scale_cases.CASES
 
 
+# the case groups --only chooses from (all of them by default)
+GROUPS = (
+    "blob",
+    "manifest",
+    "skopeo",
+    "docker",
+    "token",
+    "api",
+    "gc",
+    "scale",
+    "signed",
+    "replication",
+)
+
+
 class Recorder:
     def __init__(self) -> None:
         self.values: dict[str, dict[str, list[float]]] = {}
@@ -202,8 +221,7 @@ def parse_args() -> argparse.Namespace:
     scale_cases.add_arguments(parser)
     parser.add_argument(
         "--only",
-        help="comma-separated case groups: blob,manifest,skopeo,token,api,gc,scale,signed,"
-        "replication (default all)",
+        help=f"comma-separated case groups: {','.join(GROUPS)} (default all)",
     )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temp folder)")
@@ -217,9 +235,7 @@ def parse_args() -> argparse.Namespace:
     args.artifacts = args.artifacts or (200 if smoke else 10_000)
     args.gc_blobs = args.gc_blobs or (300 if smoke else 10_000)
     args.out = args.out or (ROOT / "bench" / "results" / ("smoke" if smoke else ""))
-    args.groups = set(
-        (args.only or "blob,manifest,skopeo,token,api,gc,scale,signed,replication").split(",")
-    )
+    args.groups = set((args.only or ",".join(GROUPS)).split(","))
     scale_cases.sizes(args)
     return args
 
@@ -240,6 +256,7 @@ def run_round(
     rec: Recorder,
     scaled: scale_cases.ScaleRun | None = None,
     matrix: blob_matrix.BlobMatrix | None = None,
+    dockers: docker_push.DockerRun | None = None,
 ) -> None:
     sides = ["registry", "harborlite"] if number % 2 == 0 else ["harborlite", "registry"]
     print(f"--- round {number + 1}/{args.rounds} (order: {', '.join(sides)})", flush=True)
@@ -354,6 +371,9 @@ def run_round(
                 print(f"{'skopeo_pull_many':28s} {side:10s} {speed:10.1f} MB/s", flush=True)
 
             measured(rec, f"skopeo many on {side}", many)
+
+    if dockers is not None:
+        dockers.round(number, sides, lambda label, work: measured(rec, label, work))
 
     if "token" in args.groups:
 
@@ -533,6 +553,7 @@ def main() -> int:
     extra_rows: list[dict[str, Any]] = []
     scaled = scale_cases.ScaleRun(args, rec) if "scale" in args.groups else None
     matrix: blob_matrix.BlobMatrix | None = None
+    dockers: docker_push.DockerRun | None = None
     try:
         pid = world.harborlite_pid()
         time.sleep(1.0)
@@ -549,8 +570,16 @@ def main() -> int:
             except Exception as error:
                 rec.notes.append(f"blob GET matrix setup failed: {error!r}"[:500])
                 traceback.print_exc()
+        if "docker" in args.groups:
+            try:
+                dockers = docker_push.DockerRun(world, args.blob_mib, rec.add)
+            except Exception as error:
+                rec.notes.append(f"docker setup failed: {error!r}"[:500])
+                traceback.print_exc()
         for number in range(args.rounds):
-            run_round(world, args, number, rec, scaled, matrix)
+            run_round(world, args, number, rec, scaled, matrix, dockers)
+        if dockers is not None:
+            rec.notes.append(dockers.note())
         if scaled is not None:
             measured(rec, "scale listing", lambda: scaled.listing(world))
         if "api" in args.groups:
@@ -567,6 +596,8 @@ def main() -> int:
             measured(rec, "replication", lambda: replication(world, args, rec))
         rec.add("rss_peak", "harborlite", c.peak_rss_mib(pid))
     finally:
+        if dockers is not None:
+            dockers.close()
         if scaled is not None:
             scaled.close()
         stop_world(world)

@@ -63,3 +63,10 @@ def test_bench_smoke_writes_every_case(tmp_path: Path) -> None:
         assert rows[ceiling]["harborlite"], ceiling
         assert set(rows[get]["of_ceiling"]) == {"registry", "harborlite"}, rows[get]
     assert not [n for n in data["notes"] if n.startswith("blob GET matrix") and "failed" in n]
+    # docker push and pull of the big image: one full upload and download on each side
+    for name in ("docker_push_big", "docker_pull_big"):
+        assert len(rows[name]["registry"]) == len(rows[name]["harborlite"]) == 1, rows[name]
+        assert rows[name]["ratio"] is not None, rows[name]
+    assert "| docker push, big image | MB/s |" in markdown
+    assert not [n for n in data["notes"] if n.startswith("docker") and " failed: " in n]
+    assert [n for n in data["notes"] if n.startswith("docker push/pull: Docker Engine")]
