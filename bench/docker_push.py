@@ -92,10 +92,18 @@ class DockerRun:
         self.layer_bytes = layer_mib * c.MiB
         self.add = add
         self.wire_bytes: list[int] = []  # the gzipped layer as the registry stored it
-        # a short folder: containerd's socket lives under the engine's exec root (108 bytes)
-        self.daemon = Dockerd(Path(tempfile.mkdtemp(prefix="dk-", dir=world.workdir)))
+        # images and layers in the run's scratch folder; the engine's sockets in a short one
+        # of their own (containerd's lives under the exec root: a unix socket path has 108
+        # bytes, and a scratch folder under pytest's tmp_path is longer than that allows)
+        self.data_root = Path(tempfile.mkdtemp(prefix="docker-", dir=world.workdir))
+        sockets = Path(tempfile.mkdtemp(prefix="dk-"))
         try:
-            self.docker: DockerCli = self.daemon.cli(self.daemon.workdir / "cli")
+            self.daemon = Dockerd(sockets, data_root=self.data_root)
+        except BaseException:
+            shutil.rmtree(sockets, ignore_errors=True)
+            raise
+        try:
+            self.docker: DockerCli = self.daemon.cli(sockets / "cli")
             user, password = world.admin
             for side in world.sides:
                 self.docker.login(side.host, user, password)
@@ -159,7 +167,7 @@ class DockerRun:
     def push(self, ref: str, local: str, seed: int) -> tuple[str, float]:
         """Build a fresh image, push it as ``ref`` (timed), remove it locally: its id and the
         push's seconds."""
-        context = Path(tempfile.mkdtemp(prefix="ctx-", dir=self.daemon.workdir))
+        context = Path(tempfile.mkdtemp(prefix="ctx-", dir=self.world.workdir))
         try:
             image_id = self.docker.build_scratch(context, local, [self.layer_bytes], seed=seed)
         finally:
@@ -198,8 +206,8 @@ class DockerRun:
         if not diff_ids:
             return
         record = (
-            self.daemon.workdir
-            / "data/image"
+            self.data_root
+            / "image"
             / STORAGE_DRIVER
             / "distribution/v2metadata-by-diffid/sha256"
             / str(diff_ids[0]).split(":", 1)[1]

@@ -29,11 +29,22 @@ STORAGE_DRIVER = os.environ.get("HARBORLITE_TEST_DOCKER_STORAGE", "overlay2")
 
 
 class Dockerd(_Server):
-    """``dockerd`` with everything under one temporary folder; ``socket`` is its API."""
+    """``dockerd`` with everything under one temporary folder; ``socket`` is its API.
 
-    def __init__(self, workdir: Path | None = None, *, storage_driver: str = STORAGE_DRIVER):
+    ``data_root`` (images and layers) may live elsewhere, e.g. a scratch folder whose path is
+    too long for the sockets of ``workdir``; it is removed with the rest on :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        *,
+        storage_driver: str = STORAGE_DRIVER,
+        data_root: Path | None = None,
+    ):
         # short paths: containerd's socket lives under the exec root (108-byte limit)
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="dkd-"))
+        self.data_root = data_root or self.workdir / "data"
         self.exec_root = self.workdir / "x"
         self.socket = self.workdir / "docker.sock"
         config = self.workdir / "daemon.json"
@@ -45,7 +56,7 @@ class Dockerd(_Server):
             "--config-file",
             str(config),
             "--data-root",
-            str(self.workdir / "data"),
+            str(self.data_root),
             "--exec-root",
             str(self.exec_root),
             "--pidfile",
@@ -91,8 +102,10 @@ class Dockerd(_Server):
         netns = self.exec_root / "netns" / "default"
         if os.path.ismount(netns):
             subprocess.run(["umount", str(netns)], check=False, capture_output=True)
-        for mounted in _mounts_under(self.workdir):
-            subprocess.run(["umount", "-l", mounted], check=False, capture_output=True)
+        for folder in (self.workdir, self.data_root):
+            for mounted in _mounts_under(folder):
+                subprocess.run(["umount", "-l", mounted], check=False, capture_output=True)
+        shutil.rmtree(self.data_root, ignore_errors=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
