@@ -224,7 +224,11 @@ class DockerCli:
         rng = random.Random(seed)
         for number, size in enumerate(layers):
             name = f"layer{number}.bin"
-            (context / name).write_bytes(rng.randbytes(size))
+            with open(context / name, "wb") as out:
+                # in blocks: randbytes of more than 256 MiB overflows (a C int of bits); blocks
+                # of a multiple of 4 bytes give the very bytes one call would
+                for start in range(0, size, _RANDOM_BLOCK):
+                    out.write(rng.randbytes(min(_RANDOM_BLOCK, size - start)))
             lines.append(f"COPY {name} /{name}")
         (context / "Dockerfile").write_text("\n".join(lines) + "\n")
         args = ["build", "--quiet", "--tag", tag]
@@ -232,6 +236,9 @@ class DockerCli:
             args += ["--platform", platform]
         built = self.run(*args, str(context))
         return built.stdout.strip().splitlines()[-1]
+
+
+_RANDOM_BLOCK = 16 * 1024 * 1024
 
 
 def failed_output(error: ClientError) -> str:
