@@ -92,6 +92,7 @@ class DockerRun:
         self.layer_bytes = layer_mib * c.MiB
         self.add = add
         self.wire_bytes: list[int] = []  # the gzipped layer as the registry stored it
+        self.dockerd_cores: list[float] = []  # dockerd's CPU seconds over each push's wall
         # images and layers in the run's scratch folder; the engine's sockets in a short one
         # of their own (containerd's lives under the exec root: a unix socket path has 108
         # bytes, and a scratch folder under pytest's tmp_path is longer than that allows)
@@ -103,6 +104,7 @@ class DockerRun:
             shutil.rmtree(sockets, ignore_errors=True)
             raise
         try:
+            self.dockerd_pid = int((sockets / "docker.pid").read_text())
             self.docker: DockerCli = self.daemon.cli(sockets / "cli")
             user, password = world.admin
             for side in world.sides:
@@ -124,13 +126,19 @@ class DockerRun:
             if self.wire_bytes
             else ""
         )
+        busy = (
+            f"; dockerd's CPU over a push's wall time: {min(self.dockerd_cores):.2f} to "
+            f"{max(self.dockerd_cores):.2f} cores (it gzips the layer in one stream)"
+            if self.dockerd_cores
+            else ""
+        )
         return (
             f"docker push/pull: Docker Engine {self.version} ({STORAGE_DRIVER}), a FROM scratch "
             f"image of one {self.layer_bytes // c.MiB} MiB layer of random bytes, built fresh "
             f"(untimed) for every push, so each push uploads the whole layer (checked: "
             f"'Pushed', no 'Mounted from' nor 'Layer already exists'); the local image removed "
             f"before each pull (checked: 'Pull complete'); MB/s = layer bytes over the CLI's "
-            f"wall time, docker's gzip and gunzip included{wire}"
+            f"wall time, docker's gzip and gunzip included{wire}{busy}"
         )
 
     def round(
@@ -174,9 +182,10 @@ class DockerRun:
             shutil.rmtree(context, ignore_errors=True)
         self.docker.tag(local, ref)
         try:
-            started = time.perf_counter()
+            cpu, started = c.cpu_seconds(self.dockerd_pid), time.perf_counter()
             output = self.docker.run("push", ref, timeout=TIMEOUT).stdout
             seconds = time.perf_counter() - started
+            self.dockerd_cores.append((c.cpu_seconds(self.dockerd_pid) - cpu) / seconds)
             check_full_push(output, ref)
             self._record_wire_size(ref)
         finally:
