@@ -73,7 +73,12 @@ class Dockerd(_Server):
         if not os.path.exists(dockerd):
             raise StartupError(f"{dockerd} is missing: `make test` installs Debian's docker.io")
         self.process = ManagedProcess("dockerd", argv, self.workdir / "dockerd.log")
-        self.process.wait_until(self._ready, timeout=60)
+        try:
+            self.process.wait_until(self._ready, timeout=60)
+        except BaseException:
+            # a daemon that did not come up may still have mounted its data root on itself
+            self.stop()
+            raise
 
     def _ready(self) -> bool:
         if not _unix_socket_ready(self.socket):
