@@ -11,6 +11,9 @@ request head, and its ``limit_concurrency`` answers a bare 503. :class:`Budgeted
 - **a connection limit**: a connection opened while ``max_connections`` are open gets, for its
   request, ``503`` with ``Retry-After`` in the ``{"errors": [...]}`` envelope, and is closed.
 
+It also joins each response's head to its first body bytes (:class:`HeadWithBody`): one write,
+where uvicorn writes the status line and headers alone and then the body.
+
 :func:`protocol_for` makes the class uvicorn is given (``uvicorn.Config(http=...)``).
 """
 
