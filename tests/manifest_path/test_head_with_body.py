@@ -7,6 +7,7 @@ or went out alone. A HEAD, a blob download (which may go by sendfile(2)) and an 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 
@@ -62,17 +63,26 @@ async def port() -> AsyncIterator[int]:
     listening.close()
 
 
-async def _first_read(port: int, request: bytes) -> tuple[bytes, float]:
-    """What the first read after the request brings, and how long it took."""
+@contextlib.asynccontextmanager
+async def _connected(
+    port: int,
+) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A raw connection to the server, closed after."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
+        yield reader, writer
+    finally:
+        writer.close()
+
+
+async def _first_read(port: int, request: bytes) -> tuple[bytes, float]:
+    """What the first read after the request brings, and how long it took."""
+    async with _connected(port) as (reader, writer):
         loop = asyncio.get_running_loop()
         started = loop.time()
         writer.write(request)
         first = await reader.read(1 << 20)
         return first, loop.time() - started
-    finally:
-        writer.close()
 
 
 def _get(method: str, path: str) -> bytes:
@@ -99,19 +109,15 @@ async def test_a_blob_download_head_is_not_held(port: int) -> None:
 
 
 async def test_a_large_body_arrives_whole_after_its_head(port: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
+    async with _connected(port) as (reader, writer):
         writer.write(_get("GET", "/big"))
         head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 ") and f"{BIG}".encode() in head
         assert await reader.readexactly(BIG) == b"b" * BIG
-    finally:
-        writer.close()
 
 
 async def test_100_continue_is_sent_at_once_and_the_answer_follows(port: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
+    async with _connected(port) as (reader, writer):
         writer.write(
             b"PUT /v2/p/r/manifests/latest HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
             b"Expect: 100-continue\r\n\r\n"
@@ -122,27 +128,19 @@ async def test_100_continue_is_sent_at_once_and_the_answer_follows(port: int) ->
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
         assert head.startswith(b"HTTP/1.1 200 ")
         assert await reader.readexactly(4) == b"abcd"
-    finally:
-        writer.close()
 
 
 async def test_keep_alive_answers_stay_in_order(port: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
+    async with _connected(port) as (reader, writer):
         for _ in range(3):
             writer.write(_get("GET", "/v2/p/r/manifests/latest"))
             head = await reader.readuntil(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200 ")
             assert await reader.readexactly(5) == b"hello"
-    finally:
-        writer.close()
 
 
 async def test_a_head_held_when_the_app_fails_still_reaches_the_client(port: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
+    async with _connected(port) as (reader, writer):
         writer.write(_get("GET", "/fails"))
         received = await asyncio.wait_for(reader.read(), timeout=5)  # to the close
         assert received.startswith(b"HTTP/1.1 200 ")  # written at the close, not lost
-    finally:
-        writer.close()
