@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, union_all
+from sqlalchemy import ColumnElement, TextClause, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harborlite.db.models import (
@@ -64,6 +65,28 @@ NEWEST_FIRST = (Tag.push_time.desc(), Tag.id.desc())
 _BRANCHES = 400  # under SQLite's 500 terms of one compound SELECT
 
 
+@functools.lru_cache(maxsize=64)
+def _newest_tags(count: int) -> TextClause:
+    """The newest ``:limit`` tags of each of ``count`` artifacts (``:a0`` ...), one ``LIMIT``
+    branch per artifact. Written as text: SQLAlchemy built and keyed the same statement from
+    constructs in 30 ms for a page of 100 (for 1 ms of SQLite's time); its shape depends on
+    ``count`` alone, so it is made once per page size."""
+    table = Tag.__tablename__
+    order = "push_time DESC, id DESC"  # NEWEST_FIRST, from ix_tags_artifact_push_time
+    chosen = []
+    for first in range(0, count, _BRANCHES):
+        branches = " UNION ALL ".join(
+            f"SELECT id FROM (SELECT id FROM {table} WHERE artifact_id = :a{n} "
+            f"ORDER BY {order} LIMIT :limit) AS b{n}"
+            for n in range(first, min(count, first + _BRANCHES))
+        )
+        chosen.append(f"id IN ({branches})")
+    columns = ", ".join(column.name for column in Tag.__table__.columns)
+    return text(
+        f"SELECT {columns} FROM {table} WHERE {' OR '.join(chosen)} ORDER BY artifact_id, {order}"
+    )
+
+
 async def tags_for(
     session: AsyncSession, artifact_ids: Sequence[int], *, limit: int | None = None
 ) -> dict[int, list[Tag]]:
@@ -73,26 +96,15 @@ async def tags_for(
     if not artifact_ids:
         return {}
     ids = list(dict.fromkeys(artifact_ids))
-    query = select(Tag)
     if limit is None:
-        query = query.where(Tag.artifact_id.in_(ids))
+        rows = await session.execute(
+            select(Tag).where(Tag.artifact_id.in_(ids)).order_by(Tag.artifact_id, *NEWEST_FIRST)
+        )
     else:
-        chosen: list[Any] = []
-        for first in range(0, len(ids), _BRANCHES):
-            branches = [
-                select(
-                    select(Tag.id)
-                    .where(Tag.artifact_id == artifact_id)
-                    .order_by(*NEWEST_FIRST)
-                    .limit(limit)
-                    .subquery()
-                    .c.id
-                )
-                for artifact_id in ids[first : first + _BRANCHES]
-            ]
-            chosen.append(Tag.id.in_(union_all(*branches) if len(branches) > 1 else branches[0]))
-        query = query.where(or_(*chosen))
-    rows = await session.execute(query.order_by(Tag.artifact_id, *NEWEST_FIRST))
+        rows = await session.execute(
+            select(Tag).from_statement(_newest_tags(len(ids))),
+            {"limit": limit, **{f"a{n}": artifact_id for n, artifact_id in enumerate(ids)}},
+        )
     result: dict[int, list[Tag]] = {}
     for tag in rows.scalars():
         result.setdefault(tag.artifact_id, []).append(tag)
