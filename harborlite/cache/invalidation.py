@@ -118,7 +118,7 @@ class ManifestCacheSync:
                 self._off()
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # untyped before redis-py 8
             await asyncio.sleep(self.retry_seconds)
 
     def _off(self) -> None:
