@@ -18,6 +18,7 @@ from harborlite.api.routes import api_app
 from harborlite.artifacts.pulls import PullRecorder
 from harborlite.audit.timing import time_audit_writes
 from harborlite.auth.access_cache import AccessCache
+from harborlite.auth.issued import IssuedTokens
 from harborlite.auth.revocation import Revocations
 from harborlite.cache.invalidation import ManifestCacheSync
 from harborlite.cache.manifests import ManifestCache
@@ -108,6 +109,8 @@ def create_app(settings: Settings) -> ZeroCopyHook:
             revocations = Revocations(settings.token_expiration_minutes * 60)
             revocations.watch(tracked)  # this process's revocations apply at commit
             revocations.on_change.append(access.changed)  # and other replicas' when read
+            issued = IssuedTokens(settings.token_reuse_ms / 1000)
+            revocations.on_change.append(issued.clear)  # no token outlives a revocation
             await revocations.load(database.sessions)
             revocations.start(database.sessions)
             stack.push_async_callback(revocations.stop)
@@ -152,6 +155,7 @@ def create_app(settings: Settings) -> ZeroCopyHook:
                 credentials=CredentialCache(settings.credential_cache_seconds),
                 access=access,
                 revocations=revocations,
+                issued=issued,
                 failures=Lockout.from_settings(
                     settings, redis=login_redis, sessions=database.sessions
                 ),

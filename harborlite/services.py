@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from harborlite.accounts.lockout import Lockout
 from harborlite.accounts.passwords import CredentialCache
 from harborlite.auth.access_cache import AccessCache
+from harborlite.auth.issued import IssuedTokens
 from harborlite.auth.revocation import Revocations
 from harborlite.auth.tokens import TokenSigner
 from harborlite.events.bus import EventBus
@@ -43,6 +44,7 @@ class Services:
     failures: Lockout = field(default_factory=Lockout)
     access: AccessCache = field(default_factory=AccessCache)
     revocations: Revocations = field(default_factory=Revocations)
+    issued: IssuedTokens = field(default_factory=IssuedTokens)  # tokens handed out again
     started_at: float = field(default_factory=time.time)
     storage_root: Path | None = None  # the registry's filesystem storage, if readable
     storage: RegistryStorage | None = None  # the registry's storage (folder or S3), if reachable

@@ -52,6 +52,7 @@ class Settings:
     registry_binary: str
     log_level: str
     credential_cache_seconds: int
+    token_reuse_ms: int = 1000  # a token signed moments ago is handed out again for its grant
     session_idle_minutes: int = 60
     external_registry_storage: Path | None = None
     robot_name_prefix: str = "robot$"  # Harbor's default; `$` needs quoting in shells
@@ -243,6 +244,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         registry_binary=env.get("HARBORLITE_REGISTRY_BINARY") or "/usr/bin/docker-registry",
         log_level=log_level,
         credential_cache_seconds=_int(env, "HARBORLITE_CREDENTIAL_CACHE_SECONDS", 300, 0, 86400),
+        token_reuse_ms=_int(env, "HARBORLITE_TOKEN_REUSE_MS", 1000, 0, 5000),
         session_idle_minutes=_int(env, "HARBORLITE_SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
         external_registry_storage=external_storage,
         robot_name_prefix=_robot_prefix(env),

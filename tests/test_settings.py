@@ -53,6 +53,9 @@ def test_values_and_secret_repr(tmp_path: Path) -> None:
         ("HARBORLITE_REGISTRY_URL", "registry:5000"),
         ("HARBORLITE_TOKEN_EXPIRATION", "0"),
         ("HARBORLITE_TOKEN_EXPIRATION", "soon"),
+        ("HARBORLITE_TOKEN_REUSE_MS", "-1"),
+        ("HARBORLITE_TOKEN_REUSE_MS", "60000"),
+        ("HARBORLITE_TOKEN_REUSE_MS", "1s"),
         ("HARBORLITE_ADMIN_PASSWORD", "short"),
         ("HARBORLITE_LOG_LEVEL", "loud"),
         ("HARBORLITE_REGISTRY_STORAGE", "/srv/registry"),  # without HARBORLITE_REGISTRY_URL
@@ -61,6 +64,12 @@ def test_values_and_secret_repr(tmp_path: Path) -> None:
 def test_bad_values_name_the_setting(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load_settings({"HARBORLITE_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_token_reuse_is_a_second_unless_set(tmp_path: Path) -> None:
+    base = {"HARBORLITE_DATA_DIR": str(tmp_path)}
+    assert load_settings(base).token_reuse_ms == 1000
+    assert load_settings({**base, "HARBORLITE_TOKEN_REUSE_MS": "0"}).token_reuse_ms == 0
 
 
 def test_registry_storage_of_an_external_registry(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from harborlite.accounts.authentication import parse_basic, principal_of
 from harborlite.accounts.passwords import password_stamp
 from harborlite.accounts.queries import get_user_by_name
 from harborlite.audit.events import LOGIN, Actor, AuditEvent, Origin, record
+from harborlite.auth.issued import Issued, key_of
 from harborlite.auth.permissions import (
     REGISTRY_ACTIONS,
     Principal,
@@ -316,13 +317,16 @@ async def token_app(scope: AsgiScope, receive: Receive, send: Send) -> None:
     finally:
         await lazy.close()
     robot = caller.robot
-    token, expires_in, issued_at = services.signer.sign(
-        principal.username,
-        access,
-        replica=REPLICA,
-        # a robot's token ends when the robot does
-        not_after=robot.expires_at if robot is not None and robot.expires_at != -1 else None,
-    )
+    # a robot's token ends when the robot does
+    not_after = robot.expires_at if robot is not None and robot.expires_at != -1 else None
+    key = key_of(principal.username, access, not_after)
+    issued = services.issued.get(key)
+    if issued is None:
+        issued = Issued(
+            *services.signer.sign(principal.username, access, replica=REPLICA, not_after=not_after)
+        )
+        services.issued.put(key, issued)
+    token, expires_in, issued_at = issued.token, issued.expires_in, issued.issued_at
     answer: dict[str, object] = {
         "token": token,
         "access_token": token,

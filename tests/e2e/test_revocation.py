@@ -278,3 +278,38 @@ def test_a_robots_token_dies_on_both_replicas_when_it_is_disabled(
     api_ok(first.api("PUT", path, auth=first.admin, json={**current, "disable": True}))
     assert_revoked(replicas, token, setting.repository)
     assert_works(replicas, bystander, setting.repository)
+
+
+def test_the_same_grant_asked_again_at_once_gets_the_same_token_until_a_revocation(
+    replicas: Replicas, setting: Setting
+) -> None:
+    """The token service hands a token signed moments ago to the next caller asking the same
+    grant (a rollout's hundred pulls sign once); a revocation ends that at once."""
+    first = replicas.first
+    scope = f"repository:{setting.repository}:pull,push"
+    victim = (setting.victim, PASSWORD)
+    token = first.token(scope, victim)
+    assert first.token(scope, victim) == token
+    assert first.token(f"repository:{setting.repository}:pull", victim) != token  # another grant
+    assert first.token(scope, (setting.bystander, PASSWORD)) != token  # another subject
+    assert_works(replicas, token, setting.repository)
+    api_ok(EVENTS["role lowered"](first, setting))
+    fresh = first.token(scope, victim)
+    assert fresh != token
+    assert_revoked(replicas, token, setting.repository)
+    assert_works(replicas, fresh, setting.repository)
+    time.sleep(1.1)  # past the reuse: the same grant is signed again
+    assert first.token(scope, victim) != fresh
+
+
+def test_with_reuse_off_every_token_is_signed(tmp_path_factory: pytest.TempPathFactory) -> None:
+    server = start_harborlite(
+        extra_env={"HARBORLITE_TOKEN_REUSE_MS": "0"},
+        data_dir=tmp_path_factory.mktemp("noreuse"),
+    )
+    try:
+        server.create_project("plain", public=False)
+        scope = "repository:plain/app:pull"
+        assert server.token(scope, server.admin) != server.token(scope, server.admin)
+    finally:
+        cleanup(server)
