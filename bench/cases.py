@@ -181,6 +181,7 @@ def loadgen(
     headers: list[str],
     connections: int,
     duration: float,
+    vary: int = 0,
 ) -> dict[str, float]:
     argv = [
         sys.executable,
@@ -196,6 +197,8 @@ def loadgen(
     ]
     for value in headers:
         argv += ["--header", value]
+    if vary:
+        argv += ["--vary", str(vary)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 120)
     if result.returncode != 0:
         raise RuntimeError(f"loadgen failed: {result.stderr.strip()}")
@@ -220,10 +223,17 @@ def manifest_rate(
     return answer
 
 
-def token_rate(world: World, connections: int, duration: float) -> dict[str, float]:
+def token_rate(
+    world: World, connections: int, duration: float, *, vary: int = 0
+) -> dict[str, float]:
+    """Tokens for ``bench/small`` (pull, push) asked again and again; with ``vary``, for
+    ``bench/small-{n}``, ``vary`` repositories in turn: every grant a new one, so every token
+    is signed (the service hands a token signed for the same grant within a second out again:
+    harborlite/auth/issued.py)."""
+    repository = f"{PROJECT}/small-{{n}}" if vary else f"{PROJECT}/small"
     url = (
         f"{world.harborlite.url}/service/token?service=harbor-registry"
-        f"&scope=repository:{PROJECT}/small:pull,push"
+        f"&scope=repository:{repository}:pull,push"
     )
     answer = loadgen(
         url,
@@ -231,6 +241,7 @@ def token_rate(world: World, connections: int, duration: float) -> dict[str, flo
         headers=[f"Authorization: {world.basic()}"],
         connections=connections,
         duration=duration,
+        vary=vary,
     )
     statuses = answer["statuses"]
     assert isinstance(statuses, dict) and set(statuses) == {"200"}, answer

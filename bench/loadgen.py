@@ -7,12 +7,16 @@ hangs on those, CLIENT-FACTS.md).
 
     python bench/loadgen.py --url http://127.0.0.1:5000/v2/p/r/manifests/latest \
         --method HEAD --header "Authorization: Bearer ..." --connections 16 --duration 5
+
+With ``--vary N``, ``{n}`` in the URL takes the values 0 .. N-1 in turn over all connections
+(the N requests are built before the clock starts): each request asks something else.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import sys
@@ -35,10 +39,13 @@ def build_request(method: str, url: str, headers: list[str]) -> tuple[str, int, 
     return host, port, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+TURNS = itertools.count()  # the requests sent, over all connections (--vary picks by it)
+
+
 async def one_connection(
     host: str,
     port: int,
-    request: bytes,
+    requests: list[bytes],
     head: bool,
     counted_from: float,
     deadline: float,
@@ -51,7 +58,8 @@ async def one_connection(
             started = time.perf_counter()
             if started >= deadline:
                 return
-            writer.write(request)
+            turn = next(TURNS)
+            writer.write(requests[turn % len(requests)])
             head_bytes = await reader.readuntil(b"\r\n\r\n")
             status = int(head_bytes[9:12])
             length = 0
@@ -81,7 +89,9 @@ async def one_connection(
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    host, port, request = build_request(args.method, args.url, args.header)
+    host, port, _ = build_request(args.method, args.url, args.header)
+    urls = [args.url.replace("{n}", str(n)) for n in range(args.vary)] if args.vary else [args.url]
+    requests = [build_request(args.method, url, args.header)[2] for url in urls]
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     # Requests started during the warm-up are not counted; the clock starts after it.
@@ -91,7 +101,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         one_connection(
             host,
             port,
-            request,
+            requests,
             args.method == "HEAD",
             counted_from,
             deadline,
@@ -133,6 +143,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=0.3, help="seconds not counted")
+    parser.add_argument("--vary", type=int, default=0, help="{n} in the URL takes N values")
     args = parser.parse_args()
     answer = uvloop.run(run(args)) if uvloop is not None else asyncio.run(run(args))
     print(json.dumps(answer))
