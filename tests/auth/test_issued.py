@@ -70,5 +70,9 @@ def test_keys_tell_grants_apart() -> None:
         key_of("alice", (), None),
         key_of("alice", PULL, 1700000000),
         key_of("", PULL, None),
+        # what a separator-joined key would confuse: a type holding the name's separator
+        key_of("alice", (Access("a\x1fb", "c", ()),), None),
+        key_of("alice", (Access("a", "b\x1fc", ()),), None),
+        key_of("alice", (Access("repository", "p/app", ("pull,push",)),), None),
     }
-    assert len(keys) == 6
+    assert len(keys) == 9
