@@ -25,7 +25,7 @@ from typing import NamedTuple
 from .scopes import Access
 
 REUSE_SECONDS = 1.0
-MAX_ENTRIES = 10_000  # distinct grants kept at once; past it, the cache starts again
+MAX_ENTRIES = 10_000  # grants kept at once; past it the stale go (all, if half are fresh)
 
 
 class Issued(NamedTuple):
