@@ -15,7 +15,7 @@ run: system-packages venv
 	$(VENV)/bin/harborlite serve
 
 test: system-packages venv
-	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --durations=25 $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check harborlite tests migrations bench
